@@ -1,0 +1,15 @@
+//! Database migrations for Yishi. Append-only: once a migration has landed it is never edited;
+//! a change is a new file. Every statement runs on both SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_platform_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_platform_core::Migration)]
+    }
+}

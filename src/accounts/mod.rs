@@ -1,0 +1,8 @@
+//! Accounts: registration, email verification, sign-in sessions, password reset and change,
+//! data export and account deletion.
+
+pub mod api;
+pub mod error;
+pub mod model;
+pub mod service;
+pub mod tokens;

@@ -1,0 +1,156 @@
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use crate::policy::Role;
+
+/// Languages the platform speaks; Chinese first.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    #[oai(rename = "zh-CN")]
+    ZhCn,
+    #[oai(rename = "en")]
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::ZhCn => "zh-CN",
+            Language::En => "en",
+        }
+    }
+    pub fn parse(s: &str) -> Language {
+        if s == "en" {
+            Language::En
+        } else {
+            Language::ZhCn
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct RegisterRequest {
+    /// Email address; a verification link is sent to it.
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    /// Name shown to others, 1 to 64 characters.
+    #[oai(validator(max_length = 64))]
+    pub display_name: String,
+    /// 10 to 128 characters.
+    #[oai(validator(max_length = 128))]
+    pub password: String,
+    /// Preferred language for pages and email (default zh-CN).
+    #[oai(default)]
+    pub language: Language,
+}
+
+#[derive(Object, Debug)]
+pub struct Accepted {
+    /// What happens next, for a person to read.
+    pub message: String,
+}
+
+#[derive(Object, Debug)]
+pub struct TokenRequest {
+    /// The token from the emailed link.
+    #[oai(validator(max_length = 128))]
+    pub token: String,
+}
+
+#[derive(Object, Debug)]
+pub struct LoginRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    #[oai(validator(max_length = 128))]
+    pub password: String,
+}
+
+#[derive(Object, Debug)]
+pub struct LoginResponse {
+    /// Bearer token for the `Authorization` header. Shown once; only its hash is stored.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: Me,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct RoleGrantView {
+    pub id: Uuid,
+    pub role: Role,
+    /// The place the role applies to (and everything under it); absent for the platform.
+    pub place_id: Option<Uuid>,
+    pub place_name: Option<String>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct Me {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub language: Language,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub roles: Vec<RoleGrantView>,
+}
+
+#[derive(Object, Debug)]
+pub struct UpdateProfileRequest {
+    #[oai(validator(max_length = 64))]
+    pub display_name: Option<String>,
+    pub language: Option<Language>,
+}
+
+#[derive(Object, Debug)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub client_address: Option<String>,
+    /// True for the session making this request.
+    pub current: bool,
+}
+
+#[derive(Object, Debug)]
+pub struct PasswordResetRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+}
+
+#[derive(Object, Debug)]
+pub struct PasswordResetConfirm {
+    #[oai(validator(max_length = 128))]
+    pub token: String,
+    #[oai(validator(max_length = 128))]
+    pub new_password: String,
+}
+
+#[derive(Object, Debug)]
+pub struct ChangePasswordRequest {
+    #[oai(validator(max_length = 128))]
+    pub current_password: String,
+    #[oai(validator(max_length = 128))]
+    pub new_password: String,
+}
+
+#[derive(Object, Debug)]
+pub struct DeleteAccountRequest {
+    /// The current password, to confirm.
+    #[oai(validator(max_length = 128))]
+    pub password: String,
+}
+
+/// Everything the platform holds about a person (PIPL data portability).
+#[derive(Object, Debug)]
+pub struct AccountExport {
+    pub exported_at: DateTime<Utc>,
+    pub profile: Me,
+    pub sessions: Vec<SessionView>,
+    pub memberships: Vec<serde_json::Value>,
+    pub organisations: Vec<serde_json::Value>,
+    /// Entries of the record describing what this person did.
+    pub activity: Vec<serde_json::Value>,
+}

@@ -1,0 +1,719 @@
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::error::AccountsError;
+use super::model::{AccountExport, Language, Me, RoleGrantView, SessionView};
+use super::tokens::{hash_token, new_token};
+use crate::audit::{self, Change};
+use crate::clock;
+use crate::entities::{
+    audit_entry, auth_session, membership, one_time_token, organisation, organisation_member,
+    place, role_grant, user,
+};
+use crate::error::ApiError;
+use crate::notifications::{self, templates};
+use crate::policy::{Actor, Role};
+use crate::state::AppState;
+
+const VERIFY: &str = "verify_email";
+const RESET: &str = "reset_password";
+const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+type Result<T> = std::result::Result<T, AccountsError>;
+
+/// Lower-cases and checks the shape of an email address.
+pub fn normalize_email(raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.parse::<lettre::Address>().is_ok()
+        && email
+            .split('@')
+            .nth(1)
+            .is_some_and(|domain| domain.contains('.') || domain == "localhost");
+    if valid {
+        Ok(email)
+    } else {
+        Err(AccountsError::InvalidEmail)
+    }
+}
+
+pub fn check_display_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    let count = name.chars().count();
+    if (1..=64).contains(&count) && !name.chars().any(char::is_control) {
+        Ok(name.to_string())
+    } else {
+        Err(AccountsError::InvalidDisplayName)
+    }
+}
+
+pub fn check_password(raw: &str) -> Result<()> {
+    let count = raw.chars().count();
+    if (10..=128).contains(&count) && !raw.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(AccountsError::WeakPassword)
+    }
+}
+
+async fn hash(state: &AppState, password: &str) -> Result<String> {
+    state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(AccountsError::Internal)
+}
+
+async fn issue_token<C: ConnectionTrait>(
+    txn: &C,
+    user_id: Uuid,
+    purpose: &str,
+    ttl: ChronoDuration,
+) -> Result<String> {
+    let (token, token_hash) = new_token();
+    let now = clock::now();
+    one_time_token::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(user_id),
+        purpose: Set(purpose.into()),
+        token_hash: Set(token_hash),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    Ok(token)
+}
+
+/// Marks a single-use token used; a second use, even a concurrent one, fails.
+async fn consume_token<C: ConnectionTrait>(
+    txn: &C,
+    token: &str,
+    purpose: &str,
+) -> Result<one_time_token::Model> {
+    let found = one_time_token::Entity::find()
+        .filter(one_time_token::Column::TokenHash.eq(hash_token(token.trim())))
+        .filter(one_time_token::Column::Purpose.eq(purpose))
+        .one(txn)
+        .await?
+        .ok_or(AccountsError::TokenInvalid)?;
+    if found.used_at.is_some() {
+        return Err(AccountsError::TokenUsed);
+    }
+    let now = clock::now();
+    if found.expires_at <= now {
+        return Err(AccountsError::TokenExpired);
+    }
+    let marked = one_time_token::Entity::update_many()
+        .col_expr(one_time_token::Column::UsedAt, Expr::value(Some(now)))
+        .filter(one_time_token::Column::Id.eq(found.id))
+        .filter(one_time_token::Column::UsedAt.is_null())
+        .exec(txn)
+        .await?;
+    if marked.rows_affected != 1 {
+        return Err(AccountsError::TokenUsed);
+    }
+    Ok(found)
+}
+
+async fn live_user_by_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .filter(user::Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
+}
+
+/// Registers an account and emails a verification link. The answer is the same whether or not
+/// the email was already registered; in that case the owner gets a notice instead.
+pub async fn register(
+    state: &AppState,
+    email: &str,
+    display_name: &str,
+    password: &str,
+    language: Language,
+) -> Result<()> {
+    let email = normalize_email(email)?;
+    let display_name = check_display_name(display_name)?;
+    check_password(password)?;
+    // Hash before looking, so both branches take the same time.
+    let password_hash = hash(state, password).await?;
+    let txn = state.db.write().await?;
+    if let Some(existing) = live_user_by_email(&*txn, &email).await? {
+        let mail = templates::already_registered(
+            &existing.language,
+            &existing.display_name,
+            &state.link("/#/signin"),
+        );
+        notifications::enqueue(&*txn, &existing.email, mail).await?;
+        txn.commit().await?;
+        state.mail_wake.notify_one();
+        return Ok(());
+    }
+    let now = clock::now();
+    let id = Uuid::new_v4();
+    user::ActiveModel {
+        id: Set(id),
+        email: Set(email.clone()),
+        display_name: Set(display_name.clone()),
+        password_hash: Set(password_hash),
+        language: Set(language.as_str().into()),
+        email_verified_at: Set(None),
+        deleted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*txn)
+    .await?;
+    let token = issue_token(&*txn, id, VERIFY, ChronoDuration::hours(48)).await?;
+    let mail = templates::verify_email(
+        language.as_str(),
+        &display_name,
+        &state.link(&format!("/#/verify?token={token}")),
+    );
+    notifications::enqueue(&*txn, &email, mail).await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(id),
+            action: "account.registered",
+            object_type: "user",
+            object_id: id.to_string(),
+            summary: json!({ "language": language.as_str() }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(())
+}
+
+pub async fn verify_email(state: &AppState, token: &str) -> Result<()> {
+    let txn = state.db.write().await?;
+    let used = consume_token(&*txn, token, VERIFY).await?;
+    let now = clock::now();
+    user::Entity::update_many()
+        .col_expr(user::Column::EmailVerifiedAt, Expr::value(Some(now)))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(used.user_id))
+        .filter(user::Column::EmailVerifiedAt.is_null())
+        .exec(&*txn)
+        .await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(used.user_id),
+            action: "account.email_verified",
+            object_type: "user",
+            object_id: used.user_id.to_string(),
+            summary: json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn resend_verification(state: &AppState, actor: &Actor) -> Result<()> {
+    if actor.email_verified() {
+        return Err(AccountsError::AlreadyVerified);
+    }
+    let txn = state.db.write().await?;
+    let token = issue_token(&*txn, actor.id(), VERIFY, ChronoDuration::hours(48)).await?;
+    let mail = templates::verify_email(
+        &actor.user.language,
+        &actor.user.display_name,
+        &state.link(&format!("/#/verify?token={token}")),
+    );
+    notifications::enqueue(&*txn, &actor.user.email, mail).await?;
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(())
+}
+
+/// Signs in. Failures are counted per account and per client address; over the limit the
+/// answer is 429 whatever the password, and no answer tells whether the email exists.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client_address: Option<String>,
+    user_agent: Option<String>,
+) -> Result<(String, chrono::DateTime<chrono::Utc>, Me)> {
+    let email = email.trim().to_lowercase();
+    let account_key = format!("login:account:{email}");
+    let address_key = format!("login:address:{}", client_address.as_deref().unwrap_or("-"));
+    let s = &state.settings;
+    state
+        .limiter
+        .check(&account_key, s.login_failures_per_account, LOGIN_WINDOW)
+        .and_then(|_| {
+            state
+                .limiter
+                .check(&address_key, s.login_failures_per_address, LOGIN_WINDOW)
+        })
+        .map_err(AccountsError::Throttled)?;
+    let found = live_user_by_email(&state.db.conn, &email).await?;
+    let ok = state
+        .passwords
+        .verify(found.as_ref().map(|u| u.password_hash.as_str()), password)
+        .await;
+    let Some(user) = found.filter(|_| ok) else {
+        state.limiter.hit(&account_key, LOGIN_WINDOW);
+        state.limiter.hit(&address_key, LOGIN_WINDOW);
+        return Err(AccountsError::BadCredentials);
+    };
+    state.limiter.clear(&account_key);
+    let (token, token_hash) = new_token();
+    let now = clock::now();
+    let expires_at = now + ChronoDuration::hours(state.settings.session_ttl_hours);
+    let txn = state.db.write().await?;
+    let session_id = Uuid::new_v4();
+    auth_session::ActiveModel {
+        id: Set(session_id),
+        user_id: Set(user.id),
+        token_hash: Set(token_hash),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        last_seen_at: Set(now),
+        user_agent: Set(user_agent.map(|ua| ua.chars().take(255).collect())),
+        client_address: Set(client_address),
+    }
+    .insert(&*txn)
+    .await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(user.id),
+            action: "account.signed_in",
+            object_type: "user",
+            object_id: user.id.to_string(),
+            summary: json!({ "session": session_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    let me = profile(&state.db.conn, &user).await?;
+    Ok((token, expires_at, me))
+}
+
+/// Resolves a bearer token to the actor behind it.
+pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<Actor, ApiError> {
+    let unauthorized = || {
+        ApiError::unauthorized("Sign in first: the bearer token is missing, expired or revoked.")
+    };
+    if token.is_empty() || token.len() > 128 {
+        return Err(unauthorized());
+    }
+    let now = clock::now();
+    let session = auth_session::Entity::find()
+        .filter(auth_session::Column::TokenHash.eq(hash_token(token)))
+        .filter(auth_session::Column::ExpiresAt.gt(now))
+        .one(&state.db.conn)
+        .await?
+        .ok_or_else(unauthorized)?;
+    let user = user::Entity::find_by_id(session.user_id)
+        .filter(user::Column::DeletedAt.is_null())
+        .one(&state.db.conn)
+        .await?
+        .ok_or_else(unauthorized)?;
+    if now - session.last_seen_at > ChronoDuration::minutes(5) {
+        // Best effort: a failed touch must not fail the request.
+        let _ = auth_session::Entity::update_many()
+            .col_expr(auth_session::Column::LastSeenAt, Expr::value(now))
+            .filter(auth_session::Column::Id.eq(session.id))
+            .exec(&state.db.conn)
+            .await;
+    }
+    let grants = grants_of(&state.db.conn, user.id).await?;
+    Ok(Actor {
+        user,
+        session_id: session.id,
+        grants,
+    })
+}
+
+pub async fn grants_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> std::result::Result<Vec<(Role, Option<Uuid>)>, sea_orm::DbErr> {
+    Ok(role_grant::Entity::find()
+        .filter(role_grant::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|g| Role::parse(&g.role).map(|r| (r, g.place_id)))
+        .collect())
+}
+
+pub async fn profile<C: ConnectionTrait>(
+    db: &C,
+    user: &user::Model,
+) -> std::result::Result<Me, sea_orm::DbErr> {
+    let grants = role_grant::Entity::find()
+        .filter(role_grant::Column::UserId.eq(user.id))
+        .order_by_asc(role_grant::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let mut roles = Vec::with_capacity(grants.len());
+    for g in grants {
+        let Some(role) = Role::parse(&g.role) else {
+            continue;
+        };
+        let place_name = match g.place_id {
+            Some(pid) => place::Entity::find_by_id(pid)
+                .one(db)
+                .await?
+                .map(|p| p.name),
+            None => None,
+        };
+        roles.push(RoleGrantView {
+            id: g.id,
+            role,
+            place_id: g.place_id,
+            place_name,
+        });
+    }
+    Ok(Me {
+        id: user.id,
+        email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        language: Language::parse(&user.language),
+        email_verified: user.email_verified_at.is_some(),
+        created_at: user.created_at,
+        roles,
+    })
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    actor: &Actor,
+    display_name: Option<&str>,
+    language: Option<Language>,
+) -> Result<Me> {
+    let name = display_name.map(check_display_name).transpose()?;
+    let txn = state.db.write().await?;
+    let mut model: user::ActiveModel = actor.user.clone().into();
+    if let Some(name) = &name {
+        model.display_name = Set(name.clone());
+    }
+    if let Some(language) = language {
+        model.language = Set(language.as_str().into());
+    }
+    model.updated_at = Set(clock::now());
+    let updated = model.update(&*txn).await?;
+    audit::record(&*txn, Change {
+        actor: Some(actor.id()),
+        action: "account.profile_updated",
+        object_type: "user",
+        object_id: actor.id().to_string(),
+        summary: json!({ "display_name_changed": name.is_some(), "language": language.map(|l| l.as_str()) }),
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(profile(&state.db.conn, &updated).await?)
+}
+
+pub async fn logout(state: &AppState, actor: &Actor) -> Result<()> {
+    let txn = state.db.write().await?;
+    auth_session::Entity::delete_by_id(actor.session_id)
+        .exec(&*txn)
+        .await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(actor.id()),
+            action: "account.signed_out",
+            object_type: "user",
+            object_id: actor.id().to_string(),
+            summary: json!({ "session": actor.session_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+fn session_view(s: auth_session::Model, current: Uuid) -> SessionView {
+    SessionView {
+        current: s.id == current,
+        id: s.id,
+        created_at: s.created_at,
+        last_seen_at: s.last_seen_at,
+        expires_at: s.expires_at,
+        user_agent: s.user_agent,
+        client_address: s.client_address,
+    }
+}
+
+pub async fn list_sessions<C: ConnectionTrait>(db: &C, actor: &Actor) -> Result<Vec<SessionView>> {
+    Ok(auth_session::Entity::find()
+        .filter(auth_session::Column::UserId.eq(actor.id()))
+        .filter(auth_session::Column::ExpiresAt.gt(clock::now()))
+        .order_by_desc(auth_session::Column::LastSeenAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| session_view(s, actor.session_id))
+        .collect())
+}
+
+pub async fn revoke_session(state: &AppState, actor: &Actor, session_id: Uuid) -> Result<()> {
+    let txn = state.db.write().await?;
+    let deleted = auth_session::Entity::delete_many()
+        .filter(auth_session::Column::Id.eq(session_id))
+        .filter(auth_session::Column::UserId.eq(actor.id()))
+        .exec(&*txn)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(AccountsError::SessionNotFound);
+    }
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(actor.id()),
+            action: "account.session_revoked",
+            object_type: "user",
+            object_id: actor.id().to_string(),
+            summary: json!({ "session": session_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Emails a reset link if the account exists; answers the same either way.
+pub async fn request_password_reset(state: &AppState, email: &str) -> Result<()> {
+    let Ok(email) = normalize_email(email) else {
+        return Ok(());
+    };
+    let txn = state.db.write().await?;
+    if let Some(user) = live_user_by_email(&*txn, &email).await? {
+        let token = issue_token(&*txn, user.id, RESET, ChronoDuration::hours(1)).await?;
+        let mail = templates::password_reset(
+            &user.language,
+            &user.display_name,
+            &state.link(&format!("/#/reset?token={token}")),
+        );
+        notifications::enqueue(&*txn, &user.email, mail).await?;
+        audit::record(
+            &*txn,
+            Change {
+                actor: None,
+                action: "account.password_reset_requested",
+                object_type: "user",
+                object_id: user.id.to_string(),
+                summary: json!({}),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(())
+}
+
+pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -> Result<()> {
+    check_password(new_password)?;
+    let password_hash = hash(state, new_password).await?;
+    let txn = state.db.write().await?;
+    let used = consume_token(&*txn, token, RESET).await?;
+    set_password(&*txn, used.user_id, password_hash, None).await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(used.user_id),
+            action: "account.password_reset",
+            object_type: "user",
+            object_id: used.user_id.to_string(),
+            summary: json!({ "sessions_ended": "all" }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Stores a new password hash and ends every session except `keep`.
+async fn set_password<C: ConnectionTrait>(
+    txn: &C,
+    user_id: Uuid,
+    password_hash: String,
+    keep: Option<Uuid>,
+) -> Result<()> {
+    let now = clock::now();
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    let mut ended =
+        auth_session::Entity::delete_many().filter(auth_session::Column::UserId.eq(user_id));
+    if let Some(keep) = keep {
+        ended = ended.filter(auth_session::Column::Id.ne(keep));
+    }
+    ended.exec(txn).await?;
+    Ok(())
+}
+
+pub async fn change_password(
+    state: &AppState,
+    actor: &Actor,
+    current: &str,
+    new_password: &str,
+) -> Result<()> {
+    check_password(new_password)?;
+    if !state
+        .passwords
+        .verify(Some(&actor.user.password_hash), current)
+        .await
+    {
+        return Err(AccountsError::WrongPassword);
+    }
+    let password_hash = hash(state, new_password).await?;
+    let txn = state.db.write().await?;
+    set_password(&*txn, actor.id(), password_hash, Some(actor.session_id)).await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(actor.id()),
+            action: "account.password_changed",
+            object_type: "user",
+            object_id: actor.id().to_string(),
+            summary: json!({ "sessions_ended": "others" }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn export(state: &AppState, actor: &Actor) -> Result<AccountExport> {
+    let db = &state.db.conn;
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(actor.id()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({
+                "id": m.id, "community_id": m.community_id, "unit_id": m.unit_id,
+                "household": m.household, "owner": m.owner, "status": m.status,
+                "note": m.note, "decided_at": m.decided_at, "created_at": m.created_at,
+            })
+        })
+        .collect();
+    let mut organisations = Vec::new();
+    for m in organisation_member::Entity::find()
+        .filter(organisation_member::Column::UserId.eq(actor.id()))
+        .all(db)
+        .await?
+    {
+        let org = organisation::Entity::find_by_id(m.organisation_id)
+            .one(db)
+            .await?;
+        organisations.push(json!({
+            "organisation_id": m.organisation_id,
+            "organisation_name": org.map(|o| o.name),
+            "role": m.role,
+            "since": m.created_at,
+        }));
+    }
+    let activity = audit_entry::Entity::find()
+        .filter(audit_entry::Column::ActorId.eq(actor.id()))
+        .order_by_asc(audit_entry::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "at": e.created_at, "action": e.action, "object_type": e.object_type,
+                "object_id": e.object_id,
+            })
+        })
+        .collect();
+    Ok(AccountExport {
+        exported_at: clock::now(),
+        profile: profile(db, &actor.user).await?,
+        sessions: list_sessions(db, actor).await?,
+        memberships,
+        organisations,
+        activity,
+    })
+}
+
+/// Deletes an account: personal data is removed; the record of what the person did stays,
+/// attached to an id that no longer leads to anyone.
+pub async fn delete_account(state: &AppState, actor: &Actor, password: &str) -> Result<()> {
+    if !state
+        .passwords
+        .verify(Some(&actor.user.password_hash), password)
+        .await
+    {
+        return Err(AccountsError::WrongPassword);
+    }
+    let id = actor.id();
+    let txn = state.db.write().await?;
+    let now = clock::now();
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::Email,
+            Expr::value(format!("deleted-{id}@deleted.invalid")),
+        )
+        .col_expr(
+            user::Column::DisplayName,
+            Expr::value("已注销用户 / deleted user"),
+        )
+        .col_expr(user::Column::PasswordHash, Expr::value(""))
+        .col_expr(user::Column::DeletedAt, Expr::value(Some(now)))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(&*txn)
+        .await?;
+    auth_session::Entity::delete_many()
+        .filter(auth_session::Column::UserId.eq(id))
+        .exec(&*txn)
+        .await?;
+    one_time_token::Entity::delete_many()
+        .filter(one_time_token::Column::UserId.eq(id))
+        .exec(&*txn)
+        .await?;
+    membership::Entity::delete_many()
+        .filter(membership::Column::UserId.eq(id))
+        .exec(&*txn)
+        .await?;
+    role_grant::Entity::delete_many()
+        .filter(role_grant::Column::UserId.eq(id))
+        .exec(&*txn)
+        .await?;
+    organisation_member::Entity::delete_many()
+        .filter(organisation_member::Column::UserId.eq(id))
+        .exec(&*txn)
+        .await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(id),
+            action: "account.deleted",
+            object_type: "user",
+            object_id: id.to_string(),
+            summary: json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The OpenAPI surface: every context's API struct, tags, the bearer scheme, shared responses.
+
+pub mod health;
+
+use poem::Request;
+use poem_openapi::auth::Bearer;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApiService, SecurityScheme, Tags};
+
+use crate::accounts::api::AccountsApi;
+use crate::audit::api::AuditApi;
+use crate::communities::api::CommunitiesApi;
+use crate::error::ApiError;
+use crate::policy::Actor;
+use crate::state::AppState;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Registration, sign-in, sessions, password reset, data export and deletion.
+    Accounts,
+    /// The tree of places: district, subdistrict, community, grid.
+    Places,
+    /// Organisations and their members.
+    Organisations,
+    /// Roles people hold in places.
+    Roles,
+    /// Buildings and property units of a community; joining and verification.
+    Communities,
+    /// The tamper-evident record.
+    Audit,
+}
+
+/// An opaque bearer token from `POST /accounts/sessions`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer")]
+pub struct BearerAuth(pub Bearer);
+
+impl BearerAuth {
+    pub async fn actor(&self, state: &AppState) -> ApiResult<Actor> {
+        crate::accounts::service::authenticate(state, &self.0.token).await
+    }
+}
+
+/// Success with no body.
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// Created, with the new object.
+#[derive(ApiResponse)]
+pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
+pub fn client_address(req: &Request) -> Option<String> {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string())
+}
+
+pub fn user_agent(req: &Request) -> Option<String> {
+    req.header(poem::http::header::USER_AGENT)
+        .map(str::to_string)
+}
+
+pub type Apis = (AccountsApi, CommunitiesApi, AuditApi);
+
+pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            AccountsApi {
+                state: state.clone(),
+            },
+            CommunitiesApi {
+                state: state.clone(),
+            },
+            AuditApi {
+                state: state.clone(),
+            },
+        ),
+        "Yishi 议事厅",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Party-led community consultation: proposals, live sessions, votes, resolutions and \
+         purchase-of-service contracts. Every error is an RFC 9457 problem with a stable `code`.",
+    )
+    .server("/api/v1")
+}
+
+/// The spec exactly as served, for `yishi openapi` and the drift test.
+pub fn spec_json(state: &AppState) -> String {
+    service(state).spec()
+}

@@ -1,0 +1,239 @@
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::clock;
+use crate::entities::{audit_entry, audit_head};
+
+pub const AUDIT_SHARDS: i32 = 16;
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One state change to record.
+pub struct Change<'a> {
+    pub actor: Option<Uuid>,
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_id: String,
+    pub summary: serde_json::Value,
+}
+
+pub fn shard_of(object_type: &str, object_id: &str) -> i32 {
+    let digest = Sha256::digest(format!("{object_type}:{object_id}").as_bytes());
+    i32::from(digest[0]) % AUDIT_SHARDS
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entry_hash(
+    prev_hash: &str,
+    shard: i32,
+    seq: i64,
+    id: Uuid,
+    actor: Option<Uuid>,
+    action: &str,
+    object_type: &str,
+    object_id: &str,
+    summary: &str,
+    created_at: DateTime<Utc>,
+) -> String {
+    let mut h = Sha256::new();
+    // Length-prefix every field so that no two different entries share an encoding.
+    let fields: [String; 10] = [
+        prev_hash.to_string(),
+        shard.to_string(),
+        seq.to_string(),
+        id.to_string(),
+        actor.map(|a| a.to_string()).unwrap_or_default(),
+        action.to_string(),
+        object_type.to_string(),
+        object_id.to_string(),
+        summary.to_string(),
+        created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    ];
+    for field in fields {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Appends an entry inside the caller's transaction, so the entry exists exactly when the
+/// change it describes does.
+pub async fn record<C: ConnectionTrait>(txn: &C, change: Change<'_>) -> Result<(), DbErr> {
+    let shard = shard_of(change.object_type, &change.object_id);
+    // Bumping the sequence first takes the head row's write lock (PostgreSQL) before we read
+    // the previous hash, so two transactions can never both extend the same link.
+    audit_head::Entity::update_many()
+        .col_expr(
+            audit_head::Column::Seq,
+            Expr::col(audit_head::Column::Seq).add(1),
+        )
+        .filter(audit_head::Column::Shard.eq(shard))
+        .exec(txn)
+        .await?;
+    let head = audit_head::Entity::find_by_id(shard)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))?;
+    let id = Uuid::new_v4();
+    let created_at = clock::now();
+    let summary = change.summary.to_string();
+    let hash = entry_hash(
+        &head.hash,
+        shard,
+        head.seq,
+        id,
+        change.actor,
+        change.action,
+        change.object_type,
+        &change.object_id,
+        &summary,
+        created_at,
+    );
+    audit_entry::ActiveModel {
+        id: Set(id),
+        shard: Set(shard),
+        seq: Set(head.seq),
+        actor_id: Set(change.actor),
+        action: Set(change.action.to_string()),
+        object_type: Set(change.object_type.to_string()),
+        object_id: Set(change.object_id),
+        summary: Set(summary),
+        created_at: Set(created_at),
+        prev_hash: Set(head.hash.clone()),
+        hash: Set(hash.clone()),
+    }
+    .insert(txn)
+    .await?;
+    audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Hash, Expr::value(hash))
+        .filter(audit_head::Column::Shard.eq(shard))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct BrokenLink {
+    pub shard: i32,
+    pub seq: i64,
+    pub entry_id: Option<Uuid>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub entries_checked: u64,
+    pub chains: i32,
+    pub broken: Vec<BrokenLink>,
+}
+
+impl Verification {
+    /// The earliest broken link over all chains.
+    pub fn first_broken(&self) -> Option<&BrokenLink> {
+        self.broken
+            .iter()
+            .min_by_key(|b| (b.created_at, b.shard, b.seq))
+    }
+}
+
+/// Recomputes every chain from its genesis and reports the first broken link of each.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, DbErr> {
+    const PAGE: u64 = 1000;
+    let mut result = Verification {
+        entries_checked: 0,
+        chains: AUDIT_SHARDS,
+        broken: Vec::new(),
+    };
+    for shard in 0..AUDIT_SHARDS {
+        let head = audit_head::Entity::find_by_id(shard).one(db).await?;
+        let mut expected_seq = 1i64;
+        let mut prev = GENESIS.to_string();
+        let mut last_seen: Option<DateTime<Utc>> = None;
+        let mut broken: Option<BrokenLink> = None;
+        let mut pages = audit_entry::Entity::find()
+            .filter(audit_entry::Column::Shard.eq(shard))
+            .order_by_asc(audit_entry::Column::Seq)
+            .paginate(db, PAGE);
+        'chain: while let Some(entries) = pages.fetch_and_next().await? {
+            for e in entries {
+                result.entries_checked += 1;
+                let reason = if e.seq != expected_seq {
+                    Some(format!("expected entry {expected_seq}, found {}", e.seq))
+                } else if e.prev_hash != prev {
+                    Some("link to the previous entry does not match".to_string())
+                } else {
+                    let recomputed = entry_hash(
+                        &e.prev_hash,
+                        e.shard,
+                        e.seq,
+                        e.id,
+                        e.actor_id,
+                        &e.action,
+                        &e.object_type,
+                        &e.object_id,
+                        &e.summary,
+                        e.created_at,
+                    );
+                    (recomputed != e.hash)
+                        .then(|| "entry content does not match its hash".to_string())
+                };
+                if let Some(reason) = reason {
+                    broken = Some(BrokenLink {
+                        shard,
+                        seq: expected_seq,
+                        entry_id: Some(e.id),
+                        created_at: Some(e.created_at),
+                        reason,
+                    });
+                    break 'chain;
+                }
+                prev = e.hash;
+                last_seen = Some(e.created_at);
+                expected_seq += 1;
+            }
+        }
+        if broken.is_none() {
+            let (head_seq, head_hash) =
+                head.map(|h| (h.seq, h.hash)).unwrap_or((-1, String::new()));
+            if head_seq != expected_seq - 1 || head_hash != prev {
+                broken = Some(BrokenLink {
+                    shard,
+                    seq: expected_seq,
+                    entry_id: None,
+                    created_at: last_seen,
+                    reason: format!(
+                        "chain ends at entry {} but its head records entry {head_seq}: entries are missing",
+                        expected_seq - 1
+                    ),
+                });
+            }
+        }
+        result.broken.extend(broken);
+    }
+    Ok(result)
+}
+
+/// Entries about one object, newest first.
+pub async fn entries_for<C: ConnectionTrait>(
+    db: &C,
+    object_type: &str,
+    object_id: &str,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<audit_entry::Model>, DbErr> {
+    audit_entry::Entity::find()
+        .filter(audit_entry::Column::ObjectType.eq(object_type))
+        .filter(audit_entry::Column::ObjectId.eq(object_id))
+        .order_by_desc(audit_entry::Column::CreatedAt)
+        .order_by_desc(audit_entry::Column::Seq)
+        .limit(limit)
+        .offset(offset)
+        .all(db)
+        .await
+}

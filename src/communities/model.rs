@@ -1,0 +1,333 @@
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use crate::policy::Role;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum PlaceKind {
+    District,
+    Subdistrict,
+    Community,
+    Grid,
+}
+
+impl PlaceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaceKind::District => "district",
+            PlaceKind::Subdistrict => "subdistrict",
+            PlaceKind::Community => "community",
+            PlaceKind::Grid => "grid",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::District,
+            Self::Subdistrict,
+            Self::Community,
+            Self::Grid,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+    /// The kind a place of this kind must sit under.
+    pub fn parent_kind(self) -> Option<Self> {
+        match self {
+            PlaceKind::District => None,
+            PlaceKind::Subdistrict => Some(PlaceKind::District),
+            PlaceKind::Community => Some(PlaceKind::Subdistrict),
+            PlaceKind::Grid => Some(PlaceKind::Community),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct CreatePlaceRequest {
+    pub kind: PlaceKind,
+    #[oai(validator(max_length = 100))]
+    pub name: String,
+    /// Required for every kind but district.
+    pub parent_id: Option<Uuid>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct PlaceView {
+    pub id: Uuid,
+    pub kind: PlaceKind,
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum OrganisationKind {
+    PartyOrganisation,
+    ResidentsCommittee,
+    OwnersCommittee,
+    PropertyManagementFirm,
+    SocialOrganisation,
+    Enterprise,
+    GovernmentDepartment,
+    Evaluator,
+}
+
+impl OrganisationKind {
+    pub const ALL: [Self; 8] = [
+        Self::PartyOrganisation,
+        Self::ResidentsCommittee,
+        Self::OwnersCommittee,
+        Self::PropertyManagementFirm,
+        Self::SocialOrganisation,
+        Self::Enterprise,
+        Self::GovernmentDepartment,
+        Self::Evaluator,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PartyOrganisation => "party_organisation",
+            Self::ResidentsCommittee => "residents_committee",
+            Self::OwnersCommittee => "owners_committee",
+            Self::PropertyManagementFirm => "property_management_firm",
+            Self::SocialOrganisation => "social_organisation",
+            Self::Enterprise => "enterprise",
+            Self::GovernmentDepartment => "government_department",
+            Self::Evaluator => "evaluator",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct CreateOrganisationRequest {
+    pub kind: OrganisationKind,
+    #[oai(validator(max_length = 100))]
+    pub name: String,
+    /// The place the organisation is based in or serves.
+    pub place_id: Uuid,
+    /// Unified social credit code (18 characters), checked when given.
+    #[oai(validator(max_length = 18))]
+    pub credit_code: Option<String>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct OrganisationView {
+    pub id: Uuid,
+    pub kind: OrganisationKind,
+    pub name: String,
+    pub place_id: Uuid,
+    pub credit_code: Option<String>,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum MemberRole {
+    /// Acts and answers for the organisation.
+    Representative,
+    Member,
+}
+
+impl MemberRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRole::Representative => "representative",
+            MemberRole::Member => "member",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        if s == "representative" {
+            Self::Representative
+        } else {
+            Self::Member
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct AddMemberRequest {
+    /// Email of the person's account.
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    pub role: MemberRole,
+}
+
+#[derive(Object, Debug)]
+pub struct MemberView {
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub role: MemberRole,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Object, Debug)]
+pub struct GrantRoleRequest {
+    /// Email of the person's account.
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Object, Debug)]
+pub struct GrantView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub role: Role,
+    pub place_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Object, Debug)]
+pub struct CreateBuildingRequest {
+    #[oai(validator(max_length = 64))]
+    pub name: String,
+}
+
+#[derive(Object, Debug)]
+pub struct BuildingView {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Object, Debug)]
+pub struct CreateUnitRequest {
+    pub building_id: Uuid,
+    #[oai(validator(max_length = 32))]
+    pub number: String,
+    /// Exclusive floor area in hundredths of a square metre (8550 = 85.50 m²).
+    #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
+    pub area_centi: i64,
+    /// Owner as written in the property register.
+    #[oai(validator(max_length = 128))]
+    pub registered_owner: Option<String>,
+    /// Unsold or undelivered unit still held by the developer.
+    #[oai(default)]
+    pub developer_held: bool,
+}
+
+#[derive(Object, Debug)]
+pub struct UpdateUnitRequest {
+    #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
+    pub area_centi: Option<i64>,
+    #[oai(validator(max_length = 128))]
+    pub registered_owner: Option<String>,
+    pub developer_held: Option<bool>,
+}
+
+#[derive(Object, Debug)]
+pub struct UnitView {
+    pub id: Uuid,
+    pub building_id: Uuid,
+    pub building: String,
+    pub number: String,
+    pub area_centi: i64,
+    pub registered_owner: Option<String>,
+    pub developer_held: bool,
+}
+
+#[derive(Object, Debug)]
+pub struct ImportRowError {
+    /// Line number in the CSV (the header is line 1).
+    pub line: u64,
+    pub message: String,
+}
+
+#[derive(Object, Debug)]
+pub struct ImportReport {
+    pub created: u64,
+    pub updated: u64,
+    pub errors: Vec<ImportRowError>,
+}
+
+#[derive(Object, Debug)]
+pub struct JoinRequest {
+    /// Building name as in the community's register.
+    #[oai(validator(max_length = 64))]
+    pub building: String,
+    #[oai(validator(max_length = 32))]
+    pub unit_number: String,
+    /// I live in this unit (a household member).
+    #[oai(default)]
+    pub household: bool,
+    /// I own this unit.
+    #[oai(default)]
+    pub owner: bool,
+    /// Anything that helps the committee verify the request.
+    #[oai(validator(max_length = 500))]
+    pub note: Option<String>,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum MembershipStatus {
+    Pending,
+    Verified,
+    Rejected,
+}
+
+impl MembershipStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Verified => "verified",
+            Self::Rejected => "rejected",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "verified" => Self::Verified,
+            "rejected" => Self::Rejected,
+            _ => Self::Pending,
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct MembershipView {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub community_name: String,
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub unit_id: Option<Uuid>,
+    pub unit_label: Option<String>,
+    pub household: bool,
+    pub owner: bool,
+    pub status: MembershipStatus,
+    pub note: Option<String>,
+    pub decision_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum Verdict {
+    Verify,
+    Reject,
+}
+
+#[derive(Object, Debug)]
+pub struct DecisionRequest {
+    pub verdict: Verdict,
+    /// Verified as a household member of the unit.
+    #[oai(default)]
+    pub household: bool,
+    /// Verified as an owner of the unit.
+    #[oai(default)]
+    pub owner: bool,
+    /// Required when rejecting; shown to the person.
+    #[oai(validator(max_length = 500))]
+    pub reason: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct ImportUnitsRequest {
+    /// CSV text with the header `building,number,area_m2,registered_owner,developer_held`
+    /// (the last two optional); area in square metres with at most two decimals.
+    #[oai(validator(max_length = 1000000))]
+    pub csv: String,
+}

@@ -1,0 +1,98 @@
+//! Database connection: per-connection SQLite pragmas, migrations on start, and write
+//! transactions that never fail with "database is locked".
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::config::Settings;
+
+/// The application's handle on the database.
+///
+/// SQLite allows one writer at a time. Rather than letting concurrent read-then-write
+/// transactions race for the lock and fail with `SQLITE_BUSY`, every write transaction in
+/// this process first takes `write_gate`, so writers queue in memory. Readers are not
+/// affected (WAL). On PostgreSQL there is no gate; row locks and constraints do the work.
+#[derive(Clone)]
+pub struct Db {
+    pub conn: DatabaseConnection,
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction: holds the SQLite write gate (when there is one) until it ends.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _gate: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl Db {
+    pub async fn connect(settings: &Settings) -> Result<Self, DbErr> {
+        let mut opts = ConnectOptions::new(settings.database_url.expose().to_string());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10));
+        let sqlite = settings.is_sqlite();
+        if sqlite {
+            opts.max_connections(8)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(10))
+                        .create_if_missing(true)
+                });
+        } else {
+            opts.max_connections(20).min_connections(1);
+        }
+        let conn = Database::connect(opts).await?;
+        Ok(Self {
+            conn,
+            write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.conn, None).await
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Begins a transaction for work that may write.
+    pub async fn write(&self) -> Result<WriteTxn, DbErr> {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = self.conn.begin().await?;
+        Ok(WriteTxn { txn, _gate: gate })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.conn.execute_unprepared("SELECT 1").await.is_ok()
+    }
+}

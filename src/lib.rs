@@ -1,0 +1,18 @@
+//! Yishi (议事厅): a platform on which a city community consults and decides together.
+
+pub mod accounts;
+pub mod admin;
+pub mod api;
+pub mod audit;
+pub mod clock;
+pub mod communities;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod notifications;
+pub mod passwords;
+pub mod policy;
+pub mod ratelimit;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,186 @@
+use std::io::BufRead;
+
+use clap::{Parser, Subcommand};
+use yishi::config::Settings;
+use yishi::db::Db;
+
+#[derive(Parser)]
+#[command(
+    name = "yishi",
+    version,
+    about = "Yishi 议事厅: community consultation platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the platform (the default).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Print the OpenAPI spec to standard output.
+    Openapi,
+    /// Administrator accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Load a realistic demo data set (places, organisations, people, units).
+    Demo,
+    /// The tamper-evident record.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform administrator. The password is read from YISHI_ADMIN_PASSWORD or,
+    /// when that is unset, from the first line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "平台管理员")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every hash chain; exits non-zero when a link is broken.
+    Verify,
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YISHI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn connect(settings: &Settings) -> Result<Db, String> {
+    let db = Db::connect(settings)
+        .await
+        .map_err(|e| format!("cannot connect to the database: {e}"))?;
+    db.migrate()
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    Ok(db)
+}
+
+async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(settings.bind)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+            yishi::startup::run(settings, listener, yishi::startup::shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            connect(&settings).await?;
+            eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Openapi => {
+            let mut spec_settings = settings.clone();
+            spec_settings.database_url = yishi::config::Secret::new("sqlite::memory:");
+            let db = Db::connect(&spec_settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            let state = yishi::state::AppState::new(db, std::sync::Arc::new(spec_settings));
+            println!("{}", yishi::api::spec_json(&state));
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Create { email, name },
+        } => {
+            let password = match std::env::var("YISHI_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    eprintln!("password (one line):");
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .map_err(|e| e.to_string())?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let db = connect(&settings).await?;
+            let id = yishi::admin::create_admin(&db, &email, &name, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("administrator {email} created ({id})");
+            Ok(())
+        }
+        Command::Demo => {
+            let db = connect(&settings).await?;
+            let accounts = yishi::admin::load_demo(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Demo loaded. Every demo account's password is {}",
+                yishi::admin::DEMO_PASSWORD
+            );
+            for (email, name) in accounts {
+                println!("  {email:<45} {name}");
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let db = connect(&settings).await?;
+            let v = yishi::audit::service::verify(&db.conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            match v.first_broken() {
+                None => {
+                    println!(
+                        "record intact: {} entries in {} chains",
+                        v.entries_checked, v.chains
+                    );
+                    Ok(())
+                }
+                Some(b) => Err(format!(
+                    "record BROKEN: chain {} at entry {} ({}): {}",
+                    b.shard,
+                    b.seq,
+                    b.entry_id
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "missing".into()),
+                    b.reason
+                )),
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("yishi: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_tracing(&settings);
+    if let Err(e) = run(cli, settings).await {
+        eprintln!("yishi: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,35 @@
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use uuid::Uuid;
+
+use super::Mail;
+use crate::clock;
+use crate::entities::outbox;
+
+pub const PENDING: &str = "pending";
+pub const SENDING: &str = "sending";
+pub const SENT: &str = "sent";
+pub const DEAD: &str = "dead";
+
+/// Queues a message inside the caller's transaction: it is sent if and only if the change
+/// that caused it commits.
+pub async fn enqueue<C: ConnectionTrait>(txn: &C, to: &str, mail: Mail) -> Result<Uuid, DbErr> {
+    let id = Uuid::new_v4();
+    let now = clock::now();
+    outbox::ActiveModel {
+        id: Set(id),
+        to_address: Set(to.to_string()),
+        subject: Set(mail.subject),
+        body_text: Set(mail.text),
+        body_html: Set(mail.html),
+        status: Set(PENDING.into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,145 @@
+//! Message texts, in the recipient's language (zh-CN by default, en).
+
+/// A rendered message: subject, plain text and HTML alternatives.
+pub struct Mail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn render(
+    subject: String,
+    greeting: String,
+    lines: Vec<String>,
+    link: Option<(String, String)>,
+) -> Mail {
+    let mut text = format!("{greeting}\n\n");
+    let mut html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;font-size:16px\"><p>{}</p>",
+        escape(&greeting)
+    );
+    for line in &lines {
+        text.push_str(line);
+        text.push_str("\n\n");
+        html.push_str(&format!("<p>{}</p>", escape(line)));
+    }
+    if let Some((label, url)) = link {
+        text.push_str(&format!("{label}: {url}\n\n"));
+        html.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p><p>{}</p>",
+            escape(&url),
+            escape(&label),
+            escape(&url)
+        ));
+    }
+    text.push_str("— Yishi 议事厅\n");
+    html.push_str("<p>— Yishi 议事厅</p></body></html>");
+    Mail {
+        subject,
+        text,
+        html,
+    }
+}
+
+fn zh(language: &str) -> bool {
+    language != "en"
+}
+
+pub fn verify_email(language: &str, name: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            "请验证您的邮箱 · 议事厅".into(),
+            format!("{name}，您好："),
+            vec![
+                "感谢注册议事厅。请打开下面的链接验证邮箱，链接 48 小时内有效，只能使用一次。"
+                    .into(),
+            ],
+            Some(("验证邮箱".into(), url.into())),
+        )
+    } else {
+        render(
+            "Verify your email · Yishi".into(),
+            format!("Hello {name},"),
+            vec!["Thank you for registering with Yishi. Open the link below to verify your email. It works once, within 48 hours.".into()],
+            Some(("Verify email".into(), url.into())),
+        )
+    }
+}
+
+pub fn already_registered(language: &str, name: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            "有人尝试用您的邮箱注册 · 议事厅".into(),
+            format!("{name}，您好："),
+            vec!["有人尝试用这个邮箱再次注册议事厅。您已经有账号，直接登录即可；如忘记密码，可在登录页重设。如非本人操作，请忽略本邮件。".into()],
+            Some(("登录".into(), url.into())),
+        )
+    } else {
+        render(
+            "Someone tried to register with your email · Yishi".into(),
+            format!("Hello {name},"),
+            vec!["Someone tried to register with this email again. You already have an account: sign in, or reset your password from the sign-in page. If this was not you, ignore this message.".into()],
+            Some(("Sign in".into(), url.into())),
+        )
+    }
+}
+
+pub fn password_reset(language: &str, name: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            "重设密码 · 议事厅".into(),
+            format!("{name}，您好："),
+            vec!["我们收到了重设密码的请求。链接 1 小时内有效，只能使用一次；重设后所有已登录的设备都会退出。如非本人操作，请忽略本邮件。".into()],
+            Some(("重设密码".into(), url.into())),
+        )
+    } else {
+        render(
+            "Reset your password · Yishi".into(),
+            format!("Hello {name},"),
+            vec!["We received a request to reset your password. The link works once, within 1 hour; resetting signs you out everywhere. If this was not you, ignore this message.".into()],
+            Some(("Reset password".into(), url.into())),
+        )
+    }
+}
+
+pub fn membership_decided(
+    language: &str,
+    name: &str,
+    community: &str,
+    verified: bool,
+    reason: Option<&str>,
+) -> Mail {
+    let reason = reason.unwrap_or_default();
+    if zh(language) {
+        let line = if verified {
+            format!("您加入「{community}」的申请已通过核实。")
+        } else {
+            format!("您加入「{community}」的申请未通过。理由：{reason}")
+        };
+        render(
+            "社区加入申请结果 · 议事厅".into(),
+            format!("{name}，您好："),
+            vec![line],
+            None,
+        )
+    } else {
+        let line = if verified {
+            format!("Your request to join {community} has been verified.")
+        } else {
+            format!("Your request to join {community} was declined. Reason: {reason}")
+        };
+        render(
+            "Your community membership · Yishi".into(),
+            format!("Hello {name},"),
+            vec![line],
+            None,
+        )
+    }
+}

@@ -1,0 +1,243 @@
+//! The outbox worker: claims due messages, delivers them with a timeout, retries temporary
+//! failures with exponential backoff, and marks a message dead after the last try.
+//!
+//! A claim is a conditional UPDATE (status and lease checked in the WHERE clause), so several
+//! workers, in one process or many, never deliver the same message twice while its lease
+//! holds. A worker that dies mid-send leaves a lease that expires; the message is then tried
+//! again with the same Message-ID, so a receiving server can recognise a repeat.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::Notify;
+
+use super::outbox::{DEAD, PENDING, SENDING, SENT};
+use crate::clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::entities::outbox;
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+#[derive(Debug)]
+enum SendError {
+    Permanent(String),
+    Temporary(String),
+}
+
+impl Transport {
+    fn from_settings(settings: &Settings) -> Result<Self, String> {
+        match &settings.smtp_url {
+            Some(url) => {
+                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    .map_err(|e| format!("YISHI_SMTP_URL is not a valid SMTP URL: {e}"))?;
+                Ok(Self::Smtp(
+                    builder
+                        .timeout(Some(Duration::from_secs(settings.smtp_timeout_secs)))
+                        .build(),
+                ))
+            }
+            None => {
+                std::fs::create_dir_all(&settings.mail_dir).map_err(|e| {
+                    format!(
+                        "cannot create mail folder {}: {e}",
+                        settings.mail_dir.display()
+                    )
+                })?;
+                Ok(Self::Files(AsyncFileTransport::new(&settings.mail_dir)))
+            }
+        }
+    }
+
+    async fn send(&self, message: Message, timeout: Duration) -> Result<(), SendError> {
+        match self {
+            Self::Smtp(smtp) => match tokio::time::timeout(timeout, smtp.send(message)).await {
+                Err(_) => Err(SendError::Temporary("SMTP delivery timed out".into())),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Ok(Err(e)) => Err(SendError::Temporary(e.to_string())),
+            },
+            Self::Files(files) => match files.send(message).await {
+                Ok(id) => {
+                    tracing::info!(file = %id, "mail written to the mail folder (no SMTP configured)");
+                    Ok(())
+                }
+                Err(e) => Err(SendError::Temporary(e.to_string())),
+            },
+        }
+    }
+}
+
+pub struct OutboxWorker {
+    db: Db,
+    settings: Arc<Settings>,
+    transport: Transport,
+    from: Mailbox,
+    wake: Arc<Notify>,
+}
+
+fn backoff(attempts: i32) -> ChronoDuration {
+    let secs = Ord::min(
+        2i64.saturating_pow(attempts.saturating_sub(1).clamp(0, 12) as u32),
+        3600,
+    );
+    ChronoDuration::seconds(secs)
+}
+
+impl OutboxWorker {
+    pub fn new(db: Db, settings: Arc<Settings>, wake: Arc<Notify>) -> Result<Self, String> {
+        let transport = Transport::from_settings(&settings)?;
+        let from: Mailbox = settings
+            .mail_from
+            .parse()
+            .map_err(|e| format!("YISHI_MAIL_FROM is not a valid mailbox: {e}"))?;
+        Ok(Self {
+            db,
+            settings,
+            transport,
+            from,
+            wake,
+        })
+    }
+
+    /// Runs until the shutdown signal fires.
+    pub async fn run(self, shutdown: Arc<Notify>) {
+        loop {
+            let delivered = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox pass failed; will retry");
+                    0
+                }
+            };
+            if delivered > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.notified() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    fn lease(&self) -> ChronoDuration {
+        ChronoDuration::seconds(self.settings.smtp_timeout_secs as i64 * 2 + 30)
+    }
+
+    fn due_condition(now: chrono::DateTime<chrono::Utc>) -> Condition {
+        Condition::any()
+            .add(
+                Condition::all()
+                    .add(outbox::Column::Status.eq(PENDING))
+                    .add(outbox::Column::NextAttemptAt.lte(now)),
+            )
+            .add(
+                Condition::all()
+                    .add(outbox::Column::Status.eq(SENDING))
+                    .add(outbox::Column::LockedUntil.lt(now)),
+            )
+    }
+
+    /// Claims and tries every due message once; returns how many were handled.
+    pub async fn run_once(&self) -> Result<usize, sea_orm::DbErr> {
+        let now = clock::now();
+        let due = outbox::Entity::find()
+            .filter(Self::due_condition(now))
+            .order_by_asc(outbox::Column::NextAttemptAt)
+            .limit(20)
+            .all(&self.db.conn)
+            .await?;
+        let mut handled = 0;
+        for message in due {
+            let claimed = outbox::Entity::update_many()
+                .col_expr(outbox::Column::Status, Expr::value(SENDING))
+                .col_expr(outbox::Column::LockedUntil, Expr::value(now + self.lease()))
+                .col_expr(
+                    outbox::Column::Attempts,
+                    Expr::col(outbox::Column::Attempts).add(1),
+                )
+                .filter(outbox::Column::Id.eq(message.id))
+                .filter(Self::due_condition(now))
+                .exec(&self.db.conn)
+                .await?;
+            if claimed.rows_affected != 1 {
+                continue; // another worker took it
+            }
+            handled += 1;
+            self.deliver(message).await?;
+        }
+        Ok(handled)
+    }
+
+    async fn deliver(&self, message: outbox::Model) -> Result<(), sea_orm::DbErr> {
+        let attempts = message.attempts + 1;
+        let outcome = match self.build(&message) {
+            Ok(email) => {
+                self.transport
+                    .send(email, Duration::from_secs(self.settings.smtp_timeout_secs))
+                    .await
+            }
+            Err(e) => Err(SendError::Permanent(e)),
+        };
+        let now = clock::now();
+        let update = outbox::Entity::update_many()
+            .filter(outbox::Column::Id.eq(message.id))
+            .filter(outbox::Column::Status.eq(SENDING))
+            .col_expr(
+                outbox::Column::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            );
+        let update = match outcome {
+            Ok(()) => {
+                tracing::info!(outbox_id = %message.id, attempts, "mail delivered");
+                update
+                    .col_expr(outbox::Column::Status, Expr::value(SENT))
+                    .col_expr(outbox::Column::SentAt, Expr::value(Some(now)))
+            }
+            Err(SendError::Temporary(e)) if attempts < self.settings.mail_max_attempts => {
+                let next = now + backoff(attempts);
+                tracing::warn!(outbox_id = %message.id, attempts, error = %e, retry_at = %next, "mail delivery failed; will retry");
+                update
+                    .col_expr(outbox::Column::Status, Expr::value(PENDING))
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
+                    .col_expr(outbox::Column::LastError, Expr::value(Some(e)))
+            }
+            Err(SendError::Temporary(e)) | Err(SendError::Permanent(e)) => {
+                tracing::error!(outbox_id = %message.id, attempts, error = %e, "mail delivery gave up; message is dead");
+                update
+                    .col_expr(outbox::Column::Status, Expr::value(DEAD))
+                    .col_expr(outbox::Column::LastError, Expr::value(Some(e)))
+            }
+        };
+        update.exec(&self.db.conn).await?;
+        Ok(())
+    }
+
+    fn build(&self, message: &outbox::Model) -> Result<Message, String> {
+        let to: Mailbox = message
+            .to_address
+            .parse()
+            .map_err(|e| format!("bad recipient: {e}"))?;
+        let domain = self.from.email.domain().to_string();
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .message_id(Some(format!("<{}@{}>", message.id, domain)))
+            .multipart(MultiPart::alternative_plain_html(
+                message.body_text.clone(),
+                message.body_html.clone(),
+            ))
+            .map_err(|e| e.to_string())
+    }
+}

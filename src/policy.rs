@@ -1,0 +1,167 @@
+//! Authorisation: one place that answers "may this actor do this action on this object".
+//! Every operation asks it; the object's scope is always loaded by the server, never taken
+//! from the client.
+
+use uuid::Uuid;
+
+use crate::entities::user;
+use crate::error::ApiError;
+
+/// Roles a person holds, each scoped to a place (or, for the administrator, the platform).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Serialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    Owner,
+    CommitteeMember,
+    PartySecretary,
+    GridWorker,
+    GovernmentOfficer,
+    Evaluator,
+    PlatformAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Resident,
+        Role::Owner,
+        Role::CommitteeMember,
+        Role::PartySecretary,
+        Role::GridWorker,
+        Role::GovernmentOfficer,
+        Role::Evaluator,
+        Role::PlatformAdmin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::Owner => "owner",
+            Role::CommitteeMember => "committee_member",
+            Role::PartySecretary => "party_secretary",
+            Role::GridWorker => "grid_worker",
+            Role::GovernmentOfficer => "government_officer",
+            Role::Evaluator => "evaluator",
+            Role::PlatformAdmin => "platform_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The signed-in person making a request, with the roles they hold.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user: user::Model,
+    pub session_id: Uuid,
+    pub grants: Vec<(Role, Option<Uuid>)>,
+}
+
+impl Actor {
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.grants
+            .iter()
+            .any(|(r, p)| *r == Role::PlatformAdmin && p.is_none())
+    }
+
+    pub fn email_verified(&self) -> bool {
+        self.user.email_verified_at.is_some()
+    }
+
+    /// True when the actor holds `role` at the place or at one of its ancestors.
+    pub fn holds_over(&self, role: Role, scope: &PlaceScope) -> bool {
+        self.grants
+            .iter()
+            .any(|(r, p)| *r == role && p.is_some_and(|p| scope.path.contains(&p)))
+    }
+
+    fn holds_anywhere(&self, role: Role) -> bool {
+        self.grants.iter().any(|(r, _)| *r == role)
+    }
+}
+
+/// A place and all its ancestors (the place itself last).
+#[derive(Clone, Debug)]
+pub struct PlaceScope {
+    pub path: Vec<Uuid>,
+}
+
+/// What an actor wants to do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    CreatePlace,
+    GrantRole(Role),
+    CreateOrganisation,
+    ManageOrganisationMembers,
+    EditRegister,
+    ViewRegister,
+    ReviewMemberships,
+    ViewAudit,
+    VerifyAudit,
+}
+
+/// The whole rule table. `scope` is the place the object lives in.
+pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool {
+    if actor.is_admin() {
+        return true;
+    }
+    let over = |role: Role| scope.is_some_and(|s| actor.holds_over(role, s));
+    let committee = || over(Role::CommitteeMember) || over(Role::PartySecretary);
+    match action {
+        Action::CreatePlace => over(Role::GovernmentOfficer),
+        Action::GrantRole(role) => match role {
+            Role::PlatformAdmin => false,
+            Role::CommitteeMember | Role::GridWorker => {
+                over(Role::GovernmentOfficer) || over(Role::PartySecretary)
+            }
+            _ => over(Role::GovernmentOfficer),
+        },
+        Action::CreateOrganisation => over(Role::GovernmentOfficer) || committee(),
+        Action::ManageOrganisationMembers => over(Role::GovernmentOfficer) || committee(),
+        Action::EditRegister | Action::ReviewMemberships => committee(),
+        Action::ViewRegister => {
+            committee() || over(Role::GridWorker) || over(Role::GovernmentOfficer)
+        }
+        Action::ViewAudit => committee() || over(Role::GovernmentOfficer) || over(Role::Evaluator),
+        Action::VerifyAudit => {
+            actor.holds_anywhere(Role::GovernmentOfficer) || actor.holds_anywhere(Role::Evaluator)
+        }
+    }
+}
+
+/// `allows`, as a 403 problem when refused.
+pub fn authorize(
+    actor: &Actor,
+    action: Action,
+    scope: Option<&PlaceScope>,
+) -> Result<(), ApiError> {
+    if allows(actor, action, scope) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "You may not {} here.",
+            describe(action)
+        )))
+    }
+}
+
+fn describe(action: Action) -> &'static str {
+    match action {
+        Action::CreatePlace => "create places",
+        Action::GrantRole(_) => "grant this role",
+        Action::CreateOrganisation => "register organisations",
+        Action::ManageOrganisationMembers => "manage this organisation's members",
+        Action::EditRegister => "edit the unit register",
+        Action::ViewRegister => "view the unit register",
+        Action::ReviewMemberships => "review membership requests",
+        Action::ViewAudit => "view this record",
+        Action::VerifyAudit => "verify the record",
+    }
+}

@@ -1,0 +1,192 @@
+//! Builds the application from settings and a bound listener (port 0 in tests) and serves it
+//! until the shutdown signal.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::endpoint::EmbeddedFilesEndpoint;
+use poem::http::{Method, header};
+use poem::listener::TcpAcceptor;
+use poem::middleware::Tracing;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get};
+use rust_embed::RustEmbed;
+use tokio::sync::Notify;
+
+use crate::accounts::tokens::hash_token;
+use crate::api::{self, health};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{ApiError, problem_from_poem_error};
+use crate::notifications::worker::OutboxWorker;
+use crate::state::AppState;
+
+/// The browser client, embedded at build time so the binary alone serves everything.
+#[derive(RustEmbed)]
+#[folder = "web/"]
+pub struct WebAssets;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// Counts writes per actor (by token) or per client address; over the limit answers 429.
+async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    if matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) && req.uri().path().starts_with("/api/")
+    {
+        if let Some(state) = req.data::<AppState>() {
+            let who = match req.header(header::AUTHORIZATION) {
+                Some(auth) => format!("write:token:{}", hash_token(auth)),
+                None => format!(
+                    "write:address:{}",
+                    api::client_address(&req).unwrap_or_default()
+                ),
+            };
+            if let Err(retry) = state.limiter.take(
+                &who,
+                state.settings.writes_per_minute,
+                Duration::from_secs(60),
+            ) {
+                return Ok(ApiError::too_many(
+                    "Too many changes in a short time; slow down.",
+                    retry,
+                )
+                .into_response());
+            }
+        }
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
+/// Refuses bodies over `max_body_bytes`: by the declared length, or while reading a body sent
+/// without one (chunked).
+async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    let max = req
+        .data::<AppState>()
+        .map(|s| s.settings.max_body_bytes)
+        .unwrap_or(1024 * 1024);
+    let too_large = || {
+        crate::error::problem_response(crate::error::Problem::new(
+            poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The request body is larger than {max} bytes."),
+        ))
+    };
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .map(|v| v.trim().parse::<u64>().unwrap_or(u64::MAX));
+    match declared {
+        Some(len) if len > max as u64 => return Ok(too_large()),
+        Some(_) => {}
+        None if req.header(header::TRANSFER_ENCODING).is_some() => {
+            match req.take_body().into_bytes_limit(max).await {
+                Ok(bytes) => req.set_body(bytes),
+                Err(_) => return Ok(too_large()),
+            }
+        }
+        None => {}
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
+async fn security_headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let is_docs = req.uri().path().starts_with("/docs");
+    let mut resp = next.call(req).await?.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        "nosniff".parse().expect("static header"),
+    );
+    h.insert(
+        "referrer-policy",
+        "no-referrer".parse().expect("static header"),
+    );
+    if !is_docs {
+        h.insert(
+            "content-security-policy",
+            CSP.parse().expect("static header"),
+        );
+        h.insert("x-frame-options", "DENY".parse().expect("static header"));
+    }
+    Ok(resp)
+}
+
+pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
+    let api_service = api::service(state);
+    let spec = api_service.spec_endpoint();
+    let docs = api_service.swagger_ui();
+    Route::new()
+        .nest("/api/v1", api_service)
+        .at("/api/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
+        .nest("/", EmbeddedFilesEndpoint::<WebAssets>::new())
+        .around(limit_writes)
+        .around(limit_body)
+        .around(security_headers)
+        .catch_all_error(problem_from_poem_error)
+        .with(Tracing)
+        .data(state.clone())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("mail: {0}")]
+    Mail(String),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Connects, migrates, starts the outbox worker and serves until `shutdown` resolves.
+pub async fn run(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let settings = Arc::new(settings);
+    let db = Db::connect(&settings).await?;
+    db.migrate().await?;
+    let state = AppState::new(db.clone(), settings.clone());
+    let worker = OutboxWorker::new(db, settings.clone(), state.mail_wake.clone())
+        .map_err(StartError::Mail)?;
+    let stop_worker = Arc::new(Notify::new());
+    let worker_task = tokio::spawn(worker.run(stop_worker.clone()));
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = ?state.db.backend(), mail = if settings.smtp_url.is_some() { "smtp" } else { "files" }, "Yishi is serving");
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let result = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(build_app(&state), shutdown, Some(Duration::from_secs(10)))
+        .await;
+    stop_worker.notify_one();
+    let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
+    tracing::info!("Yishi stopped");
+    result.map_err(StartError::Io)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
