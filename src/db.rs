@@ -9,7 +9,7 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, TransactionTrait,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -87,7 +87,19 @@ impl Db {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
-        let txn = self.conn.begin().await?;
+        let txn = if gate.is_some() {
+            // IMMEDIATE takes SQLite's write lock at BEGIN, so a transaction that reads and
+            // then writes can never find its snapshot stale (SQLITE_BUSY_SNAPSHOT) because a
+            // writer outside the gate (the outbox worker, another process) committed between.
+            self.conn
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await?
+        } else {
+            self.conn.begin().await?
+        };
         Ok(WriteTxn { txn, _gate: gate })
     }
 

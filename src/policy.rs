@@ -109,6 +109,9 @@ pub enum Action {
 
 /// The whole rule table. `scope` is the place the object lives in.
 pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool {
+    if action == Action::GrantRole(Role::PlatformAdmin) {
+        return false; // only `yishi admin create`, on the server itself
+    }
     if actor.is_admin() {
         return true;
     }

@@ -1,0 +1,11 @@
+//! Black-box tests: the real server over HTTP, a real database, a real SMTP server.
+
+mod accounts;
+mod audit;
+mod communities;
+mod outbox;
+mod policy;
+mod serving;
+mod smtp;
+mod storage;
+mod support;
