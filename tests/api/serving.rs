@@ -47,3 +47,19 @@ async fn committed_spec_equals_served_spec() {
         }
     }
 }
+
+#[tokio::test]
+async fn both_languages_have_the_same_keys_and_are_served() {
+    let app = spawn_app().await;
+    let mut keys = Vec::new();
+    for lang in ["zh-CN", "en"] {
+        let served: serde_json::Value = app.client.get(format!("{}/i18n/{lang}.json", app.base)).send().await.unwrap().json().await.unwrap();
+        let mut k: Vec<String> = served.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        assert!(served.as_object().unwrap().values().all(|v| v.as_str().is_some_and(|s| !s.is_empty())), "{lang} has an empty text");
+        keys.push(k);
+    }
+    let only_zh: Vec<&String> = keys[0].iter().filter(|k| !keys[1].contains(k)).collect();
+    let only_en: Vec<&String> = keys[1].iter().filter(|k| !keys[0].contains(k)).collect();
+    assert!(only_zh.is_empty() && only_en.is_empty(), "missing in en: {only_zh:?}; missing in zh-CN: {only_en:?}");
+}

@@ -1,0 +1,94 @@
+// Starts the real pieces for a browser test: an SMTP server on loopback, the yishi binary on
+// a fresh SQLite file with the demo data loaded, and Debian's Chromium through Playwright.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SMTPServer } from 'smtp-server';
+import { simpleParser } from 'mailparser';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const binary = process.env.YISHI_BIN ?? path.resolve(here, '../../target/debug/yishi');
+
+export async function startSmtp() {
+  const messages = [];
+  const waiters = new Set();
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, callback) {
+      simpleParser(stream).then((mail) => {
+        messages.push({ to: session.envelope.rcptTo.map((r) => r.address), subject: mail.subject, text: mail.text ?? '' });
+        for (const w of waiters) w();
+        callback();
+      }, callback);
+    },
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.server.address().port,
+    messages,
+    async waitFor(address, timeoutMs = 30000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = messages.filter((m) => m.to.includes(address));
+        if (found.length) return found;
+        if (Date.now() > deadline) throw new Error(`no mail to ${address} within ${timeoutMs} ms`);
+        await new Promise((resolve) => { waiters.add(resolve); setTimeout(resolve, 250); });
+      }
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(smtpPort) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'yishi-browser-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    YISHI_BIND: `127.0.0.1:${port}`,
+    YISHI_PUBLIC_URL: base,
+    YISHI_DATABASE_URL: `sqlite://${path.join(dir, 'yishi.db')}?mode=rwc`,
+    YISHI_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    YISHI_LOG: 'warn',
+  };
+  execFileSync(binary, ['demo'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(binary, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error('yishi did not become ready');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    base,
+    stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }),
+  };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}

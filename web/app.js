@@ -1,0 +1,101 @@
+// Entry point: settings (language, large text, contrast), navigation and the hash router.
+import { api, session } from './js/api.js';
+import { loadLanguage, t, currentLanguage, applyTranslations } from './js/i18n.js';
+import * as accounts from './js/accounts.js';
+import * as communities from './js/communities.js';
+
+const routes = {
+  '': accounts.home,
+  signup: accounts.signup,
+  signin: accounts.signin,
+  verify: accounts.verify,
+  forgot: accounts.forgot,
+  reset: accounts.reset,
+  profile: accounts.profile,
+  join: communities.join,
+  queue: communities.queue,
+};
+
+const prefs = {
+  get(key, fallback) { return localStorage.getItem(`yishi.${key}`) ?? fallback; },
+  set(key, value) { localStorage.setItem(`yishi.${key}`, value); },
+};
+
+function applyToggles() {
+  for (const [id, cls] of [['large-text', 'large-text'], ['contrast', 'high-contrast']]) {
+    const on = prefs.get(cls, 'off') === 'on';
+    document.documentElement.classList.toggle(cls, on);
+    document.getElementById(id).setAttribute('aria-pressed', String(on));
+  }
+}
+
+function renderNav() {
+  const nav = document.getElementById('nav');
+  const signedIn = session.token() !== null;
+  const items = signedIn
+    ? [['#/', 'nav.home'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/profile', 'nav.profile']]
+    : [['#/', 'nav.home'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
+  const ul = document.createElement('ul');
+  for (const [href, key] of items) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = href;
+    a.textContent = t(key);
+    if (location.hash === href || (href === '#/' && (location.hash === '' || location.hash === '#/'))) {
+      a.setAttribute('aria-current', 'page');
+    }
+    li.append(a);
+    ul.append(li);
+  }
+  if (signedIn) {
+    const li = document.createElement('li');
+    const out = document.createElement('button');
+    out.type = 'button';
+    out.className = 'secondary';
+    out.textContent = t('nav.signout');
+    out.addEventListener('click', async () => {
+      try { await api.delete('/accounts/sessions/current'); } catch { /* already gone */ }
+      session.clear();
+      location.hash = '#/signin';
+    });
+    li.append(out);
+    ul.append(li);
+  }
+  nav.replaceChildren(ul);
+}
+
+export async function route(event) {
+  const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
+  const params = new URLSearchParams(query ?? '');
+  const page = routes[path] ?? accounts.notFound;
+  const main = document.getElementById('main');
+  renderNav();
+  await page(main, params);
+  applyTranslations(document);
+  // After in-app navigation, move focus to the new content; on first load keep it at the top
+  // so that the first Tab reaches the skip link.
+  if (event) main.focus();
+}
+
+async function start() {
+  applyToggles();
+  await loadLanguage(prefs.get('language', 'zh-CN'));
+  const select = document.getElementById('language');
+  select.value = currentLanguage();
+  select.addEventListener('change', async () => {
+    prefs.set('language', select.value);
+    await loadLanguage(select.value);
+    await route();
+    select.focus();
+  });
+  for (const [id, cls] of [['large-text', 'large-text'], ['contrast', 'high-contrast']]) {
+    document.getElementById(id).addEventListener('click', () => {
+      prefs.set(cls, prefs.get(cls, 'off') === 'on' ? 'off' : 'on');
+      applyToggles();
+    });
+  }
+  window.addEventListener('hashchange', route);
+  await route();
+}
+
+start();

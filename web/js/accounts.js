@@ -1,0 +1,148 @@
+// Accounts pages: home, sign up, verify, sign in, forgot and reset password, profile.
+import { api, session } from './api.js';
+import { t, problemText, loadLanguage } from './i18n.js';
+import { el, field, page, message, onSubmit, checkbox } from './ui.js';
+
+function requireSignIn(main) {
+  if (session.token()) return false;
+  page(main, 'signin.title', message('error', t('signin.required')),
+    el('p', {}, el('a', { href: '#/signin', text: t('nav.signin') })));
+  return true;
+}
+
+export async function home(main) {
+  if (!session.token()) {
+    page(main, 'home.title',
+      el('p', { text: t('home.intro') }),
+      el('div', { class: 'actions' },
+        el('a', { class: 'button', href: '#/signup', text: t('nav.signup') }),
+        el('a', { class: 'button secondary', href: '#/signin', text: t('nav.signin') })));
+    return;
+  }
+  try {
+    const me = await api.get('/accounts/me');
+    const memberships = await api.get('/accounts/me/memberships');
+    const list = el('ul', { class: 'cards' }, ...memberships.map((m) => el('li', { class: 'card' },
+      el('h2', { text: m.community_name }),
+      el('p', { text: `${m.unit_label ?? ''}` }),
+      el('span', { class: 'badge', text: t(`membership.${m.status}`) }),
+      m.decision_reason ? el('p', { class: 'hint', text: `${t('membership.reason')}: ${m.decision_reason}` }) : null)));
+    page(main, 'home.title',
+      el('p', { text: t('home.welcome', { name: me.display_name }) }),
+      me.email_verified ? null : message('error', t('profile.unverified')),
+      el('h2', { text: t('home.memberships') }),
+      memberships.length ? list : el('p', {}, el('a', { href: '#/join', text: t('home.joinPrompt') })));
+  } catch (err) {
+    page(main, 'home.title', message('error', problemText(err)));
+  }
+}
+
+export async function signup(main) {
+  const form = el('form', { novalidate: true },
+    field('signup.email', el('input', { type: 'email', name: 'email', required: true, autocomplete: 'email', maxlength: 254 })),
+    field('signup.name', el('input', { type: 'text', name: 'display_name', required: true, maxlength: 64, autocomplete: 'nickname' })),
+    field('signup.password', el('input', { type: 'password', name: 'password', required: true, minlength: 10, maxlength: 128, autocomplete: 'new-password' }), 'signup.passwordHint'),
+    el('button', { type: 'submit', text: t('signup.submit') }));
+  onSubmit(form, async (data) => {
+    await api.post('/accounts', {
+      email: data.get('email'),
+      display_name: data.get('display_name'),
+      password: data.get('password'),
+      language: document.documentElement.lang === 'en' ? 'en' : 'zh-CN',
+    });
+    page(main, 'signup.title', message('ok', t('signup.done')));
+  });
+  page(main, 'signup.title', form);
+}
+
+export async function verify(main, params) {
+  const token = params.get('token');
+  if (!token) {
+    page(main, 'verify.title', message('error', t('problem.token_invalid')));
+    return;
+  }
+  try {
+    await api.post('/accounts/verification', { token });
+    page(main, 'verify.title', message('ok', t('verify.done')),
+      el('p', {}, el('a', { href: session.token() ? '#/' : '#/signin', text: t('verify.next') })));
+  } catch (err) {
+    page(main, 'verify.title', message('error', problemText(err)));
+  }
+}
+
+export async function signin(main) {
+  const form = el('form', {},
+    field('signin.email', el('input', { type: 'email', name: 'email', required: true, autocomplete: 'username' })),
+    field('signin.password', el('input', { type: 'password', name: 'password', required: true, autocomplete: 'current-password' })),
+    checkbox('signin.remember', 'remember'),
+    el('button', { type: 'submit', text: t('signin.submit') }),
+    el('p', {}, el('a', { href: '#/forgot', text: t('signin.forgot') })));
+  onSubmit(form, async (data) => {
+    const result = await api.post('/accounts/sessions', { email: data.get('email'), password: data.get('password') });
+    session.save(result.token, data.get('remember') === 'on');
+    localStorage.setItem('yishi.language', result.user.language);
+    await loadLanguage(result.user.language);
+    document.getElementById('language').value = result.user.language;
+    location.hash = '#/';
+  });
+  page(main, 'signin.title', form);
+}
+
+export async function forgot(main) {
+  const form = el('form', {},
+    field('signin.email', el('input', { type: 'email', name: 'email', required: true, autocomplete: 'email' })),
+    el('button', { type: 'submit', text: t('forgot.submit') }));
+  onSubmit(form, async (data) => {
+    await api.post('/accounts/password-reset', { email: data.get('email') });
+    page(main, 'forgot.title', message('ok', t('forgot.done')));
+  });
+  page(main, 'forgot.title', form);
+}
+
+export async function reset(main, params) {
+  const form = el('form', {},
+    field('reset.password', el('input', { type: 'password', name: 'password', required: true, minlength: 10, maxlength: 128, autocomplete: 'new-password' }), 'signup.passwordHint'),
+    el('button', { type: 'submit', text: t('reset.submit') }));
+  onSubmit(form, async (data) => {
+    await api.post('/accounts/password-reset/confirm', { token: params.get('token') ?? '', new_password: data.get('password') });
+    session.clear();
+    page(main, 'reset.title', message('ok', t('reset.done')), el('p', {}, el('a', { href: '#/signin', text: t('nav.signin') })));
+  });
+  page(main, 'reset.title', form);
+}
+
+export async function profile(main) {
+  if (requireSignIn(main)) return;
+  let me;
+  try {
+    me = await api.get('/accounts/me');
+  } catch (err) {
+    page(main, 'profile.title', message('error', problemText(err)));
+    return;
+  }
+  const form = el('form', {},
+    field('signup.name', el('input', { type: 'text', name: 'display_name', value: me.display_name, required: true, maxlength: 64 })),
+    el('button', { type: 'submit', text: t('profile.save') }));
+  onSubmit(form, async (data) => {
+    await api.patch('/accounts/me', { display_name: data.get('display_name'), language: document.documentElement.lang === 'en' ? 'en' : 'zh-CN' });
+    form.prepend(message('ok', t('profile.saved')));
+  });
+  const roles = el('ul', {}, ...me.roles.map((r) => el('li', { text: `${t(`role.${r.role}`)} · ${r.place_name ?? t('role.platform')}` })));
+  const exportButton = el('button', { type: 'button', class: 'secondary', text: t('profile.export') });
+  exportButton.addEventListener('click', async () => {
+    const data = await api.get('/accounts/me/export');
+    const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+    const link = el('a', { href: URL.createObjectURL(blob), download: 'yishi-export.json' });
+    link.click();
+  });
+  page(main, 'profile.title',
+    el('p', { text: `${me.email} · ${me.email_verified ? t('profile.verified') : t('profile.unverified')}` }),
+    form,
+    el('h2', { text: t('profile.roles') }),
+    me.roles.length ? roles : el('p', { class: 'hint', text: t('profile.noRoles') }),
+    el('div', { class: 'actions' }, exportButton));
+}
+
+export async function notFound(main) {
+  page(main, 'notFound.title', el('p', {}, el('a', { href: '#/', text: t('nav.home') })));
+}
