@@ -1,5 +1,9 @@
 //! Yishi (议事厅): a platform on which a city community consults and decides together.
 
+// ApiError is the whole problem response (poem-openapi derives it); boxing it would only move
+// the allocation, and errors are not the hot path.
+#![allow(clippy::result_large_err)]
+
 pub mod accounts;
 pub mod admin;
 pub mod api;

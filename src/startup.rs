@@ -35,26 +35,24 @@ async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     ) && req.uri().path().starts_with("/api/")
+        && let Some(state) = req.data::<AppState>()
     {
-        if let Some(state) = req.data::<AppState>() {
-            let who = match req.header(header::AUTHORIZATION) {
-                Some(auth) => format!("write:token:{}", hash_token(auth)),
-                None => format!(
-                    "write:address:{}",
-                    api::client_address(&req).unwrap_or_default()
-                ),
-            };
-            if let Err(retry) = state.limiter.take(
-                &who,
-                state.settings.writes_per_minute,
-                Duration::from_secs(60),
-            ) {
-                return Ok(ApiError::too_many(
-                    "Too many changes in a short time; slow down.",
-                    retry,
-                )
-                .into_response());
-            }
+        let who = match req.header(header::AUTHORIZATION) {
+            Some(auth) => format!("write:token:{}", hash_token(auth)),
+            None => format!(
+                "write:address:{}",
+                api::client_address(&req).unwrap_or_default()
+            ),
+        };
+        if let Err(retry) = state.limiter.take(
+            &who,
+            state.settings.writes_per_minute,
+            Duration::from_secs(60),
+        ) {
+            return Ok(
+                ApiError::too_many("Too many changes in a short time; slow down.", retry)
+                    .into_response(),
+            );
         }
     }
     Ok(next.call(req).await?.into_response())

@@ -31,6 +31,7 @@ impl Language {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Email address; a verification link is sent to it.
     #[oai(validator(max_length = 254))]
@@ -53,6 +54,7 @@ pub struct Accepted {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The token from the emailed link.
     #[oai(validator(max_length = 128))]
@@ -60,6 +62,7 @@ pub struct TokenRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct LoginRequest {
     #[oai(validator(max_length = 254))]
     pub email: String,
@@ -96,6 +99,7 @@ pub struct Me {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
     #[oai(validator(max_length = 64))]
     pub display_name: Option<String>,
@@ -115,12 +119,14 @@ pub struct SessionView {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct PasswordResetRequest {
     #[oai(validator(max_length = 254))]
     pub email: String,
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     #[oai(validator(max_length = 128))]
     pub token: String,
@@ -129,6 +135,7 @@ pub struct PasswordResetConfirm {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     #[oai(validator(max_length = 128))]
     pub current_password: String,
@@ -137,6 +144,7 @@ pub struct ChangePasswordRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct DeleteAccountRequest {
     /// The current password, to confirm.
     #[oai(validator(max_length = 128))]

@@ -44,6 +44,7 @@ impl PlaceKind {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct CreatePlaceRequest {
     pub kind: PlaceKind,
     #[oai(validator(max_length = 100))]
@@ -102,6 +103,7 @@ impl OrganisationKind {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct CreateOrganisationRequest {
     pub kind: OrganisationKind,
     #[oai(validator(max_length = 100))]
@@ -147,6 +149,7 @@ impl MemberRole {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct AddMemberRequest {
     /// Email of the person's account.
     #[oai(validator(max_length = 254))]
@@ -163,6 +166,7 @@ pub struct MemberView {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct GrantRoleRequest {
     /// Email of the person's account.
     #[oai(validator(max_length = 254))]
@@ -181,6 +185,7 @@ pub struct GrantView {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct CreateBuildingRequest {
     #[oai(validator(max_length = 64))]
     pub name: String,
@@ -193,6 +198,7 @@ pub struct BuildingView {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct CreateUnitRequest {
     pub building_id: Uuid,
     #[oai(validator(max_length = 32))]
@@ -209,6 +215,7 @@ pub struct CreateUnitRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct UpdateUnitRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub area_centi: Option<i64>,
@@ -243,6 +250,7 @@ pub struct ImportReport {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct JoinRequest {
     /// Building name as in the community's register.
     #[oai(validator(max_length = 64))]
@@ -311,6 +319,7 @@ pub enum Verdict {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct DecisionRequest {
     pub verdict: Verdict,
     /// Verified as a household member of the unit.
@@ -325,6 +334,7 @@ pub struct DecisionRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
 pub struct ImportUnitsRequest {
     /// CSV text with the header `building,number,area_m2,registered_owner,developer_held`
     /// (the last two optional); area in square metres with at most two decimals.

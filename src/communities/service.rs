@@ -1215,7 +1215,7 @@ pub async fn object_scope<C: ConnectionTrait>(
             .map(|o| o.place_id),
         "membership" => match membership::Entity::find_by_id(id).one(db).await? {
             Some(m) => {
-                return Ok(ObjectScope::Place(scope_of(db, m.community_id).await?)).map(|s| s);
+                return Ok(ObjectScope::Place(scope_of(db, m.community_id).await?));
             }
             None => None,
         },

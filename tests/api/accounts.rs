@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{spawn_app, spawn_app_with, Options, PASSWORD};
+use crate::support::{Options, PASSWORD, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn register_verify_login_logout() {
@@ -9,119 +9,248 @@ async fn register_verify_login_logout() {
     app.register("Mei@Example.org", "梅").await;
     let token = app.emailed_token("mei@example.org", "verify", 1).await;
     let mail = &app.smtp.to("mei@example.org")[0];
-    assert!(mail.subject().contains("验证"), "Chinese by default: {}", mail.subject());
+    assert!(
+        mail.subject().contains("验证"),
+        "Chinese by default: {}",
+        mail.subject()
+    );
 
     // Signing in works before verification, but the profile says unverified.
     let session = app.login("mei@example.org", PASSWORD).await;
     let bearer = session.ok(201)["token"].as_str().unwrap().to_string();
     assert!(bearer.len() >= 22, "at least 128 bits");
-    assert_eq!(app.get("/accounts/me", Some(&bearer)).await.ok(200)["email_verified"], false);
+    assert_eq!(
+        app.get("/accounts/me", Some(&bearer)).await.ok(200)["email_verified"],
+        false
+    );
 
-    app.post("/accounts/verification", None, json!({ "token": token })).await.ok(204);
+    app.post("/accounts/verification", None, json!({ "token": token }))
+        .await
+        .ok(204);
     let me = app.get("/accounts/me", Some(&bearer)).await;
     assert_eq!(me.ok(200)["email_verified"], true);
     assert_eq!(me.body["display_name"], "梅");
 
     // The token works once.
-    app.post("/accounts/verification", None, json!({ "token": token })).await.problem(400, "token_used");
-    app.post("/accounts/verification", None, json!({ "token": "not-a-token" })).await.problem(400, "token_invalid");
+    app.post("/accounts/verification", None, json!({ "token": token }))
+        .await
+        .problem(400, "token_used");
+    app.post(
+        "/accounts/verification",
+        None,
+        json!({ "token": "not-a-token" }),
+    )
+    .await
+    .problem(400, "token_invalid");
 
-    app.delete("/accounts/sessions/current", Some(&bearer)).await.ok(204);
-    app.get("/accounts/me", Some(&bearer)).await.problem(401, "unauthenticated");
+    app.delete("/accounts/sessions/current", Some(&bearer))
+        .await
+        .ok(204);
+    app.get("/accounts/me", Some(&bearer))
+        .await
+        .problem(401, "unauthenticated");
 }
 
 #[tokio::test]
 async fn registration_does_not_reveal_existing_accounts() {
     let app = spawn_app().await;
     app.register("taken@example.org", "First").await;
-    let again = app.post("/accounts", None, json!({ "email": "taken@example.org", "display_name": "Second", "password": PASSWORD })).await;
-    assert_eq!(again.ok(202), &json!({ "message": "Check your email for a verification link. 请查收验证邮件。" }));
+    let again = app
+        .post(
+            "/accounts",
+            None,
+            json!({ "email": "taken@example.org", "display_name": "Second", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        again.ok(202),
+        &json!({ "message": "Check your email for a verification link. 请查收验证邮件。" })
+    );
     // The owner is told instead, and no second account exists.
-    let mails = app.smtp.wait_for("taken@example.org", 2, std::time::Duration::from_secs(30)).await;
+    let mails = app
+        .smtp
+        .wait_for("taken@example.org", 2, std::time::Duration::from_secs(30))
+        .await;
     assert!(mails[1].text().contains("已经有账号"));
-    app.login("taken@example.org", "some other password").await.problem(401, "bad_credentials");
+    app.login("taken@example.org", "some other password")
+        .await
+        .problem(401, "bad_credentials");
 }
 
 #[tokio::test]
 async fn english_speakers_get_english_mail() {
     let app = spawn_app().await;
     app.post("/accounts", None, json!({ "email": "en@example.org", "display_name": "Ann", "password": PASSWORD, "language": "en" })).await.ok(202);
-    let mails = app.smtp.wait_for("en@example.org", 1, std::time::Duration::from_secs(30)).await;
+    let mails = app
+        .smtp
+        .wait_for("en@example.org", 1, std::time::Duration::from_secs(30))
+        .await;
     assert_eq!(mails[0].subject(), "Verify your email · Yishi");
     assert!(mails[0].text().contains("Hello Ann"));
     let raw = String::from_utf8_lossy(&mails[0].raw).to_lowercase();
-    assert!(raw.contains("multipart/alternative") && raw.contains("text/html"), "text and HTML parts");
+    assert!(
+        raw.contains("multipart/alternative") && raw.contains("text/html"),
+        "text and HTML parts"
+    );
 }
 
 #[tokio::test]
 async fn bad_registrations_are_refused_with_problems() {
     let app = spawn_app().await;
     let cases = [
-        (json!({ "display_name": "x", "password": PASSWORD }), 400, "invalid_request"),
-        (json!({ "email": ["a@example.org"], "display_name": "x", "password": PASSWORD }), 400, "invalid_request"),
-        (json!({ "email": "no-at-sign", "display_name": "x", "password": PASSWORD }), 400, "invalid_email"),
-        (json!({ "email": "a@example.org", "display_name": "   ", "password": PASSWORD }), 400, "invalid_display_name"),
-        (json!({ "email": "a@example.org", "display_name": "x".repeat(65), "password": PASSWORD }), 400, "invalid_request"),
-        (json!({ "email": "a@example.org", "display_name": "x", "password": "short" }), 400, "weak_password"),
-        (json!({ "email": "a@example.org", "display_name": "x", "password": "p".repeat(129) }), 400, "invalid_request"),
-        (json!({ "email": format!("{}@example.org", "a".repeat(300)), "display_name": "x", "password": PASSWORD }), 400, "invalid_request"),
-        (json!({ "email": "a@example.org", "display_name": "x", "password": PASSWORD, "language": "fr" }), 400, "invalid_request"),
+        (
+            json!({ "display_name": "x", "password": PASSWORD }),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({ "email": ["a@example.org"], "display_name": "x", "password": PASSWORD }),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({ "email": "no-at-sign", "display_name": "x", "password": PASSWORD }),
+            400,
+            "invalid_email",
+        ),
+        (
+            json!({ "email": "a@example.org", "display_name": "   ", "password": PASSWORD }),
+            400,
+            "invalid_display_name",
+        ),
+        (
+            json!({ "email": "a@example.org", "display_name": "x".repeat(65), "password": PASSWORD }),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({ "email": "a@example.org", "display_name": "x", "password": "short" }),
+            400,
+            "weak_password",
+        ),
+        (
+            json!({ "email": "a@example.org", "display_name": "x", "password": "p".repeat(129) }),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({ "email": format!("{}@example.org", "a".repeat(300)), "display_name": "x", "password": PASSWORD }),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({ "email": "a@example.org", "display_name": "x", "password": PASSWORD, "language": "fr" }),
+            400,
+            "invalid_request",
+        ),
     ];
     for (body, status, code) in cases {
         let answer = app.post("/accounts", None, body.clone()).await;
-        assert_eq!((answer.status.as_u16(), answer.body["code"].as_str()), (status, Some(code)), "{body} -> {}", answer.body);
+        assert_eq!(
+            (answer.status.as_u16(), answer.body["code"].as_str()),
+            (status, Some(code)),
+            "{body} -> {}",
+            answer.body
+        );
         answer.problem(status, code);
     }
-    app.raw(Method::POST, "/accounts", None, "application/json", b"{not json".to_vec()).await.problem(400, "invalid_request");
+    app.raw(
+        Method::POST,
+        "/accounts",
+        None,
+        "application/json",
+        b"{not json".to_vec(),
+    )
+    .await
+    .problem(400, "invalid_request");
     let huge = vec![b'a'; 2 * 1024 * 1024];
-    app.raw(Method::POST, "/accounts", None, "application/json", huge).await.problem(413, "payload_too_large");
+    app.raw(Method::POST, "/accounts", None, "application/json", huge)
+        .await
+        .problem(413, "payload_too_large");
     assert!(app.smtp.all().is_empty(), "nothing was registered");
 }
 
 #[tokio::test]
 async fn login_failures_are_throttled_without_revealing_accounts() {
-    let app = spawn_app_with(Options { login_failures_per_account: 3, login_failures_per_address: 1000, ..Options::default() }).await;
+    let app = spawn_app_with(Options {
+        login_failures_per_account: 3,
+        login_failures_per_address: 1000,
+        ..Options::default()
+    })
+    .await;
     app.register("known@example.org", "K").await;
     for _ in 0..3 {
-        app.login("known@example.org", "wrong password!").await.problem(401, "bad_credentials");
-        app.login("unknown@example.org", "wrong password!").await.problem(401, "bad_credentials");
+        app.login("known@example.org", "wrong password!")
+            .await
+            .problem(401, "bad_credentials");
+        app.login("unknown@example.org", "wrong password!")
+            .await
+            .problem(401, "bad_credentials");
     }
     // Over the limit, even the right password is refused for a while, and unknown accounts
     // are throttled the same way as known ones.
     let throttled = app.login("known@example.org", PASSWORD).await;
     throttled.problem(429, "rate_limited");
-    app.login("unknown@example.org", "wrong password!").await.problem(429, "rate_limited");
+    app.login("unknown@example.org", "wrong password!")
+        .await
+        .problem(429, "rate_limited");
     let other = app.login("other@example.org", "wrong password!").await;
     other.problem(401, "bad_credentials");
 }
 
 #[tokio::test]
 async fn login_failures_are_throttled_per_address() {
-    let app = spawn_app_with(Options { login_failures_per_account: 1000, login_failures_per_address: 4, ..Options::default() }).await;
+    let app = spawn_app_with(Options {
+        login_failures_per_account: 1000,
+        login_failures_per_address: 4,
+        ..Options::default()
+    })
+    .await;
     for i in 0..4 {
-        app.login(&format!("u{i}@example.org"), "wrong password!").await.problem(401, "bad_credentials");
+        app.login(&format!("u{i}@example.org"), "wrong password!")
+            .await
+            .problem(401, "bad_credentials");
     }
-    app.login("u9@example.org", "wrong password!").await.problem(429, "rate_limited");
+    app.login("u9@example.org", "wrong password!")
+        .await
+        .problem(429, "rate_limited");
 }
 
 #[tokio::test]
 async fn sessions_can_be_listed_and_revoked() {
     let app = spawn_app().await;
     let first = app.verified_user("s@example.org", "S").await;
-    let second = app.login("s@example.org", PASSWORD).await.ok(201)["token"].as_str().unwrap().to_string();
+    let second = app.login("s@example.org", PASSWORD).await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let list = app.get("/accounts/me/sessions", Some(&first)).await;
     let sessions = list.ok(200).as_array().unwrap().clone();
     assert_eq!(sessions.len(), 2);
     let other = sessions.iter().find(|s| s["current"] == false).unwrap();
-    app.delete(&format!("/accounts/me/sessions/{}", other["id"].as_str().unwrap()), Some(&first)).await.ok(204);
-    app.get("/accounts/me", Some(&second)).await.problem(401, "unauthenticated");
+    app.delete(
+        &format!("/accounts/me/sessions/{}", other["id"].as_str().unwrap()),
+        Some(&first),
+    )
+    .await
+    .ok(204);
+    app.get("/accounts/me", Some(&second))
+        .await
+        .problem(401, "unauthenticated");
     app.get("/accounts/me", Some(&first)).await.ok(200);
 
     // Someone else's session, or no session at all, is not found.
     let stranger = app.verified_user("t@example.org", "T").await;
-    let mine = app.get("/accounts/me/sessions", Some(&first)).await.body[0]["id"].as_str().unwrap().to_string();
-    app.delete(&format!("/accounts/me/sessions/{mine}"), Some(&stranger)).await.problem(404, "session_not_found");
-    app.delete("/accounts/me/sessions/not-a-uuid", Some(&stranger)).await.problem(400, "invalid_request");
+    let mine = app.get("/accounts/me/sessions", Some(&first)).await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/accounts/me/sessions/{mine}"), Some(&stranger))
+        .await
+        .problem(404, "session_not_found");
+    app.delete("/accounts/me/sessions/not-a-uuid", Some(&stranger))
+        .await
+        .problem(400, "invalid_request");
     app.get("/accounts/me", Some(&first)).await.ok(200);
 }
 
@@ -129,19 +258,58 @@ async fn sessions_can_be_listed_and_revoked() {
 async fn password_reset_by_single_use_emailed_token() {
     let app = spawn_app().await;
     let old_session = app.verified_user("r@example.org", "R").await;
-    app.post("/accounts/password-reset", None, json!({ "email": "r@example.org" })).await.ok(202);
+    app.post(
+        "/accounts/password-reset",
+        None,
+        json!({ "email": "r@example.org" }),
+    )
+    .await
+    .ok(202);
     // Unknown addresses get the same answer and no mail.
-    let unknown = app.post("/accounts/password-reset", None, json!({ "email": "nobody@example.org" })).await;
-    assert_eq!(unknown.ok(202)["message"], "If the address is registered, a reset link is on its way.");
+    let unknown = app
+        .post(
+            "/accounts/password-reset",
+            None,
+            json!({ "email": "nobody@example.org" }),
+        )
+        .await;
+    assert_eq!(
+        unknown.ok(202)["message"],
+        "If the address is registered, a reset link is on its way."
+    );
     let token = app.emailed_token("r@example.org", "reset", 2).await;
 
-    app.post("/accounts/password-reset/confirm", None, json!({ "token": token, "new_password": "short" })).await.problem(400, "weak_password");
-    app.post("/accounts/password-reset/confirm", None, json!({ "token": token, "new_password": "a brand new password" })).await.ok(204);
-    app.post("/accounts/password-reset/confirm", None, json!({ "token": token, "new_password": "another new password" })).await.problem(400, "token_used");
+    app.post(
+        "/accounts/password-reset/confirm",
+        None,
+        json!({ "token": token, "new_password": "short" }),
+    )
+    .await
+    .problem(400, "weak_password");
+    app.post(
+        "/accounts/password-reset/confirm",
+        None,
+        json!({ "token": token, "new_password": "a brand new password" }),
+    )
+    .await
+    .ok(204);
+    app.post(
+        "/accounts/password-reset/confirm",
+        None,
+        json!({ "token": token, "new_password": "another new password" }),
+    )
+    .await
+    .problem(400, "token_used");
 
-    app.get("/accounts/me", Some(&old_session)).await.problem(401, "unauthenticated");
-    app.login("r@example.org", PASSWORD).await.problem(401, "bad_credentials");
-    app.login("r@example.org", "a brand new password").await.ok(201);
+    app.get("/accounts/me", Some(&old_session))
+        .await
+        .problem(401, "unauthenticated");
+    app.login("r@example.org", PASSWORD)
+        .await
+        .problem(401, "bad_credentials");
+    app.login("r@example.org", "a brand new password")
+        .await
+        .ok(201);
     assert!(app.smtp.to("nobody@example.org").is_empty());
 }
 
@@ -150,25 +318,56 @@ async fn expired_reset_tokens_are_refused() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app().await;
     app.verified_user("x@example.org", "X").await;
-    app.post("/accounts/password-reset", None, json!({ "email": "x@example.org" })).await.ok(202);
+    app.post(
+        "/accounts/password-reset",
+        None,
+        json!({ "email": "x@example.org" }),
+    )
+    .await
+    .ok(202);
     let token = app.emailed_token("x@example.org", "reset", 2).await;
     app.db
         .conn
-        .execute_unprepared("UPDATE one_time_tokens SET expires_at = created_at WHERE purpose = 'reset_password'")
+        .execute_unprepared(
+            "UPDATE one_time_tokens SET expires_at = created_at WHERE purpose = 'reset_password'",
+        )
         .await
         .unwrap();
-    app.post("/accounts/password-reset/confirm", None, json!({ "token": token, "new_password": "a brand new password" })).await.problem(400, "token_expired");
+    app.post(
+        "/accounts/password-reset/confirm",
+        None,
+        json!({ "token": token, "new_password": "a brand new password" }),
+    )
+    .await
+    .problem(400, "token_expired");
 }
 
 #[tokio::test]
 async fn password_change_ends_other_sessions() {
     let app = spawn_app().await;
     let current = app.verified_user("c@example.org", "C").await;
-    let other = app.login("c@example.org", PASSWORD).await.ok(201)["token"].as_str().unwrap().to_string();
-    app.post("/accounts/me/password", Some(&current), json!({ "current_password": "not it at all", "new_password": "fresh password 1" })).await.problem(403, "wrong_password");
-    app.post("/accounts/me/password", Some(&current), json!({ "current_password": PASSWORD, "new_password": "fresh password 1" })).await.ok(204);
+    let other = app.login("c@example.org", PASSWORD).await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/accounts/me/password",
+        Some(&current),
+        json!({ "current_password": "not it at all", "new_password": "fresh password 1" }),
+    )
+    .await
+    .problem(403, "wrong_password");
+    app.post(
+        "/accounts/me/password",
+        Some(&current),
+        json!({ "current_password": PASSWORD, "new_password": "fresh password 1" }),
+    )
+    .await
+    .ok(204);
     app.get("/accounts/me", Some(&current)).await.ok(200);
-    app.get("/accounts/me", Some(&other)).await.problem(401, "unauthenticated");
+    app.get("/accounts/me", Some(&other))
+        .await
+        .problem(401, "unauthenticated");
     app.login("c@example.org", "fresh password 1").await.ok(201);
 }
 
@@ -176,26 +375,62 @@ async fn password_change_ends_other_sessions() {
 async fn profile_update_and_resend_verification() {
     let app = spawn_app().await;
     app.register("p@example.org", "P").await;
-    let token = app.login("p@example.org", PASSWORD).await.ok(201)["token"].as_str().unwrap().to_string();
-    let me = app.patch("/accounts/me", Some(&token), json!({ "display_name": "  Pat  ", "language": "en" })).await;
+    let token = app.login("p@example.org", PASSWORD).await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = app
+        .patch(
+            "/accounts/me",
+            Some(&token),
+            json!({ "display_name": "  Pat  ", "language": "en" }),
+        )
+        .await;
     assert_eq!(me.ok(200)["display_name"], "Pat");
     assert_eq!(me.body["language"], "en");
-    app.patch("/accounts/me", Some(&token), json!({ "display_name": "" })).await.problem(400, "invalid_display_name");
-    app.patch("/accounts/me", Some(&token), json!({ "email_verified": true, "id": "x" })).await.ok(200);
-    assert_eq!(app.get("/accounts/me", Some(&token)).await.body["email_verified"], false, "no mass assignment");
-    app.post("/accounts/me/verification", Some(&token), json!({})).await.ok(202);
+    app.patch("/accounts/me", Some(&token), json!({ "display_name": "" }))
+        .await
+        .problem(400, "invalid_display_name");
+    app.patch(
+        "/accounts/me",
+        Some(&token),
+        json!({ "email_verified": true }),
+    )
+    .await
+    .problem(400, "invalid_request");
+    assert_eq!(
+        app.get("/accounts/me", Some(&token)).await.body["email_verified"],
+        false,
+        "no mass assignment"
+    );
+    app.post("/accounts/me/verification", Some(&token), json!({}))
+        .await
+        .ok(202);
     let second = app.emailed_token("p@example.org", "verify", 2).await;
-    app.post("/accounts/verification", None, json!({ "token": second })).await.ok(204);
-    app.post("/accounts/me/verification", Some(&token), json!({})).await.problem(409, "already_verified");
+    app.post("/accounts/verification", None, json!({ "token": second }))
+        .await
+        .ok(204);
+    app.post("/accounts/me/verification", Some(&token), json!({}))
+        .await
+        .problem(409, "already_verified");
 }
 
 #[tokio::test]
 async fn unauthenticated_and_bad_tokens_are_refused() {
     let app = spawn_app().await;
-    for path in ["/accounts/me", "/accounts/me/sessions", "/accounts/me/export", "/audit/verify"] {
+    for path in [
+        "/accounts/me",
+        "/accounts/me/sessions",
+        "/accounts/me/export",
+        "/audit/verify",
+    ] {
         app.get(path, None).await.problem(401, "unauthenticated");
-        app.get(path, Some("garbage")).await.problem(401, "unauthenticated");
-        app.get(path, Some(&"x".repeat(500))).await.problem(401, "unauthenticated");
+        app.get(path, Some("garbage"))
+            .await
+            .problem(401, "unauthenticated");
+        app.get(path, Some(&"x".repeat(500)))
+            .await
+            .problem(401, "unauthenticated");
     }
 }
 
@@ -207,19 +442,51 @@ async fn export_and_delete_account() {
     let body = export.ok(200);
     assert_eq!(body["profile"]["email"], "d@example.org");
     assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
-    let actions: Vec<&str> = body["activity"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"account.registered") && actions.contains(&"account.email_verified"), "{actions:?}");
+    let actions: Vec<&str> = body["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"account.registered") && actions.contains(&"account.email_verified"),
+        "{actions:?}"
+    );
     let user_id = body["profile"]["id"].as_str().unwrap().to_string();
 
-    app.post("/accounts/me/delete", Some(&token), json!({ "password": "not my password" })).await.problem(403, "wrong_password");
-    app.post("/accounts/me/delete", Some(&token), json!({ "password": PASSWORD })).await.ok(204);
-    app.get("/accounts/me", Some(&token)).await.problem(401, "unauthenticated");
-    app.login("d@example.org", PASSWORD).await.problem(401, "bad_credentials");
+    app.post(
+        "/accounts/me/delete",
+        Some(&token),
+        json!({ "password": "not my password" }),
+    )
+    .await
+    .problem(403, "wrong_password");
+    app.post(
+        "/accounts/me/delete",
+        Some(&token),
+        json!({ "password": PASSWORD }),
+    )
+    .await
+    .ok(204);
+    app.get("/accounts/me", Some(&token))
+        .await
+        .problem(401, "unauthenticated");
+    app.login("d@example.org", PASSWORD)
+        .await
+        .problem(401, "bad_credentials");
 
     // The record of what they did stays, without their identity.
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let user = yishi::entities::user::Entity::find_by_id(user_id.parse::<uuid::Uuid>().unwrap()).one(&app.db.conn).await.unwrap().unwrap();
-    assert!(!user.email.contains("d@example.org") && user.display_name != "Dora" && user.password_hash.is_empty());
+    let user = yishi::entities::user::Entity::find_by_id(user_id.parse::<uuid::Uuid>().unwrap())
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !user.email.contains("d@example.org")
+            && user.display_name != "Dora"
+            && user.password_hash.is_empty()
+    );
     let entries = yishi::entities::audit_entry::Entity::find()
         .filter(yishi::entities::audit_entry::Column::ObjectId.eq(user_id.clone()))
         .all(&app.db.conn)
@@ -230,4 +497,59 @@ async fn export_and_delete_account() {
     // The address can register again as a new person.
     app.register("d@example.org", "Dora again").await;
     app.emailed_token("d@example.org", "verify", 2).await;
+}
+
+#[tokio::test]
+async fn expired_sessions_are_refused() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let token = app.verified_user("e@example.org", "E").await;
+    app.get("/accounts/me", Some(&token)).await.ok(200);
+    app.db
+        .conn
+        .execute_unprepared("UPDATE auth_sessions SET expires_at = created_at")
+        .await
+        .unwrap();
+    app.get("/accounts/me", Some(&token))
+        .await
+        .problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn writes_are_rate_limited_per_actor() {
+    let app = spawn_app_with(Options {
+        writes_per_minute: 5,
+        ..Options::default()
+    })
+    .await;
+    for i in 0..5 {
+        app.post(
+            "/accounts/password-reset",
+            None,
+            json!({ "email": format!("w{i}@example.org") }),
+        )
+        .await
+        .ok(202);
+    }
+    let resp = app
+        .client
+        .post(app.url("/accounts/password-reset"))
+        .json(&json!({ "email": "w9@example.org" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    let answer = crate::support::TestApp::answer(resp).await;
+    answer.problem(429, "rate_limited");
+    // Reads are not limited.
+    app.get("/places", None).await.ok(200);
 }

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod cli;
 mod communities;
 mod outbox;
 mod policy;

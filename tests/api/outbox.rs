@@ -5,16 +5,23 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use yishi::entities::outbox;
 
 use crate::smtp::SmtpServer;
-use crate::support::{spawn_app_at, spawn_app_on, Options, TestApp};
+use crate::support::{Options, TestApp, spawn_app_at, spawn_app_on};
 
-async fn wait_for_outbox(app: &TestApp, what: &str, check: impl Fn(&[outbox::Model]) -> bool) -> Vec<outbox::Model> {
+async fn wait_for_outbox(
+    app: &TestApp,
+    what: &str,
+    check: impl Fn(&[outbox::Model]) -> bool,
+) -> Vec<outbox::Model> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let rows = outbox::Entity::find().all(&app.db.conn).await.unwrap();
         if check(&rows) {
             return rows;
         }
-        assert!(tokio::time::Instant::now() < deadline, "outbox never reached: {what}; rows: {rows:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outbox never reached: {what}; rows: {rows:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -23,19 +30,33 @@ async fn wait_for_outbox(app: &TestApp, what: &str, check: impl Fn(&[outbox::Mod
 async fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_returns() {
     let smtp = Arc::new(SmtpServer::start().await);
     smtp.stop();
-    let app = spawn_app_on(Options { smtp_timeout_secs: 2, ..Options::default() }, smtp.clone()).await;
+    let app = spawn_app_on(
+        Options {
+            smtp_timeout_secs: 2,
+            ..Options::default()
+        },
+        smtp.clone(),
+    )
+    .await;
     app.register("patient@example.org", "耐心").await;
     // The request succeeded; the message is kept and retried.
-    let rows = wait_for_outbox(&app, "a failed attempt", |rows| rows.iter().any(|r| r.attempts >= 1 && r.status == "pending" && r.last_error.is_some())).await;
+    let rows = wait_for_outbox(&app, "a failed attempt", |rows| {
+        rows.iter()
+            .any(|r| r.attempts >= 1 && r.status == "pending" && r.last_error.is_some())
+    })
+    .await;
     assert_eq!(rows.len(), 1);
     smtp.resume().await;
-    let mails = smtp.wait_for("patient@example.org", 1, Duration::from_secs(60)).await;
+    let mails = smtp
+        .wait_for("patient@example.org", 1, Duration::from_secs(60))
+        .await;
     assert!(mails[0].text().contains("/#/verify?token="));
     let rows = wait_for_outbox(&app, "sent", |rows| rows.iter().all(|r| r.status == "sent")).await;
     assert!(rows[0].attempts >= 2 && rows[0].sent_at.is_some());
     // Delivered exactly once, even after more worker passes.
     app.register("later@example.org", "后来").await;
-    smtp.wait_for("later@example.org", 1, Duration::from_secs(60)).await;
+    smtp.wait_for("later@example.org", 1, Duration::from_secs(60))
+        .await;
     assert_eq!(smtp.to("patient@example.org").len(), 1);
 }
 
@@ -44,12 +65,19 @@ async fn permanent_failures_go_dead_without_blocking_others() {
     let app = crate::support::spawn_app().await;
     app.register("bounce@example.org", "退信").await;
     app.register("fine@example.org", "正常").await;
-    app.smtp.wait_for("fine@example.org", 1, Duration::from_secs(30)).await;
+    app.smtp
+        .wait_for("fine@example.org", 1, Duration::from_secs(30))
+        .await;
     let rows = wait_for_outbox(&app, "dead", |rows| rows.iter().any(|r| r.status == "dead")).await;
     let dead = rows.iter().find(|r| r.status == "dead").unwrap();
     assert_eq!(dead.to_address, "bounce@example.org");
     assert_eq!(dead.attempts, 1, "a permanent refusal is not retried");
-    assert!(dead.last_error.as_deref().unwrap_or_default().contains("550"));
+    assert!(
+        dead.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("550")
+    );
 }
 
 #[tokio::test]
@@ -64,12 +92,24 @@ async fn two_servers_on_one_database_deliver_each_message_once() {
     }
     smtp.resume().await;
     for i in 0..20 {
-        smtp.wait_for(&format!("m{i}@example.org"), 1, Duration::from_secs(90)).await;
+        smtp.wait_for(&format!("m{i}@example.org"), 1, Duration::from_secs(90))
+            .await;
     }
-    wait_for_outbox(&first, "all sent", |rows| rows.len() == 20 && rows.iter().all(|r| r.status == "sent")).await;
+    wait_for_outbox(&first, "all sent", |rows| {
+        rows.len() == 20 && rows.iter().all(|r| r.status == "sent")
+    })
+    .await;
     for i in 0..20 {
-        assert_eq!(smtp.to(&format!("m{i}@example.org")).len(), 1, "m{i} delivered once");
+        assert_eq!(
+            smtp.to(&format!("m{i}@example.org")).len(),
+            1,
+            "m{i} delivered once"
+        );
     }
-    let sent = outbox::Entity::find().filter(outbox::Column::Status.eq("sent")).all(&second.db.conn).await.unwrap();
+    let sent = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq("sent"))
+        .all(&second.db.conn)
+        .await
+        .unwrap();
     assert_eq!(sent.len(), 20);
 }

@@ -3,35 +3,84 @@ use crate::support::spawn_app;
 #[tokio::test]
 async fn health_web_client_and_docs_are_served() {
     let app = spawn_app().await;
-    let health = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
-    let ready = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
-    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["database"], "ok");
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["database"],
+        "ok"
+    );
 
-    let index = app.client.get(format!("{}/", app.base)).send().await.unwrap();
+    let index = app
+        .client
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(index.status(), 200);
-    let csp = index.headers().get("content-security-policy").unwrap().to_str().unwrap().to_string();
+    let csp = index
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = index.text().await.unwrap();
     assert!(html.contains("<html") && html.contains("app.js"), "{html}");
 
-    let docs = app.client.get(format!("{}/docs/", app.base)).send().await.unwrap();
+    let docs = app
+        .client
+        .get(format!("{}/docs/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().to_lowercase().contains("swagger"));
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("swagger")
+    );
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_problems() {
     let app = spawn_app().await;
-    app.get("/no/such/thing", None).await.problem(404, "not_found");
-    app.call(reqwest::Method::PUT, "/accounts/me", None, None).await.problem(405, "method_not_allowed");
+    app.get("/no/such/thing", None)
+        .await
+        .problem(404, "not_found");
+    app.call(reqwest::Method::PUT, "/accounts/me", None, None)
+        .await
+        .problem(405, "method_not_allowed");
 }
 
 #[tokio::test]
 async fn committed_spec_equals_served_spec() {
     let app = spawn_app().await;
-    let served: serde_json::Value = app.client.get(format!("{}/api/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap_or_default();
+    let served: serde_json::Value = app
+        .client
+        .get(format!("{}/api/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap_or_default();
     let committed: serde_json::Value = serde_json::from_str(&committed).unwrap_or_default();
     assert!(
         served == committed,
@@ -40,10 +89,22 @@ async fn committed_spec_equals_served_spec() {
     // Every operation has an id, a tag, a description and problem responses.
     for (path, methods) in served["paths"].as_object().unwrap() {
         for (method, op) in methods.as_object().unwrap() {
-            assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
-            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");
-            assert!(op["description"].is_string() || op["summary"].is_string(), "{method} {path} has no description");
-            assert!(op["responses"]["400"]["content"]["application/problem+json"].is_object(), "{method} {path}");
+            assert!(
+                op["operationId"].is_string(),
+                "{method} {path} has no operationId"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path} has no tag"
+            );
+            assert!(
+                op["description"].is_string() || op["summary"].is_string(),
+                "{method} {path} has no description"
+            );
+            assert!(
+                op["responses"]["400"]["content"]["application/problem+json"].is_object(),
+                "{method} {path}"
+            );
         }
     }
 }
@@ -53,13 +114,31 @@ async fn both_languages_have_the_same_keys_and_are_served() {
     let app = spawn_app().await;
     let mut keys = Vec::new();
     for lang in ["zh-CN", "en"] {
-        let served: serde_json::Value = app.client.get(format!("{}/i18n/{lang}.json", app.base)).send().await.unwrap().json().await.unwrap();
+        let served: serde_json::Value = app
+            .client
+            .get(format!("{}/i18n/{lang}.json", app.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let mut k: Vec<String> = served.as_object().unwrap().keys().cloned().collect();
         k.sort();
-        assert!(served.as_object().unwrap().values().all(|v| v.as_str().is_some_and(|s| !s.is_empty())), "{lang} has an empty text");
+        assert!(
+            served
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|v| v.as_str().is_some_and(|s| !s.is_empty())),
+            "{lang} has an empty text"
+        );
         keys.push(k);
     }
     let only_zh: Vec<&String> = keys[0].iter().filter(|k| !keys[1].contains(k)).collect();
     let only_en: Vec<&String> = keys[1].iter().filter(|k| !keys[0].contains(k)).collect();
-    assert!(only_zh.is_empty() && only_en.is_empty(), "missing in en: {only_zh:?}; missing in zh-CN: {only_en:?}");
+    assert!(
+        only_zh.is_empty() && only_en.is_empty(),
+        "missing in en: {only_zh:?}; missing in zh-CN: {only_en:?}"
+    );
 }

@@ -67,7 +67,9 @@ impl SmtpServer {
         let arrived = self.arrived.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { break };
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
                 let messages = messages.clone();
                 let arrived = arrived.clone();
                 tokio::spawn(async move {
@@ -106,7 +108,10 @@ impl SmtpServer {
     }
 
     pub fn to(&self, address: &str) -> Vec<Received> {
-        self.all().into_iter().filter(|m| m.to.iter().any(|t| t == address)).collect()
+        self.all()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == address))
+            .collect()
     }
 
     /// Waits until `count` messages to `address` have arrived, or fails after `timeout`.
@@ -121,7 +126,10 @@ impl SmtpServer {
                 return got;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("expected {count} message(s) to {address} within {timeout:?}, got {}", self.to(address).len());
+                panic!(
+                    "expected {count} message(s) to {address} within {timeout:?}, got {}",
+                    self.to(address).len()
+                );
             }
         }
     }
@@ -144,8 +152,13 @@ async fn session(
         }
         let upper = line.trim_end().to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            write.write_all(b"250-test-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await?;
-        } else if upper.starts_with("HELO") || upper.starts_with("MAIL FROM") || upper.starts_with("NOOP") {
+            write
+                .write_all(b"250-test-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                .await?;
+        } else if upper.starts_with("HELO")
+            || upper.starts_with("MAIL FROM")
+            || upper.starts_with("NOOP")
+        {
             write.write_all(b"250 OK\r\n").await?;
         } else if upper.starts_with("RSET") {
             to.clear();
@@ -170,10 +183,16 @@ async fn session(
                 if line == ".\r\n" || line == ".\n" {
                     break;
                 }
-                let content = line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line);
+                let content = line
+                    .strip_prefix('.')
+                    .filter(|_| line.starts_with(".."))
+                    .unwrap_or(&line);
                 raw.extend_from_slice(content.as_bytes());
             }
-            messages.lock().unwrap().push(Received { to: std::mem::take(&mut to), raw });
+            messages.lock().unwrap().push(Received {
+                to: std::mem::take(&mut to),
+                raw,
+            });
             arrived.notify_waiters();
             write.write_all(b"250 OK queued\r\n").await?;
         } else if upper.starts_with("QUIT") {

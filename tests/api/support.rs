@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use yishi::config::{Secret, Settings};
 use yishi::db::Db;
 
@@ -31,7 +31,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { writes_per_minute: 1_000_000, login_failures_per_account: 1000, login_failures_per_address: 1000, smtp_timeout_secs: 5 }
+        Self {
+            writes_per_minute: 1_000_000,
+            login_failures_per_account: 1000,
+            login_failures_per_address: 1000,
+            smtp_timeout_secs: 5,
+        }
     }
 }
 
@@ -39,16 +44,27 @@ pub async fn fresh_database_url() -> String {
     match std::env::var("YISHI_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("yishi_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL for tests");
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL for tests");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
             admin.close().await.ok();
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin_url);
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin_url);
             format!("{base}/{name}")
         }
         _ => {
             let dir = std::env::temp_dir().join("yishi-tests");
             std::fs::create_dir_all(&dir).unwrap();
-            format!("sqlite://{}?mode=rwc", dir.join(format!("{}.db", uuid::Uuid::new_v4())).display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.join(format!("{}.db", uuid::Uuid::new_v4())).display()
+            )
         }
     }
 }
@@ -68,7 +84,11 @@ pub async fn spawn_app_on(options: Options, smtp: Arc<SmtpServer>) -> TestApp {
 }
 
 /// Another server on an existing database: several processes sharing one store.
-pub async fn spawn_app_at(options: Options, smtp: Arc<SmtpServer>, database_url: String) -> TestApp {
+pub async fn spawn_app_at(
+    options: Options,
+    smtp: Arc<SmtpServer>,
+    database_url: String,
+) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("YISHI_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
@@ -89,11 +109,16 @@ pub async fn spawn_app_at(options: Options, smtp: Arc<SmtpServer>, database_url:
     let db = Db::connect(&settings).await.expect("connect");
     db.migrate().await.expect("migrate");
     tokio::spawn(async move {
-        yishi::startup::run(settings, listener, std::future::pending()).await.expect("server runs");
+        yishi::startup::run(settings, listener, std::future::pending())
+            .await
+            .expect("server runs");
     });
     let app = TestApp {
         base: format!("http://{addr}"),
-        client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
         smtp,
         db,
         database_url,
@@ -101,12 +126,15 @@ pub async fn spawn_app_at(options: Options, smtp: Arc<SmtpServer>, database_url:
     // Wait for readiness (the listener is bound already; this waits for migrations).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = app.client.get(format!("{}/readyz", app.base)).send().await {
-            if r.status() == StatusCode::OK {
-                break;
-            }
+        if let Ok(r) = app.client.get(format!("{}/readyz", app.base)).send().await
+            && r.status() == StatusCode::OK
+        {
+            break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "server did not become ready");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server did not become ready"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     app
@@ -123,7 +151,11 @@ impl Answer {
     #[track_caller]
     pub fn problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.body["code"], code, "body: {}", self.body);
         assert_eq!(self.body["status"], status);
         assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
@@ -141,7 +173,13 @@ impl TestApp {
         format!("{}/api/v1{}", self.base, path)
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -153,8 +191,19 @@ impl TestApp {
         Self::answer(resp).await
     }
 
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Answer {
-        let mut req = self.client.request(method, self.url(path)).header("content-type", content_type).body(body);
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -171,7 +220,11 @@ impl TestApp {
             .to_string();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body, content_type }
+        Answer {
+            status,
+            body,
+            content_type,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
@@ -188,37 +241,65 @@ impl TestApp {
     }
 
     pub async fn register(&self, email: &str, name: &str) {
-        self.post("/accounts", None, json!({ "email": email, "display_name": name, "password": PASSWORD }))
-            .await
-            .ok(202);
+        self.post(
+            "/accounts",
+            None,
+            json!({ "email": email, "display_name": name, "password": PASSWORD }),
+        )
+        .await
+        .ok(202);
     }
 
     /// The token from the newest emailed link `…/#/<kind>?token=…` to `email`.
     pub async fn emailed_token(&self, email: &str, kind: &str, nth: usize) -> String {
-        let mails = self.smtp.wait_for(email, nth, Duration::from_secs(30)).await;
+        let mails = self
+            .smtp
+            .wait_for(email, nth, Duration::from_secs(30))
+            .await;
         let text = mails[nth - 1].text();
         let marker = format!("/#/{kind}?token=");
-        let start = text.find(&marker).unwrap_or_else(|| panic!("no {kind} link in: {text}")) + marker.len();
-        text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+        let start = text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {kind} link in: {text}"))
+            + marker.len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Answer {
-        self.post("/accounts/sessions", None, json!({ "email": email, "password": password })).await
+        self.post(
+            "/accounts/sessions",
+            None,
+            json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     /// Registers, verifies by the emailed link, signs in; returns the bearer token.
     pub async fn verified_user(&self, email: &str, name: &str) -> String {
         self.register(email, name).await;
         let token = self.emailed_token(email, "verify", 1).await;
-        self.post("/accounts/verification", None, json!({ "token": token })).await.ok(204);
-        self.login(email, PASSWORD).await.ok(201)["token"].as_str().unwrap().to_string()
+        self.post("/accounts/verification", None, json!({ "token": token }))
+            .await
+            .ok(204);
+        self.login(email, PASSWORD).await.ok(201)["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// A platform administrator made the way the CLI makes one; returns the bearer token.
     pub async fn admin(&self) -> String {
         let email = format!("admin-{}@example.org", uuid::Uuid::new_v4().simple());
-        yishi::admin::create_admin(&self.db, &email, "Admin", PASSWORD).await.unwrap();
-        self.login(&email, PASSWORD).await.ok(201)["token"].as_str().unwrap().to_string()
+        yishi::admin::create_admin(&self.db, &email, "Admin", PASSWORD)
+            .await
+            .unwrap();
+        self.login(&email, PASSWORD).await.ok(201)["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -249,20 +330,41 @@ pub fn id(v: &Value) -> String {
 
 impl TestApp {
     pub async fn place(&self, token: &str, kind: &str, name: &str, parent: Option<&str>) -> String {
-        id(self.post("/places", Some(token), json!({ "kind": kind, "name": name, "parent_id": parent })).await.ok(201))
+        id(self
+            .post(
+                "/places",
+                Some(token),
+                json!({ "kind": kind, "name": name, "parent_id": parent }),
+            )
+            .await
+            .ok(201))
     }
 
     pub async fn grant(&self, token: &str, place: &str, email: &str, role: &str) {
-        self.post(&format!("/places/{place}/roles"), Some(token), json!({ "email": email, "role": role })).await.ok(201);
+        self.post(
+            &format!("/places/{place}/roles"),
+            Some(token),
+            json!({ "email": email, "role": role }),
+        )
+        .await
+        .ok(201);
     }
 
     pub async fn world(&self) -> World {
         let admin = self.admin().await;
         let district = self.place(&admin, "district", "临江区", None).await;
-        let subdistrict = self.place(&admin, "subdistrict", "望湖街道", Some(&district)).await;
-        let community_a = self.place(&admin, "community", "桂花社区", Some(&subdistrict)).await;
-        let community_b = self.place(&admin, "community", "枫林社区", Some(&subdistrict)).await;
-        let grid_a = self.place(&admin, "grid", "第一网格", Some(&community_a)).await;
+        let subdistrict = self
+            .place(&admin, "subdistrict", "望湖街道", Some(&district))
+            .await;
+        let community_a = self
+            .place(&admin, "community", "桂花社区", Some(&subdistrict))
+            .await;
+        let community_b = self
+            .place(&admin, "community", "枫林社区", Some(&subdistrict))
+            .await;
+        let grid_a = self
+            .place(&admin, "grid", "第一网格", Some(&community_a))
+            .await;
         let mut tokens = Vec::new();
         for (who, place, role) in [
             ("officer", &subdistrict, Some("government_officer")),
@@ -280,12 +382,38 @@ impl TestApp {
             }
             tokens.push(token);
         }
-        let building_a = id(self.post(&format!("/communities/{community_a}/buildings"), Some(&tokens[2]), json!({ "name": "1号楼" })).await.ok(201));
-        let building_b = id(self.post(&format!("/communities/{community_b}/buildings"), Some(&tokens[3]), json!({ "name": "1号楼" })).await.ok(201));
+        let building_a = id(self
+            .post(
+                &format!("/communities/{community_a}/buildings"),
+                Some(&tokens[2]),
+                json!({ "name": "1号楼" }),
+            )
+            .await
+            .ok(201));
+        let building_b = id(self
+            .post(
+                &format!("/communities/{community_b}/buildings"),
+                Some(&tokens[3]),
+                json!({ "name": "1号楼" }),
+            )
+            .await
+            .ok(201));
         for number in ["101", "102"] {
-            self.post(&format!("/communities/{community_a}/units"), Some(&tokens[2]), json!({ "building_id": building_a, "number": number, "area_centi": 8550 })).await.ok(201);
+            self.post(
+                &format!("/communities/{community_a}/units"),
+                Some(&tokens[2]),
+                json!({ "building_id": building_a, "number": number, "area_centi": 8550 }),
+            )
+            .await
+            .ok(201);
         }
-        self.post(&format!("/communities/{community_b}/units"), Some(&tokens[3]), json!({ "building_id": building_b, "number": "101", "area_centi": 9000 })).await.ok(201);
+        self.post(
+            &format!("/communities/{community_b}/units"),
+            Some(&tokens[3]),
+            json!({ "building_id": building_b, "number": "101", "area_centi": 9000 }),
+        )
+        .await
+        .ok(201);
         let mut t = tokens.into_iter();
         World {
             admin,

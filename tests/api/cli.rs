@@ -1,0 +1,173 @@
+//! The binary's own commands, run as a user would run them.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::fresh_database_url;
+
+fn yishi(database_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yishi"));
+    cmd.env("YISHI_DATABASE_URL", database_url)
+        .env("YISHI_LOG", "info");
+    cmd.env_remove("YISHI_SMTP_URL")
+        .env_remove("YISHI_ADMIN_PASSWORD");
+    cmd
+}
+
+#[tokio::test]
+async fn openapi_command_prints_the_committed_spec() {
+    let out = Command::new(env!("CARGO_BIN_EXE_yishi"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        printed == committed,
+        "regenerate with: cargo run --quiet -- openapi > openapi/openapi.json"
+    );
+}
+
+#[tokio::test]
+async fn migrate_demo_admin_and_audit_commands() {
+    let url = fresh_database_url().await;
+    let out = yishi(&url).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let demo = yishi(&url).arg("demo").output().unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let listing = String::from_utf8_lossy(&demo.stdout);
+    for who in [
+        "officer@demo",
+        "secretary@guihua",
+        "committee@fenglin",
+        "grid@guihua",
+        "property@demo",
+        "care@demo",
+        "shop@demo",
+        "resident1@guihua",
+    ] {
+        assert!(listing.contains(who), "demo lists {who}: {listing}");
+    }
+    let again = yishi(&url).arg("demo").output().unwrap();
+    assert!(!again.status.success(), "the demo loads once");
+
+    // Password from standard input when YISHI_ADMIN_PASSWORD is unset.
+    let mut child = yishi(&url)
+        .args(["admin", "create", "--email", "root@example.org"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a very long admin password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dup = yishi(&url)
+        .args(["admin", "create", "--email", "ROOT@example.org"])
+        .env("YISHI_ADMIN_PASSWORD", "a very long admin password")
+        .output()
+        .unwrap();
+    assert!(!dup.status.success());
+    let weak = yishi(&url)
+        .args(["admin", "create", "--email", "other@example.org"])
+        .env("YISHI_ADMIN_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+
+    let verify = yishi(&url).args(["audit", "verify"]).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("record intact"));
+}
+
+#[tokio::test]
+async fn serve_stops_gracefully_on_sigterm_and_never_logs_secrets() {
+    let url = fresh_database_url().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mail_dir = std::env::temp_dir().join(format!("yishi-mail-{}", uuid::Uuid::new_v4()));
+    let child = yishi(&url)
+        .arg("serve")
+        .env("YISHI_BIND", format!("127.0.0.1:{port}"))
+        .env("YISHI_SMTP_URL", "smtp://mailer:hunter2-secret@127.0.0.1:1")
+        .env("YISHI_MAIL_DIR", &mail_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A registration queues mail for the (unreachable) SMTP server; the request still succeeds.
+    let r = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/accounts"))
+        .json(&serde_json::json!({ "email": "s@example.org", "display_name": "S", "password": "a long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "exit after SIGTERM: {:?}", out.status);
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        logs.contains("shutdown signal received") && logs.contains("Yishi stopped"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("hunter2-secret"),
+        "the SMTP password leaked into the logs"
+    );
+    assert!(!logs.contains("a long password"));
+}
