@@ -61,6 +61,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Concurrent Argon2 hashes; each holds 19 MiB while it runs.
     pub max_concurrent_hashes: usize,
+    /// Seconds between passes of the scheduler (expiring proposals).
+    pub scheduler_interval_secs: u64,
     /// Log as JSON lines (`json`) or human-readable text (`text`).
     pub log_format: String,
 }
@@ -84,6 +86,7 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_concurrent_hashes: 4,
+            scheduler_interval_secs: 30,
             log_format: "text".into(),
         }
     }
@@ -146,6 +149,10 @@ impl Settings {
         }
         parsed("YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
         parsed("YISHI_MAX_CONCURRENT_HASHES", &mut s.max_concurrent_hashes)?;
+        parsed(
+            "YISHI_SCHEDULER_INTERVAL_SECS",
+            &mut s.scheduler_interval_secs,
+        )?;
         if let Some(format) = var("YISHI_LOG_FORMAT") {
             s.log_format = format;
         }
@@ -172,6 +179,12 @@ impl Settings {
         if self.mail_max_attempts < 1 {
             return Err(ConfigError {
                 name: "YISHI_MAIL_MAX_ATTEMPTS",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.scheduler_interval_secs < 1 {
+            return Err(ConfigError {
+                name: "YISHI_SCHEDULER_INTERVAL_SECS",
                 message: "must be at least 1".into(),
             });
         }

@@ -172,6 +172,16 @@ impl From<sea_orm::DbErr> for ApiError {
                 tracing::warn!(cause = %err, "database unavailable");
                 Self::unavailable("The database is unavailable; try again shortly.")
             }
+            _ if matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+            {
+                Self::conflict(
+                    "duplicate",
+                    "This already exists; it may have been created at the same moment.",
+                )
+            }
             _ => Self::internal(err),
         }
     }

@@ -17,6 +17,8 @@ pub mod error;
 pub mod notifications;
 pub mod passwords;
 pub mod policy;
+pub mod proposals;
 pub mod ratelimit;
+pub mod scheduler;
 pub mod startup;
 pub mod state;

@@ -52,12 +52,21 @@ impl Role {
     }
 }
 
+/// An organisation the actor belongs to, and the place it is based in.
+#[derive(Clone, Debug)]
+pub struct Affiliation {
+    pub organisation_id: Uuid,
+    pub place_id: Uuid,
+    pub representative: bool,
+}
+
 /// The signed-in person making a request, with the roles they hold.
 #[derive(Clone, Debug)]
 pub struct Actor {
     pub user: user::Model,
     pub session_id: Uuid,
     pub grants: Vec<(Role, Option<Uuid>)>,
+    pub affiliations: Vec<Affiliation>,
 }
 
 impl Actor {
@@ -80,6 +89,36 @@ impl Actor {
         self.grants
             .iter()
             .any(|(r, p)| *r == role && p.is_some_and(|p| scope.path.contains(&p)))
+    }
+
+    /// True when the actor holds `role` at exactly this place.
+    pub fn holds_at(&self, role: Role, place_id: Uuid) -> bool {
+        self.grants
+            .iter()
+            .any(|(r, p)| *r == role && *p == Some(place_id))
+    }
+
+    /// A member of the community the scope ends at: a verified resident or owner there, its
+    /// committee or party secretary, or someone in an organisation based there or above it.
+    pub fn is_member_of(&self, community: &PlaceScope) -> bool {
+        let Some(&here) = community.path.last() else {
+            return false;
+        };
+        self.holds_at(Role::Resident, here)
+            || self.holds_at(Role::Owner, here)
+            || self.holds_over(Role::CommitteeMember, community)
+            || self.holds_over(Role::PartySecretary, community)
+            || self
+                .affiliations
+                .iter()
+                .any(|a| community.path.contains(&a.place_id))
+    }
+
+    /// The organisation the actor may speak for in this community, if they belong to it.
+    pub fn speaks_for(&self, organisation_id: Uuid, community: &PlaceScope) -> bool {
+        self.affiliations
+            .iter()
+            .any(|a| a.organisation_id == organisation_id && community.path.contains(&a.place_id))
     }
 
     fn holds_anywhere(&self, role: Role) -> bool {
@@ -105,6 +144,10 @@ pub enum Action {
     ReviewMemberships,
     ViewAudit,
     VerifyAudit,
+    /// Propose, co-sign, comment and report in a community.
+    Participate,
+    /// Moderate proposals and threads, and set the community's rules.
+    Moderate,
 }
 
 /// The whole rule table. `scope` is the place the object lives in.
@@ -133,6 +176,10 @@ pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool
             committee() || over(Role::GridWorker) || over(Role::GovernmentOfficer)
         }
         Action::ViewAudit => committee() || over(Role::GovernmentOfficer) || over(Role::Evaluator),
+        Action::Participate => {
+            actor.email_verified() && scope.is_some_and(|s| actor.is_member_of(s))
+        }
+        Action::Moderate => committee(),
         Action::VerifyAudit => {
             actor.holds_anywhere(Role::GovernmentOfficer) || actor.holds_anywhere(Role::Evaluator)
         }
@@ -166,5 +213,9 @@ fn describe(action: Action) -> &'static str {
         Action::ReviewMemberships => "review membership requests",
         Action::ViewAudit => "view this record",
         Action::VerifyAudit => "verify the record",
+        Action::Participate => {
+            "take part in this community (be a verified member with a verified email)"
+        }
+        Action::Moderate => "moderate in this community",
     }
 }

@@ -154,6 +154,12 @@ pub async fn run(
         .map_err(StartError::Mail)?;
     let stop_worker = Arc::new(Notify::new());
     let worker_task = tokio::spawn(worker.run(stop_worker.clone()));
+    let stop_scheduler = Arc::new(Notify::new());
+    let scheduler_task = tokio::spawn(crate::scheduler::run(
+        state.clone(),
+        Duration::from_secs(settings.scheduler_interval_secs),
+        stop_scheduler.clone(),
+    ));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?state.db.backend(), mail = if settings.smtp_url.is_some() { "smtp" } else { "files" }, "Yishi is serving");
     let acceptor = TcpAcceptor::from_tokio(listener)?;
@@ -161,7 +167,9 @@ pub async fn run(
         .run_with_graceful_shutdown(build_app(&state), shutdown, Some(Duration::from_secs(10)))
         .await;
     stop_worker.notify_one();
+    stop_scheduler.notify_one();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), scheduler_task).await;
     tracing::info!("Yishi stopped");
     result.map_err(StartError::Io)
 }

@@ -4,12 +4,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_platform_core;
+mod m20261126_000002_proposals;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_platform_core::Migration)]
+        vec![
+            Box::new(m20261126_000001_platform_core::Migration),
+            Box::new(m20261126_000002_proposals::Migration),
+        ]
     }
 }

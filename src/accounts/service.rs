@@ -337,10 +337,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
             .await;
     }
     let grants = grants_of(&state.db.conn, user.id).await?;
+    let affiliations = affiliations_of(&state.db.conn, user.id).await?;
     Ok(Actor {
         user,
         session_id: session.id,
         grants,
+        affiliations,
     })
 }
 
@@ -355,6 +357,30 @@ pub async fn grants_of<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|g| Role::parse(&g.role).map(|r| (r, g.place_id)))
         .collect())
+}
+
+pub async fn affiliations_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> std::result::Result<Vec<crate::policy::Affiliation>, sea_orm::DbErr> {
+    let memberships = organisation_member::Entity::find()
+        .filter(organisation_member::Column::UserId.eq(user_id))
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(memberships.len());
+    for m in memberships {
+        if let Some(org) = organisation::Entity::find_by_id(m.organisation_id)
+            .one(db)
+            .await?
+        {
+            out.push(crate::policy::Affiliation {
+                organisation_id: org.id,
+                place_id: org.place_id,
+                representative: m.role == "representative",
+            });
+        }
+    }
+    Ok(out)
 }
 
 pub async fn profile<C: ConnectionTrait>(

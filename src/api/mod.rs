@@ -12,6 +12,7 @@ use crate::audit::api::AuditApi;
 use crate::communities::api::CommunitiesApi;
 use crate::error::ApiError;
 use crate::policy::Actor;
+use crate::proposals::api::ProposalsApi;
 use crate::state::AppState;
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -30,6 +31,8 @@ pub enum ApiTags {
     Communities,
     /// The tamper-evident record.
     Audit,
+    /// Proposals, co-signatures, moderation and discussion threads.
+    Proposals,
 }
 
 /// An opaque bearer token from `POST /accounts/sessions`.
@@ -58,6 +61,25 @@ pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
     Created(Json<T>),
 }
 
+/// The actor when a bearer token is presented, `None` when none is: for operations that
+/// anyone may read but members see more of. A presented but invalid token is refused.
+pub async fn optional_actor(state: &AppState, req: &Request) -> ApiResult<Option<Actor>> {
+    match req.header(poem::http::header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => match value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        {
+            Some(token) => crate::accounts::service::authenticate(state, token.trim())
+                .await
+                .map(Some),
+            None => Err(ApiError::unauthorized(
+                "Use a bearer token: `Authorization: Bearer <token>`.",
+            )),
+        },
+    }
+}
+
 pub fn client_address(req: &Request) -> Option<String> {
     req.remote_addr()
         .as_socket_addr()
@@ -69,7 +91,7 @@ pub fn user_agent(req: &Request) -> Option<String> {
         .map(str::to_string)
 }
 
-pub type Apis = (AccountsApi, CommunitiesApi, AuditApi);
+pub type Apis = (AccountsApi, CommunitiesApi, ProposalsApi, AuditApi);
 
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
@@ -78,6 +100,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             CommunitiesApi {
+                state: state.clone(),
+            },
+            ProposalsApi {
                 state: state.clone(),
             },
             AuditApi {

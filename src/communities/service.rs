@@ -1213,6 +1213,10 @@ pub async fn object_scope<C: ConnectionTrait>(
             .one(db)
             .await?
             .map(|o| o.place_id),
+        "proposal" => crate::entities::proposal::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|p| p.community_id),
         "membership" => match membership::Entity::find_by_id(id).one(db).await? {
             Some(m) => {
                 return Ok(ObjectScope::Place(scope_of(db, m.community_id).await?));

@@ -143,3 +143,98 @@ pub fn membership_decided(
         )
     }
 }
+
+pub fn proposal_threshold_reached(language: &str, name: &str, title: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            format!("您的提案已达到附议人数 · {title}"),
+            format!("{name}，您好："),
+            vec![format!(
+                "您的提案「{title}」已获得足够的附议，进入居委会审核。"
+            )],
+            Some(("查看提案".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Your proposal reached its co-signatures · {title}"),
+            format!("Hello {name},"),
+            vec![format!(
+                "Your proposal \"{title}\" has enough co-signatures and is now with the residents' committee."
+            )],
+            Some(("View the proposal".into(), url.into())),
+        )
+    }
+}
+
+/// A moderation decision, to the proposer; `decision` is the event name.
+pub fn proposal_decision(
+    language: &str,
+    name: &str,
+    title: &str,
+    decision: &str,
+    reason: Option<&str>,
+    url: &str,
+) -> Mail {
+    let reason = reason.unwrap_or_default();
+    if zh(language) {
+        let line = match decision {
+            "accepted" => format!("您的提案「{title}」已被居委会接受，将列入议程。"),
+            "changes_requested" => {
+                format!("居委会请您修改提案「{title}」后重新提交。理由：{reason}")
+            }
+            "merged" => format!(
+                "您的提案「{title}」已与另一项相同议题的提案合并，附议一并转入。理由：{reason}"
+            ),
+            "rejected" => format!("您的提案「{title}」未被接受。理由：{reason}"),
+            _ => format!("您的提案「{title}」已过附议期限，未达到附议人数。"),
+        };
+        render(
+            format!("提案处理结果 · {title}"),
+            format!("{name}，您好："),
+            vec![line],
+            Some(("查看提案".into(), url.into())),
+        )
+    } else {
+        let line = match decision {
+            "accepted" => format!(
+                "The residents' committee accepted your proposal \"{title}\" for the agenda."
+            ),
+            "changes_requested" => format!(
+                "The committee asks you to change \"{title}\" and resubmit it. Reason: {reason}"
+            ),
+            "merged" => format!(
+                "Your proposal \"{title}\" was merged into another on the same matter; its co-signatures moved with it. Reason: {reason}"
+            ),
+            "rejected" => format!("Your proposal \"{title}\" was not accepted. Reason: {reason}"),
+            _ => format!("Your proposal \"{title}\" did not reach its co-signatures in time."),
+        };
+        render(
+            format!("Decision on your proposal · {title}"),
+            format!("Hello {name},"),
+            vec![line],
+            Some(("View the proposal".into(), url.into())),
+        )
+    }
+}
+
+pub fn proposal_accepted_cosigner(language: &str, name: &str, title: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            format!("您附议的提案已被接受 · {title}"),
+            format!("{name}，您好："),
+            vec![format!(
+                "您附议的提案「{title}」已被居委会接受，将列入议程。"
+            )],
+            Some(("查看提案".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("A proposal you co-signed was accepted · {title}"),
+            format!("Hello {name},"),
+            vec![format!(
+                "The proposal \"{title}\" that you co-signed was accepted for the agenda."
+            )],
+            Some(("View the proposal".into(), url.into())),
+        )
+    }
+}

@@ -6,6 +6,7 @@ mod cli;
 mod communities;
 mod outbox;
 mod policy;
+mod proposals;
 mod serving;
 mod smtp;
 mod storage;

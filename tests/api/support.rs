@@ -104,6 +104,7 @@ pub async fn spawn_app_at(
         writes_per_minute: options.writes_per_minute,
         login_failures_per_account: options.login_failures_per_account,
         login_failures_per_address: options.login_failures_per_address,
+        scheduler_interval_secs: 1,
         ..Settings::default()
     };
     let db = Db::connect(&settings).await.expect("connect");
@@ -432,5 +433,22 @@ impl TestApp {
             resident_a: t.next().unwrap(),
             outsider: t.next().unwrap(),
         }
+    }
+}
+
+impl TestApp {
+    /// `n` verified residents of `community`, made concurrently; their bearer tokens and emails.
+    pub async fn residents(&self, admin: &str, community: &str, n: usize) -> Vec<(String, String)> {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let made = futures_util::future::join_all((0..n).map(|i| {
+            let email = format!("res{i}-{tag}@example.org");
+            async move {
+                let token = self.verified_user(&email, &format!("居民{i}")).await;
+                self.grant(admin, community, &email, "resident").await;
+                (token, email)
+            }
+        }))
+        .await;
+        made
     }
 }

@@ -1,0 +1,23 @@
+//! Periodic jobs: expiring proposals whose co-signing period ended. Every job is a conditional
+//! transition, so running it in several processes at once does no harm.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::state::AppState;
+
+pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
+    loop {
+        match crate::proposals::service::expire_due(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "proposals expired"),
+            Err(e) => tracing::warn!(error = %e, "scheduler pass failed; will retry"),
+        }
+        tokio::select! {
+            _ = shutdown.notified() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
