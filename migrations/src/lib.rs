@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_platform_core;
 mod m20261126_000002_proposals;
+mod util;
 
 pub struct Migrator;
 

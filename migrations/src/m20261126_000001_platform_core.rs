@@ -4,37 +4,14 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::util::{fk, index};
+
 /// Number of independent audit hash chains. Writes touching different objects land on
 /// different chains, so they do not queue behind one global head row.
 pub const AUDIT_SHARDS: i32 = 16;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk(from: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from, col)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
-}
-
-fn index(
-    table: &'static str,
-    name: &'static str,
-    cols: &[&'static str],
-    unique: bool,
-) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(name).table(table);
-    for col in cols {
-        stmt.col(*col);
-    }
-    if unique {
-        stmt.unique();
-    }
-    stmt.take()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

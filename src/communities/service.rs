@@ -82,6 +82,19 @@ async fn person_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<user
         .ok_or(E::PersonNotFound)
 }
 
+/// Loads the place's scope from the database and asks the policy; the scope is returned for
+/// further checks.
+pub async fn authorize_at<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    action: Action,
+    place_id: Uuid,
+) -> Result<PlaceScope> {
+    let scope = scope_of(db, place_id).await?;
+    authorize(actor, action, Some(&scope))?;
+    Ok(scope)
+}
+
 // ---------------------------------------------------------------- places
 
 pub async fn create_place(
@@ -114,11 +127,7 @@ pub async fn create_place(
                     kind.as_str()
                 )));
             }
-            authorize(
-                actor,
-                Action::CreatePlace,
-                Some(&scope_of(&*txn, parent_id).await?),
-            )?;
+            authorize_at(&*txn, actor, Action::CreatePlace, parent_id).await?;
         }
     }
     let model = place::ActiveModel {
@@ -195,11 +204,7 @@ pub async fn create_organisation(
         other => other.map(str::to_uppercase),
     };
     let txn = state.db.write().await?;
-    authorize(
-        actor,
-        Action::CreateOrganisation,
-        Some(&scope_of(&*txn, req.place_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::CreateOrganisation, req.place_id).await?;
     let model = organisation::ActiveModel {
         id: Set(Uuid::new_v4()),
         kind: Set(req.kind.as_str().into()),
@@ -278,11 +283,7 @@ async fn authorize_members<C: ConnectionTrait>(
     if is_representative(db, org.id, actor.id()).await? {
         return Ok(());
     }
-    authorize(
-        actor,
-        Action::ManageOrganisationMembers,
-        Some(&scope_of(db, org.place_id).await?),
-    )?;
+    authorize_at(db, actor, Action::ManageOrganisationMembers, org.place_id).await?;
     Ok(())
 }
 
@@ -475,11 +476,7 @@ pub async fn grant_role(
 ) -> Result<GrantView> {
     let txn = state.db.write().await?;
     let place = load_place(&*txn, place_id).await?;
-    authorize(
-        actor,
-        Action::GrantRole(req.role),
-        Some(&scope_of(&*txn, place_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::GrantRole(req.role), place_id).await?;
     let kind = PlaceKind::parse(&place.kind).unwrap_or(PlaceKind::Grid);
     if !role_fits(req.role, kind) {
         return Err(E::InvalidHierarchy(format!(
@@ -588,11 +585,7 @@ pub async fn create_building(
     let name = clean_name("invalid_name", &req.name, 64)?;
     let txn = state.db.write().await?;
     load_community(&*txn, community_id).await?;
-    authorize(
-        actor,
-        Action::EditRegister,
-        Some(&scope_of(&*txn, community_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::EditRegister, community_id).await?;
     let b = insert_building(&*txn, community_id, &name).await?;
     audit::record(
         &*txn,
@@ -685,11 +678,7 @@ pub async fn create_unit(
     let number = clean_name("invalid_unit_number", &req.number, 32)?;
     let txn = state.db.write().await?;
     load_community(&*txn, community_id).await?;
-    authorize(
-        actor,
-        Action::EditRegister,
-        Some(&scope_of(&*txn, community_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::EditRegister, community_id).await?;
     let b = building::Entity::find_by_id(req.building_id)
         .filter(building::Column::CommunityId.eq(community_id))
         .one(&*txn)
@@ -753,11 +742,7 @@ pub async fn update_unit(
         .one(&*txn)
         .await?
         .ok_or(E::UnitNotFound)?;
-    authorize(
-        actor,
-        Action::EditRegister,
-        Some(&scope_of(&*txn, u.community_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::EditRegister, u.community_id).await?;
     let b = building::Entity::find_by_id(u.building_id)
         .one(&*txn)
         .await?
@@ -795,11 +780,7 @@ pub async fn list_units<C: ConnectionTrait>(
     community_id: Uuid,
 ) -> Result<Vec<UnitView>> {
     load_community(db, community_id).await?;
-    authorize(
-        actor,
-        Action::ViewRegister,
-        Some(&scope_of(db, community_id).await?),
-    )?;
+    authorize_at(db, actor, Action::ViewRegister, community_id).await?;
     let buildings: HashMap<Uuid, String> = building::Entity::find()
         .filter(building::Column::CommunityId.eq(community_id))
         .all(db)
@@ -832,11 +813,7 @@ pub async fn import_units(
     let (rows, errors) = parse_units_csv(csv);
     let txn = state.db.write().await?;
     load_community(&*txn, community_id).await?;
-    authorize(
-        actor,
-        Action::EditRegister,
-        Some(&scope_of(&*txn, community_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::EditRegister, community_id).await?;
     let mut report = ImportReport {
         created: 0,
         updated: 0,
@@ -1031,11 +1008,7 @@ pub async fn list_memberships<C: ConnectionTrait>(
     status: Option<MembershipStatus>,
 ) -> Result<Vec<MembershipView>> {
     load_community(db, community_id).await?;
-    authorize(
-        actor,
-        Action::ReviewMemberships,
-        Some(&scope_of(db, community_id).await?),
-    )?;
+    authorize_at(db, actor, Action::ReviewMemberships, community_id).await?;
     let mut q = membership::Entity::find()
         .filter(membership::Column::CommunityId.eq(community_id))
         .order_by_asc(membership::Column::CreatedAt);
@@ -1096,11 +1069,7 @@ pub async fn decide(
         .one(&*txn)
         .await?
         .ok_or(E::MembershipNotFound)?;
-    authorize(
-        actor,
-        Action::ReviewMemberships,
-        Some(&scope_of(&*txn, m.community_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::ReviewMemberships, m.community_id).await?;
     let now = clock::now();
     let status = match req.verdict {
         Verdict::Verify => MembershipStatus::Verified,

@@ -15,7 +15,7 @@ use super::states::{self, Event};
 use crate::audit::{self, Change};
 use crate::clock;
 use crate::communities::model::PlaceKind;
-use crate::communities::service::{load_community, scope_of};
+use crate::communities::service::{authorize_at, load_community, scope_of};
 use crate::entities::{
     building, community_setting, content_report, organisation, place, proposal, proposal_comment,
     proposal_cosign, proposal_version, user,
@@ -113,11 +113,7 @@ pub async fn update_settings(
 ) -> Result<CommunitySettingsView> {
     let txn = state.db.write().await?;
     load_community(&*txn, community_id).await?;
-    authorize(
-        actor,
-        Action::Moderate,
-        Some(&scope_of(&*txn, community_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::Moderate, community_id).await?;
     let before = settings_of(&*txn, community_id).await?;
     let model = community_setting::ActiveModel {
         community_id: Set(community_id),
@@ -579,14 +575,7 @@ pub async fn create(
     load_community(&*txn, req.community_id).await?;
     let scope = scope_of(&*txn, req.community_id).await?;
     authorize(actor, Action::Participate, Some(&scope))?;
-    if let Some(org) = req.organisation_id {
-        if !actor.speaks_for(org, &scope) {
-            return Err(E::Forbidden(
-                "You do not belong to that organisation, or it is not active in this community."
-                    .into(),
-            ));
-        }
-    }
+    check_speaks_for(actor, req.organisation_id, &scope)?;
     check_place_refs(&*txn, req.community_id, req.grid_id, req.building_id).await?;
     let settings = settings_of(&*txn, req.community_id).await?;
     let now = clock::now();
@@ -685,6 +674,20 @@ async fn advance_if_supported<C: ConnectionTrait>(
         return load(txn, p.id).await;
     }
     Ok(p.clone())
+}
+
+/// Speaking for an organisation needs membership of it, and it must be active in the community.
+fn check_speaks_for(
+    actor: &Actor,
+    organisation_id: Option<Uuid>,
+    scope: &PlaceScope,
+) -> Result<()> {
+    match organisation_id {
+        Some(org) if !actor.speaks_for(org, scope) => Err(E::Forbidden(
+            "You do not belong to that organisation, or it is not active in this community.".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn require_proposer(actor: &Actor, p: &proposal::Model) -> Result<()> {
@@ -910,14 +913,7 @@ pub async fn cosign(state: &AppState, actor: &Actor, id: Uuid) -> Result<Proposa
     }
     .insert(&*txn)
     .await?;
-    proposal::Entity::update_many()
-        .col_expr(
-            proposal::Column::CosignCount,
-            Expr::col(proposal::Column::CosignCount).add(1),
-        )
-        .filter(proposal::Column::Id.eq(p.id))
-        .exec(&*txn)
-        .await?;
+    adjust_cosign_count(&*txn, p.id, 1).await?;
     audit::record(
         &*txn,
         Change {
@@ -961,14 +957,7 @@ pub async fn withdraw_cosign(state: &AppState, actor: &Actor, id: Uuid) -> Resul
             "You have no co-signature on this proposal to withdraw.".into(),
         ));
     }
-    proposal::Entity::update_many()
-        .col_expr(
-            proposal::Column::CosignCount,
-            Expr::col(proposal::Column::CosignCount).sub(1),
-        )
-        .filter(proposal::Column::Id.eq(p.id))
-        .exec(&*txn)
-        .await?;
+    adjust_cosign_count(&*txn, p.id, -1).await?;
     audit::record(
         &*txn,
         Change {
@@ -983,6 +972,20 @@ pub async fn withdraw_cosign(state: &AppState, actor: &Actor, id: Uuid) -> Resul
     let p = load(&*txn, id).await?;
     txn.commit().await?;
     view_one(&state.db.conn, Some(actor), p, Access::Member).await
+}
+
+/// Changes the denormalised co-signature count in the same statement that locks the row, so
+/// concurrent co-signs serialise on it and never lose an increment.
+async fn adjust_cosign_count<C: ConnectionTrait>(txn: &C, id: Uuid, delta: i32) -> Result<()> {
+    proposal::Entity::update_many()
+        .col_expr(
+            proposal::Column::CosignCount,
+            Expr::col(proposal::Column::CosignCount).add(delta),
+        )
+        .filter(proposal::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 async fn notify_expired<C: ConnectionTrait>(
@@ -1156,14 +1159,7 @@ async fn merge_supporters<C: ConnectionTrait>(
         .await?;
         added += 1;
     }
-    proposal::Entity::update_many()
-        .col_expr(
-            proposal::Column::CosignCount,
-            Expr::col(proposal::Column::CosignCount).add(added),
-        )
-        .filter(proposal::Column::Id.eq(target.id))
-        .exec(txn)
-        .await?;
+    adjust_cosign_count(txn, target.id, added).await?;
     proposal::Entity::update_many()
         .col_expr(proposal::Column::MergedInto, Expr::value(Some(target.id)))
         .filter(proposal::Column::Id.eq(source.id))
@@ -1241,11 +1237,7 @@ pub async fn hide(state: &AppState, actor: &Actor, id: Uuid, reason: &str) -> Re
     let reason = clean_text("reason_required", reason, 2000, "reason")?;
     let txn = state.db.write().await?;
     let p = load(&*txn, id).await?;
-    authorize(
-        actor,
-        Action::Moderate,
-        Some(&scope_of(&*txn, p.community_id).await?),
-    )?;
+    authorize_at(&*txn, actor, Action::Moderate, p.community_id).await?;
     if p.hidden_at.is_some() {
         return Err(E::Conflict(
             "already_hidden",
@@ -1344,11 +1336,7 @@ pub async fn open_reports(
 ) -> Result<Vec<ReportView>> {
     let db = &state.db.conn;
     load_community(db, community_id).await?;
-    authorize(
-        actor,
-        Action::Moderate,
-        Some(&scope_of(db, community_id).await?),
-    )?;
+    authorize_at(db, actor, Action::Moderate, community_id).await?;
     let proposals: HashMap<Uuid, String> = proposal::Entity::find()
         .filter(proposal::Column::CommunityId.eq(community_id))
         .all(db)
@@ -1482,14 +1470,7 @@ pub async fn comment(
             "Drafts have no discussion yet.".into(),
         ));
     }
-    if let Some(org) = req.organisation_id {
-        if !actor.speaks_for(org, &scope) {
-            return Err(E::Forbidden(
-                "You do not belong to that organisation, or it is not active in this community."
-                    .into(),
-            ));
-        }
-    }
+    check_speaks_for(actor, req.organisation_id, &scope)?;
     let depth = match req.parent_id {
         Some(parent) => {
             let parent = proposal_comment::Entity::find_by_id(parent)

@@ -440,7 +440,8 @@ impl TestApp {
     /// `n` verified residents of `community`, made concurrently; their bearer tokens and emails.
     pub async fn residents(&self, admin: &str, community: &str, n: usize) -> Vec<(String, String)> {
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        let made = futures_util::future::join_all((0..n).map(|i| {
+
+        futures_util::future::join_all((0..n).map(|i| {
             let email = format!("res{i}-{tag}@example.org");
             async move {
                 let token = self.verified_user(&email, &format!("居民{i}")).await;
@@ -448,7 +449,6 @@ impl TestApp {
                 (token, email)
             }
         }))
-        .await;
-        made
+        .await
     }
 }
