@@ -3,6 +3,7 @@ import { api, session } from './js/api.js';
 import { loadLanguage, t, currentLanguage, applyTranslations } from './js/i18n.js';
 import * as accounts from './js/accounts.js';
 import * as communities from './js/communities.js';
+import * as proposals from './js/proposals.js';
 
 const routes = {
   '': accounts.home,
@@ -14,7 +15,18 @@ const routes = {
   profile: accounts.profile,
   join: communities.join,
   queue: communities.queue,
+  proposals: proposals.list,
+  moderation: proposals.moderation,
 };
+
+/** Routes with an id: #/proposals/new, #/proposals/<id>, #/proposals/<id>/edit. */
+function resolve(path) {
+  const [head, id, sub] = path.split('/');
+  if (head === 'proposals' && id === 'new') return proposals.write;
+  if (head === 'proposals' && id && sub === 'edit') return (main, params) => proposals.edit(main, params, id);
+  if (head === 'proposals' && id) return (main, params) => proposals.show(main, params, id);
+  return routes[path] ?? accounts.notFound;
+}
 
 const prefs = {
   get(key, fallback) { return localStorage.getItem(`yishi.${key}`) ?? fallback; },
@@ -33,8 +45,8 @@ function renderNav() {
   const nav = document.getElementById('nav');
   const signedIn = session.token() !== null;
   const items = signedIn
-    ? [['#/', 'nav.home'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/profile', 'nav.profile']]
-    : [['#/', 'nav.home'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
+    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
+    : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {
     const li = document.createElement('li');
@@ -67,7 +79,7 @@ function renderNav() {
 export async function route(event) {
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
   const params = new URLSearchParams(query ?? '');
-  const page = routes[path] ?? accounts.notFound;
+  const page = resolve(path);
   const main = document.getElementById('main');
   renderNav();
   await page(main, params);

@@ -63,6 +63,39 @@ async fn migrate_demo_admin_and_audit_commands() {
     ] {
         assert!(listing.contains(who), "demo lists {who}: {listing}");
     }
+    // Proposals in every state, with co-signatures and a thread.
+    {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        let settings = yishi::config::Settings {
+            database_url: yishi::config::Secret::new(url.clone()),
+            ..Default::default()
+        };
+        let db = yishi::db::Db::connect(&settings).await.unwrap();
+        let mut statuses: Vec<String> = yishi::entities::proposal::Entity::find()
+            .all(&db.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.status)
+            .collect();
+        statuses.sort();
+        statuses.dedup();
+        assert_eq!(statuses.len(), 9, "{statuses:?}");
+        assert!(
+            yishi::entities::proposal_cosign::Entity::find()
+                .count(&db.conn)
+                .await
+                .unwrap()
+                > 40
+        );
+        assert!(
+            yishi::entities::proposal_comment::Entity::find()
+                .count(&db.conn)
+                .await
+                .unwrap()
+                >= 5
+        );
+    }
     let again = yishi(&url).arg("demo").output().unwrap();
     assert!(!again.status.success(), "the demo loads once");
 
