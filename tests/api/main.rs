@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod bad_input;
 mod cli;
 mod communities;
 mod outbox;

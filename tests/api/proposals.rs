@@ -936,3 +936,48 @@ async fn a_hundred_concurrent_co_signs_count_exactly_once_each() {
         "one verification mail and one threshold mail"
     );
 }
+
+#[tokio::test]
+async fn rejection_carries_its_reason_to_the_proposer_and_the_public() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    set_threshold(&app, &w, 1).await;
+    let people = app.residents(&w.admin, &w.community_a, 1).await;
+    let (proposer, email) = &people[0];
+    // A threshold of one: the proposer's own support sends it straight to the committee.
+    let p = propose(&app, &w, proposer, "取消物业费", true).await;
+    assert_eq!(p["status"], "in_moderation");
+    let pid = id(&p);
+    app.post(
+        &format!("/proposals/{pid}/moderation"),
+        Some(&w.committee_a),
+        json!({ "action": "reject" }),
+    )
+    .await
+    .problem(400, "reason_required");
+    app.post(
+        &format!("/proposals/{pid}/moderation"),
+        Some(&w.committee_a),
+        json!({ "action": "close" }),
+    )
+    .await
+    .problem(400, "invalid_request");
+    let rejected = app
+        .post(
+            &format!("/proposals/{pid}/moderation"),
+            Some(&w.secretary_a),
+            json!({ "action": "reject", "reason": "物业费由业主大会决定" }),
+        )
+        .await;
+    assert_eq!(rejected.ok(200)["status"], "rejected");
+    let public = app.get(&format!("/proposals/{pid}"), None).await;
+    assert_eq!(public.ok(200)["decision_reason"], "物业费由业主大会决定");
+    let mails = app.smtp.wait_for(email, 3, Duration::from_secs(30)).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.text().contains("物业费由业主大会决定")),
+        "the reason is mailed"
+    );
+    assert!(app.smtp.to(&format!("{}", "nobody")).is_empty());
+}
