@@ -20,5 +20,6 @@ pub mod policy;
 pub mod proposals;
 pub mod ratelimit;
 pub mod scheduler;
+pub mod sessions;
 pub mod startup;
 pub mod state;

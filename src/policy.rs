@@ -148,6 +148,8 @@ pub enum Action {
     Participate,
     /// Moderate proposals and threads, and set the community's rules.
     Moderate,
+    /// Convene and run consultation sessions.
+    Convene,
 }
 
 /// The whole rule table. `scope` is the place the object lives in.
@@ -180,6 +182,7 @@ pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool
             actor.email_verified() && scope.is_some_and(|s| actor.is_member_of(s))
         }
         Action::Moderate => committee(),
+        Action::Convene => over(Role::PartySecretary) || over(Role::CommitteeMember),
         Action::VerifyAudit => {
             actor.holds_anywhere(Role::GovernmentOfficer) || actor.holds_anywhere(Role::Evaluator)
         }
@@ -217,5 +220,6 @@ fn describe(action: Action) -> &'static str {
             "take part in this community (be a verified member with a verified email)"
         }
         Action::Moderate => "moderate in this community",
+        Action::Convene => "convene sessions in this community",
     }
 }

@@ -1,4 +1,5 @@
-//! Periodic jobs: expiring proposals whose co-signing period ended. Every job is a conditional
+//! Periodic jobs: expiring proposals whose co-signing period ended, and reminding invited
+//! people of tomorrow's sessions. Every job is a conditional
 //! transition, so running it in several processes at once does no harm.
 
 use std::sync::Arc;
@@ -14,6 +15,11 @@ pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "proposals expired"),
             Err(e) => tracing::warn!(error = %e, "scheduler pass failed; will retry"),
+        }
+        match crate::sessions::service::send_reminders(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "session reminders queued"),
+            Err(e) => tracing::warn!(error = %e, "reminder pass failed; will retry"),
         }
         tokio::select! {
             _ = shutdown.notified() => break,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_platform_core;
 mod m20261126_000002_proposals;
+mod m20261126_000003_sessions;
 mod util;
 
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_platform_core::Migration),
             Box::new(m20261126_000002_proposals::Migration),
+            Box::new(m20261126_000003_sessions::Migration),
         ]
     }
 }

@@ -111,9 +111,9 @@ impl AccountsApi {
     #[oai(
         path = "/accounts/me/sessions",
         method = "get",
-        operation_id = "listSessions"
+        operation_id = "listSignIns"
     )]
-    async fn list_sessions(&self, auth: BearerAuth) -> ApiResult<Json<Vec<SessionView>>> {
+    async fn list_sessions(&self, auth: BearerAuth) -> ApiResult<Json<Vec<SignInView>>> {
         let actor = auth.actor(&self.state).await?;
         Ok(Json(
             service::list_sessions(&self.state.db.conn, &actor).await?,
@@ -124,7 +124,7 @@ impl AccountsApi {
     #[oai(
         path = "/accounts/me/sessions/:session_id",
         method = "delete",
-        operation_id = "revokeSession"
+        operation_id = "revokeSignIn"
     )]
     async fn revoke_session(
         &self,

@@ -107,7 +107,7 @@ pub struct UpdateProfileRequest {
 }
 
 #[derive(Object, Debug)]
-pub struct SessionView {
+pub struct SignInView {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
@@ -156,7 +156,7 @@ pub struct DeleteAccountRequest {
 pub struct AccountExport {
     pub exported_at: DateTime<Utc>,
     pub profile: Me,
-    pub sessions: Vec<SessionView>,
+    pub sessions: Vec<SignInView>,
     pub memberships: Vec<serde_json::Value>,
     pub organisations: Vec<serde_json::Value>,
     /// Entries of the record describing what this person did.

@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::AccountsError;
-use super::model::{AccountExport, Language, Me, RoleGrantView, SessionView};
+use super::model::{AccountExport, Language, Me, RoleGrantView, SignInView};
 use super::tokens::{hash_token, new_token};
 use crate::audit::{self, Change};
 use crate::clock;
@@ -471,8 +471,8 @@ pub async fn logout(state: &AppState, actor: &Actor) -> Result<()> {
     Ok(())
 }
 
-fn session_view(s: auth_session::Model, current: Uuid) -> SessionView {
-    SessionView {
+fn session_view(s: auth_session::Model, current: Uuid) -> SignInView {
+    SignInView {
         current: s.id == current,
         id: s.id,
         created_at: s.created_at,
@@ -483,7 +483,7 @@ fn session_view(s: auth_session::Model, current: Uuid) -> SessionView {
     }
 }
 
-pub async fn list_sessions<C: ConnectionTrait>(db: &C, actor: &Actor) -> Result<Vec<SessionView>> {
+pub async fn list_sessions<C: ConnectionTrait>(db: &C, actor: &Actor) -> Result<Vec<SignInView>> {
     Ok(auth_session::Entity::find()
         .filter(auth_session::Column::UserId.eq(actor.id()))
         .filter(auth_session::Column::ExpiresAt.gt(clock::now()))

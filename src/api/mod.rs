@@ -13,6 +13,7 @@ use crate::communities::api::CommunitiesApi;
 use crate::error::ApiError;
 use crate::policy::Actor;
 use crate::proposals::api::ProposalsApi;
+use crate::sessions::api::SessionsApi;
 use crate::state::AppState;
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -33,6 +34,8 @@ pub enum ApiTags {
     Audit,
     /// Proposals, co-signatures, moderation and discussion threads.
     Proposals,
+    /// Consultation sessions: convening, invitations, attendance, lifecycle.
+    Sessions,
 }
 
 /// An opaque bearer token from `POST /accounts/sessions`.
@@ -91,7 +94,13 @@ pub fn user_agent(req: &Request) -> Option<String> {
         .map(str::to_string)
 }
 
-pub type Apis = (AccountsApi, CommunitiesApi, ProposalsApi, AuditApi);
+pub type Apis = (
+    AccountsApi,
+    CommunitiesApi,
+    ProposalsApi,
+    SessionsApi,
+    AuditApi,
+);
 
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
@@ -103,6 +112,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             ProposalsApi {
+                state: state.clone(),
+            },
+            SessionsApi {
                 state: state.clone(),
             },
             AuditApi {

@@ -1182,6 +1182,10 @@ pub async fn object_scope<C: ConnectionTrait>(
             .one(db)
             .await?
             .map(|o| o.place_id),
+        "session" => crate::entities::session::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|s| s.community_id),
         "proposal" => crate::entities::proposal::Entity::find_by_id(id)
             .one(db)
             .await?

@@ -1,4 +1,5 @@
 //! sea-orm entities only; rules live in each context's service.
+pub mod agenda_item;
 pub mod audit_entry;
 pub mod audit_head;
 pub mod auth_session;
@@ -16,5 +17,9 @@ pub mod proposal_comment;
 pub mod proposal_cosign;
 pub mod proposal_version;
 pub mod role_grant;
+pub mod session;
+pub mod session_attendance;
+pub mod session_event;
+pub mod session_invitation;
 pub mod unit;
 pub mod user;

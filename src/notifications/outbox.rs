@@ -28,6 +28,7 @@ pub async fn enqueue<C: ConnectionTrait>(txn: &C, to: &str, mail: Mail) -> Resul
         last_error: Set(None),
         created_at: Set(now),
         sent_at: Set(None),
+        ics: Set(mail.ics),
     }
     .insert(txn)
     .await?;

@@ -5,6 +5,8 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// An iCalendar object sent as `invite.ics` (text/calendar), for session invitations.
+    pub ics: Option<String>,
 }
 
 fn escape(s: &str) -> String {
@@ -45,6 +47,7 @@ fn render(
         subject,
         text,
         html,
+        ics: None,
     }
 }
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -229,15 +230,24 @@ impl OutboxWorker {
             .parse()
             .map_err(|e| format!("bad recipient: {e}"))?;
         let domain = self.from.email.domain().to_string();
+        let alternative =
+            MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone());
+        let body = match &message.ics {
+            Some(ics) => MultiPart::mixed().multipart(alternative).singlepart(
+                Attachment::new("invite.ics".to_string()).body(
+                    ics.clone(),
+                    ContentType::parse("text/calendar; charset=utf-8; method=REQUEST")
+                        .map_err(|e| e.to_string())?,
+                ),
+            ),
+            None => alternative,
+        };
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
             .message_id(Some(format!("<{}@{}>", message.id, domain)))
-            .multipart(MultiPart::alternative_plain_html(
-                message.body_text.clone(),
-                message.body_html.clone(),
-            ))
+            .multipart(body)
             .map_err(|e| e.to_string())
     }
 }

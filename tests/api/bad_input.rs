@@ -28,7 +28,7 @@ async fn every_operation_answers_bad_input_with_a_4xx_problem() {
             let unknown = uuid::Uuid::new_v4().to_string();
             let variants: Vec<(String, Option<Value>, &str)> = {
                 let bad_id = path
-                    .replace(|c| c == '{' || c == '}', "")
+                    .replace(['{', '}'], "")
                     .split('/')
                     .map(|seg| {
                         if op["parameters"].as_array().is_some_and(|ps| {

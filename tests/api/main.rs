@@ -9,6 +9,7 @@ mod outbox;
 mod policy;
 mod proposals;
 mod serving;
+mod sessions;
 mod smtp;
 mod storage;
 mod support;

@@ -1,0 +1,9 @@
+//! Live consultation sessions (协商议事会): convening, agenda, invitations with iCalendar,
+//! attendance online and in person, and the lifecycle draft → scheduled → open ⇄ adjourned →
+//! closed (or cancelled).
+
+pub mod api;
+pub mod error;
+pub mod ics;
+pub mod model;
+pub mod service;

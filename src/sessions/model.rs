@@ -1,0 +1,191 @@
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use crate::proposals::model::PersonRef;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Draft,
+    Scheduled,
+    Open,
+    Adjourned,
+    Closed,
+    Cancelled,
+}
+
+impl SessionStatus {
+    pub const ALL: [Self; 6] = [
+        Self::Draft,
+        Self::Scheduled,
+        Self::Open,
+        Self::Adjourned,
+        Self::Closed,
+        Self::Cancelled,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Scheduled => "scheduled",
+            Self::Open => "open",
+            Self::Adjourned => "adjourned",
+            Self::Closed => "closed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .unwrap_or(Self::Draft)
+    }
+}
+
+/// Who is invited. Resolved into individual invitations when the session is scheduled.
+#[derive(Object, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[oai(deny_unknown_fields)]
+pub struct InvitedGroups {
+    /// All verified residents of the community.
+    #[oai(default)]
+    pub all_residents: bool,
+    /// Verified owners only.
+    #[oai(default)]
+    pub owners: bool,
+    /// People holding roles in these grids (grid workers).
+    #[oai(default, validator(max_items = 50))]
+    pub grid_ids: Vec<Uuid>,
+    /// Every member of these organisations.
+    #[oai(default, validator(max_items = 50))]
+    pub organisation_ids: Vec<Uuid>,
+    /// Named people, by the email of their account.
+    #[oai(default, validator(max_items = 200))]
+    pub people: Vec<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AgendaItemInput {
+    /// An accepted proposal of the community; its title is used unless one is given.
+    pub proposal_id: Option<Uuid>,
+    #[oai(validator(max_length = 120))]
+    pub title: Option<String>,
+    #[oai(default, validator(max_length = 4000))]
+    pub description: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    pub community_id: Uuid,
+    #[oai(validator(max_length = 120))]
+    pub title: String,
+    #[oai(validator(max_length = 4000))]
+    pub purpose: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Where people meet in person; absent for an online-only session.
+    #[oai(validator(max_length = 200))]
+    pub address: Option<String>,
+    /// Whether people take part online (the live room).
+    #[oai(default = "default_true")]
+    pub online: bool,
+    /// The chair's account email (a committee member or the party secretary); default: you.
+    #[oai(validator(max_length = 254))]
+    pub chair_email: Option<String>,
+    #[oai(default, validator(max_items = 30))]
+    pub agenda: Vec<AgendaItemInput>,
+    #[oai(default)]
+    pub invited: InvitedGroups,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    #[oai(validator(max_length = 200))]
+    pub address: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CancelRequest {
+    #[oai(validator(max_length = 2000))]
+    pub reason: String,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum Rsvp {
+    Confirmed,
+    Declined,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct RsvpRequest {
+    pub response: Rsvp,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CheckInRequest {
+    /// The attendee's account email.
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+}
+
+#[derive(Object, Debug)]
+pub struct AgendaItemView {
+    pub id: Uuid,
+    pub position: i32,
+    pub proposal_id: Option<Uuid>,
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Object, Debug, Default)]
+pub struct GroupCount {
+    /// The group: `resident`, `owner`, `organisation`, `grid`, `person`, `chair`.
+    pub group: String,
+    pub invited: u64,
+    pub present: u64,
+}
+
+#[derive(Object, Debug, Default)]
+pub struct AttendanceSummary {
+    pub invited: u64,
+    pub confirmed: u64,
+    pub declined: u64,
+    pub present_online: u64,
+    pub present_assisted: u64,
+    pub by_group: Vec<GroupCount>,
+}
+
+#[derive(Object, Debug)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub title: String,
+    pub purpose: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub address: Option<String>,
+    pub online: bool,
+    pub status: SessionStatus,
+    pub chair: PersonRef,
+    pub agenda: Vec<AgendaItemView>,
+    pub current_item_id: Option<Uuid>,
+    pub invited: InvitedGroups,
+    pub cancel_reason: Option<String>,
+    pub attendance: AttendanceSummary,
+    /// The viewer's answer to their invitation, if invited.
+    pub my_response: Option<String>,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
