@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod policy;
 pub mod proposals;
 pub mod ratelimit;
+pub mod realtime;
 pub mod scheduler;
 pub mod sessions;
 pub mod startup;

@@ -116,6 +116,10 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
     let spec = api_service.spec_endpoint();
     let docs = api_service.swagger_ui();
     Route::new()
+        .at(
+            "/api/v1/sessions/:session_id/live",
+            get(crate::realtime::live::live),
+        )
         .nest("/api/v1", api_service)
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)

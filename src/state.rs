@@ -17,6 +17,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Wakes the outbox worker after a commit that queued mail.
     pub mail_wake: Arc<Notify>,
+    /// The live rooms this process serves.
+    pub rooms: Arc<crate::realtime::room::Rooms>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             passwords,
             limiter: Arc::new(RateLimiter::default()),
             mail_wake: Arc::new(Notify::new()),
+            rooms: Arc::default(),
         }
     }
 

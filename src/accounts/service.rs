@@ -743,3 +743,54 @@ pub async fn delete_account(state: &AppState, actor: &Actor, password: &str) -> 
     txn.commit().await?;
     Ok(())
 }
+
+/// A single-use ticket to open a session's live room, valid for a minute, so that no
+/// long-lived token travels in a websocket URL.
+pub async fn issue_live_ticket(
+    state: &AppState,
+    actor: &Actor,
+    session_id: Uuid,
+) -> Result<String> {
+    let txn = state.db.write().await?;
+    let token = issue_token(
+        &*txn,
+        actor.id(),
+        &format!("live:{session_id}"),
+        ChronoDuration::seconds(60),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(token)
+}
+
+pub async fn consume_live_ticket(
+    state: &AppState,
+    ticket: &str,
+    session_id: Uuid,
+) -> std::result::Result<Uuid, ApiError> {
+    let txn = state.db.write().await?;
+    let used = consume_token(&*txn, ticket, &format!("live:{session_id}"))
+        .await
+        .map_err(|_| {
+            ApiError::unauthorized("The ticket is unknown, used or expired; ask for a new one.")
+        })?;
+    txn.commit().await?;
+    Ok(used.user_id)
+}
+
+/// The actor behind a user id (for a websocket opened with a ticket).
+pub async fn actor_for(state: &AppState, user_id: Uuid) -> std::result::Result<Actor, ApiError> {
+    let user = user::Entity::find_by_id(user_id)
+        .filter(user::Column::DeletedAt.is_null())
+        .one(&state.db.conn)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("The account no longer exists."))?;
+    let grants = grants_of(&state.db.conn, user.id).await?;
+    let affiliations = affiliations_of(&state.db.conn, user.id).await?;
+    Ok(Actor {
+        user,
+        session_id: Uuid::nil(),
+        grants,
+        affiliations,
+    })
+}

@@ -6,6 +6,8 @@ use uuid::Uuid;
 use super::model::*;
 use super::service;
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created};
+use crate::error::ApiError;
+use crate::realtime::protocol::ClientMessage;
 use crate::state::AppState;
 
 pub struct SessionsApi {
@@ -204,4 +206,135 @@ impl SessionsApi {
             service::check_in(&self.state, &actor, session_id.0, &body.0.email).await?,
         ))
     }
+
+    /// A one-minute, single-use ticket to open the live room's websocket.
+    #[oai(
+        path = "/sessions/:session_id/tickets",
+        method = "post",
+        operation_id = "issueLiveTicket"
+    )]
+    async fn ticket(
+        &self,
+        auth: BearerAuth,
+        session_id: Path<Uuid>,
+    ) -> ApiResult<Created<LiveTicket>> {
+        let actor = auth.actor(&self.state).await?;
+        service::load_visible(&self.state.db.conn, &actor, session_id.0).await?;
+        let ticket =
+            crate::accounts::service::issue_live_ticket(&self.state, &actor, session_id.0).await?;
+        Ok(Created::Created(Json(LiveTicket {
+            ticket,
+            expires_in_seconds: 60,
+        })))
+    }
+
+    /// Do in the room over HTTP what the socket does: chat, raise a hand, chair actions.
+    #[oai(
+        path = "/sessions/:session_id/room",
+        method = "post",
+        operation_id = "roomAction"
+    )]
+    async fn room_action(
+        &self,
+        auth: BearerAuth,
+        session_id: Path<Uuid>,
+        body: Json<RoomActionRequest>,
+    ) -> ApiResult<Json<RoomEventView>> {
+        let actor = auth.actor(&self.state).await?;
+        let (session, convenor) =
+            service::load_visible(&self.state.db.conn, &actor, session_id.0).await?;
+        if !matches!(
+            SessionStatus::parse(&session.status),
+            SessionStatus::Open | SessionStatus::Adjourned
+        ) {
+            return Err(ApiError::conflict(
+                "session_not_live",
+                "The room is open only while the session is open or adjourned.",
+            ));
+        }
+        let b = body.0;
+        let missing = |what: &str| {
+            ApiError::bad_request("invalid_request", format!("This action needs `{what}`."))
+        };
+        let msg = match b.kind {
+            RoomActionType::Chat => ClientMessage::Chat {
+                text: b.text.ok_or_else(|| missing("text"))?,
+                item_id: b.item_id,
+            },
+            RoomActionType::React => ClientMessage::React {
+                emoji: b.emoji.ok_or_else(|| missing("emoji"))?,
+            },
+            RoomActionType::RaiseHand => ClientMessage::RaiseHand,
+            RoomActionType::LowerHand => ClientMessage::LowerHand,
+            RoomActionType::GiveFloor => ClientMessage::GiveFloor {
+                user_id: b.user_id.ok_or_else(|| missing("user_id"))?,
+                seconds: b.seconds.ok_or_else(|| missing("seconds"))?,
+            },
+            RoomActionType::TakeFloor => ClientMessage::TakeFloor,
+            RoomActionType::NextItem => ClientMessage::NextItem,
+            RoomActionType::Adjourn => ClientMessage::Adjourn,
+            RoomActionType::Resume => ClientMessage::Resume,
+            RoomActionType::Close => ClientMessage::Close,
+            RoomActionType::RemoveMessage => ClientMessage::RemoveMessage {
+                seq: b.seq.ok_or_else(|| missing("seq"))?,
+                reason: b.reason.ok_or_else(|| missing("reason"))?,
+            },
+            RoomActionType::Mute => ClientMessage::Mute {
+                user_id: b.user_id.ok_or_else(|| missing("user_id"))?,
+                seconds: b.seconds.ok_or_else(|| missing("seconds"))?,
+            },
+        };
+        let room = self.state.rooms.get(&self.state, &session).await?;
+        let chair = convenor || session.chair_id == actor.id();
+        let event = crate::realtime::live::act(&self.state, &room, &actor, chair, msg)
+            .await?
+            .ok_or_else(|| missing("type"))?;
+        Ok(Json(RoomEventView {
+            seq: event.seq,
+            kind: event.kind,
+            actor_id: event.actor_id,
+            payload: event.payload,
+            at: event.at,
+        }))
+    }
+
+    /// Room events after a sequence number, for clients that poll instead of keeping a socket.
+    #[oai(
+        path = "/sessions/:session_id/events",
+        method = "get",
+        operation_id = "listRoomEvents"
+    )]
+    async fn events(
+        &self,
+        auth: BearerAuth,
+        session_id: Path<Uuid>,
+        #[oai(default, validator(minimum(value = "0")))] after: Query<i64>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
+        limit: Query<u64>,
+    ) -> ApiResult<Json<Vec<RoomEventView>>> {
+        let actor = auth.actor(&self.state).await?;
+        service::load_visible(&self.state.db.conn, &actor, session_id.0).await?;
+        let events =
+            crate::realtime::events::after(&self.state.db.conn, session_id.0, after.0, limit.0)
+                .await?;
+        Ok(Json(
+            events
+                .into_iter()
+                .map(|e| RoomEventView {
+                    seq: e.seq,
+                    kind: e.kind,
+                    actor_id: e.actor_id,
+                    payload: e.payload,
+                    at: e.at,
+                })
+                .collect(),
+        ))
+    }
+}
+
+fn default_limit() -> u64 {
+    200
 }

@@ -189,3 +189,55 @@ pub struct SessionView {
     pub opened_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
 }
+
+#[derive(Object, Debug)]
+pub struct LiveTicket {
+    /// Pass as `?ticket=` when opening `GET /sessions/{id}/live`; works once, within a minute.
+    pub ticket: String,
+    pub expires_in_seconds: u32,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum RoomActionType {
+    Chat,
+    React,
+    RaiseHand,
+    LowerHand,
+    GiveFloor,
+    TakeFloor,
+    NextItem,
+    Adjourn,
+    Resume,
+    Close,
+    RemoveMessage,
+    Mute,
+}
+
+/// A room action over HTTP, for clients that cannot keep a socket: the same as the socket's
+/// messages (see docs/live-protocol.md).
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct RoomActionRequest {
+    #[oai(rename = "type")]
+    pub kind: RoomActionType,
+    #[oai(validator(max_length = 1000))]
+    pub text: Option<String>,
+    pub item_id: Option<Uuid>,
+    #[oai(validator(max_length = 16))]
+    pub emoji: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub seconds: Option<u32>,
+    pub seq: Option<i64>,
+    #[oai(validator(max_length = 500))]
+    pub reason: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct RoomEventView {
+    pub seq: i64,
+    pub kind: String,
+    pub actor_id: Option<Uuid>,
+    pub payload: serde_json::Value,
+    pub at: DateTime<Utc>,
+}

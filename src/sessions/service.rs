@@ -51,7 +51,7 @@ async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<session::Model> {
 
 /// Convenors see everything; invited people and members of the community see sessions once
 /// they are scheduled.
-async fn load_visible<C: ConnectionTrait>(
+pub async fn load_visible<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     id: Uuid,

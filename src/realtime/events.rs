@@ -1,0 +1,90 @@
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::clock;
+use crate::entities::{session, session_event};
+
+/// One room event as clients receive it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomEvent {
+    #[serde(rename = "type")]
+    pub frame: &'static str,
+    pub seq: i64,
+    pub kind: String,
+    pub actor_id: Option<Uuid>,
+    pub payload: serde_json::Value,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl RoomEvent {
+    pub fn from_model(e: session_event::Model) -> Self {
+        Self {
+            frame: "event",
+            seq: e.seq,
+            kind: e.kind,
+            actor_id: e.actor_id,
+            payload: serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null),
+            at: e.created_at,
+        }
+    }
+}
+
+/// Persists an event with the next sequence number of its session, inside the caller's
+/// transaction. The counter row is locked by the increment, so numbers have no gaps.
+pub async fn append<C: ConnectionTrait>(
+    txn: &C,
+    session_id: Uuid,
+    kind: &str,
+    actor_id: Option<Uuid>,
+    payload: serde_json::Value,
+) -> Result<RoomEvent, DbErr> {
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::EventSeq,
+            Expr::col(session::Column::EventSeq).add(1),
+        )
+        .filter(session::Column::Id.eq(session_id))
+        .exec(txn)
+        .await?;
+    let seq = session::Entity::find_by_id(session_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("session".into()))?
+        .event_seq;
+    let model = session_event::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        session_id: Set(session_id),
+        seq: Set(seq),
+        kind: Set(kind.into()),
+        actor_id: Set(actor_id),
+        payload: Set(payload.to_string()),
+        created_at: Set(clock::now()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(RoomEvent::from_model(model))
+}
+
+/// Events after `after`, in order, at most `limit`.
+pub async fn after<C: ConnectionTrait>(
+    db: &C,
+    session_id: Uuid,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<RoomEvent>, DbErr> {
+    Ok(session_event::Entity::find()
+        .filter(session_event::Column::SessionId.eq(session_id))
+        .filter(session_event::Column::Seq.gt(after))
+        .order_by_asc(session_event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(RoomEvent::from_model)
+        .collect())
+}

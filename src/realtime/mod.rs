@@ -1,0 +1,8 @@
+//! The live room of a consultation session: every event is persisted with a per-session
+//! sequence number before it is broadcast; the room's state (presence, hands, speaker, current
+//! item, mutes) is a fold over those events, so a process can rebuild it at any time.
+
+pub mod events;
+pub mod live;
+pub mod protocol;
+pub mod room;

@@ -1,0 +1,245 @@
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::events::{self, RoomEvent};
+use crate::entities::session;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub user_id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Speaker {
+    pub user_id: Uuid,
+    pub name: String,
+    pub until: DateTime<Utc>,
+    /// The event that gave the floor; a timer only ends the turn it started.
+    pub granted_seq: i64,
+}
+
+/// The room's state: a fold over its events.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RoomState {
+    pub last_seq: i64,
+    pub status: String,
+    pub current_item_id: Option<Uuid>,
+    pub present: BTreeMap<Uuid, String>,
+    pub hands: Vec<Person>,
+    pub speaker: Option<Speaker>,
+    pub muted: HashMap<Uuid, DateTime<Utc>>,
+    pub removed: Vec<i64>,
+}
+
+fn uuid_of(v: &serde_json::Value, key: &str) -> Option<Uuid> {
+    v.get(key)
+        .and_then(|u| u.as_str())
+        .and_then(|u| u.parse().ok())
+}
+
+fn name_of(v: &serde_json::Value) -> String {
+    v.get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl RoomState {
+    pub fn apply(&mut self, e: &RoomEvent) {
+        self.last_seq = e.seq;
+        let p = &e.payload;
+        match e.kind.as_str() {
+            "presence.joined" => {
+                if let Some(u) = uuid_of(p, "user_id") {
+                    self.present.insert(u, name_of(p));
+                }
+            }
+            "presence.left" => {
+                if let Some(u) = uuid_of(p, "user_id") {
+                    self.present.remove(&u);
+                }
+            }
+            "hand.raised" => {
+                if let Some(u) = uuid_of(p, "user_id")
+                    && !self.hands.iter().any(|h| h.user_id == u)
+                {
+                    self.hands.push(Person {
+                        user_id: u,
+                        name: name_of(p),
+                    });
+                }
+            }
+            "hand.lowered" => {
+                if let Some(u) = uuid_of(p, "user_id") {
+                    self.hands.retain(|h| h.user_id != u);
+                }
+            }
+            "floor.given" => {
+                if let (Some(u), Some(until)) = (
+                    uuid_of(p, "user_id"),
+                    p.get("until").and_then(|t| t.as_str()),
+                ) {
+                    self.hands.retain(|h| h.user_id != u);
+                    self.speaker = until.parse().ok().map(|until| Speaker {
+                        user_id: u,
+                        name: name_of(p),
+                        until,
+                        granted_seq: e.seq,
+                    });
+                }
+            }
+            "floor.ended" => self.speaker = None,
+            "item.changed" => self.current_item_id = uuid_of(p, "item_id"),
+            "participant.muted" => {
+                if let (Some(u), Some(until)) = (
+                    uuid_of(p, "user_id"),
+                    p.get("until").and_then(|t| t.as_str()),
+                ) && let Ok(until) = until.parse()
+                {
+                    self.muted.insert(u, until);
+                }
+            }
+            "chat.removed" => {
+                if let Some(seq) = p.get("seq").and_then(|s| s.as_i64()) {
+                    self.removed.push(seq);
+                }
+            }
+            "session.adjourned" => self.status = "adjourned".into(),
+            "session.resumed" => self.status = "open".into(),
+            "session.closed" => {
+                self.status = "closed".into();
+                self.speaker = None;
+                self.hands.clear();
+            }
+            _ => {}
+        }
+    }
+
+    pub fn is_muted(&self, user: Uuid, now: DateTime<Utc>) -> bool {
+        self.muted.get(&user).is_some_and(|until| *until > now)
+    }
+}
+
+/// One session's room in this process.
+pub struct Room {
+    pub session_id: Uuid,
+    /// Serialised event frames, in sequence order.
+    pub tx: broadcast::Sender<(i64, Arc<str>)>,
+    state: Mutex<RoomState>,
+    connections: Mutex<HashMap<Uuid, usize>>,
+}
+
+impl Room {
+    pub fn snapshot(&self) -> RoomState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Applies and broadcasts events in sequence order. Events that arrive early wait for the
+    /// ones before them (fetched from the database); ones already applied are skipped.
+    pub async fn publish(&self, state: &AppState, event: RoomEvent) {
+        let last = self.snapshot().last_seq;
+        let mut pending = Vec::new();
+        if event.seq > last + 1
+            && let Ok(missing) = events::after(
+                &state.db.conn,
+                self.session_id,
+                last,
+                (event.seq - last - 1) as u64,
+            )
+            .await
+        {
+            pending.extend(missing);
+        }
+        pending.push(event);
+        let mut room = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for e in pending {
+            if e.seq != room.last_seq + 1 {
+                continue;
+            }
+            room.apply(&e);
+            if let Ok(frame) = serde_json::to_string(&e) {
+                let _ = self.tx.send((e.seq, frame.into()));
+            }
+        }
+    }
+
+    /// Counts a connection; true when it is the person's first in this room.
+    pub fn connect(&self, user: Uuid) -> bool {
+        let mut c = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let n = c.entry(user).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// Uncounts a connection; true when it was the person's last.
+    pub fn disconnect(&self, user: Uuid) -> bool {
+        let mut c = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        match c.get_mut(&user) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                c.remove(&user);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The rooms this process serves, loaded on first use.
+#[derive(Default)]
+pub struct Rooms {
+    rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
+}
+
+impl Rooms {
+    pub async fn get(
+        &self,
+        state: &AppState,
+        session: &session::Model,
+    ) -> Result<Arc<Room>, sea_orm::DbErr> {
+        if let Some(room) = self
+            .rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&session.id)
+        {
+            return Ok(room.clone());
+        }
+        let mut folded = RoomState {
+            status: session.status.clone(),
+            current_item_id: session.current_item_id,
+            ..Default::default()
+        };
+        let mut after = 0;
+        loop {
+            let batch = events::after(&state.db.conn, session.id, after, 5000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            for e in &batch {
+                folded.apply(e);
+            }
+        }
+        // Presence is live: nobody is present in a room this process has just loaded.
+        folded.present.clear();
+        folded.status = session.status.clone();
+        let (tx, _) = broadcast::channel(1024);
+        let room = Arc::new(Room {
+            session_id: session.id,
+            tx,
+            state: Mutex::new(folded),
+            connections: Mutex::default(),
+        });
+        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(rooms.entry(session.id).or_insert(room).clone())
+    }
+}

@@ -1,0 +1,430 @@
+//! The live room over a real websocket (tokio-tungstenite as the client).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::support::{TestApp, World, id, spawn_app};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_session(app: &TestApp, w: &World) -> String {
+    let s = crate::sessions::convene(app, w, json!({ "all_residents": true })).await;
+    let sid = id(&s);
+    app.post(
+        &format!("/sessions/{sid}/schedule"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/sessions/{sid}/open"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    sid
+}
+
+async fn ticket(app: &TestApp, token: &str, sid: &str) -> String {
+    app.post(&format!("/sessions/{sid}/tickets"), Some(token), json!({}))
+        .await
+        .ok(201)["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn ws_url(app: &TestApp, sid: &str, query: &str) -> String {
+    format!(
+        "{}/api/v1/sessions/{sid}/live?{query}",
+        app.base.replace("http://", "ws://")
+    )
+}
+
+async fn join(app: &TestApp, token: &str, sid: &str, last_seq: Option<i64>) -> Socket {
+    let t = ticket(app, token, sid).await;
+    let query = match last_seq {
+        Some(n) => format!("ticket={t}&last_seq={n}"),
+        None => format!("ticket={t}"),
+    };
+    let (socket, _) = tokio_tungstenite::connect_async(ws_url(app, sid, &query))
+        .await
+        .expect("websocket opens");
+    socket
+}
+
+/// Reads frames until one matches, failing after a timeout; returns it and the frames before.
+async fn until(
+    socket: &mut Socket,
+    what: &str,
+    matches: impl Fn(&Value) -> bool,
+) -> (Value, Vec<Value>) {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let next = tokio::time::timeout_at(deadline, socket.next()).await;
+        let frame = match next {
+            Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<Value>(&t).unwrap(),
+            Ok(Some(Ok(Message::Close(c)))) => {
+                panic!("closed while waiting for {what}: {c:?}; saw {seen:?}")
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no {what}: {other:?}; saw {seen:?}"),
+        };
+        if matches(&frame) {
+            return (frame, seen);
+        }
+        seen.push(frame);
+    }
+}
+
+fn event(kind: &'static str) -> impl Fn(&Value) -> bool {
+    move |f: &Value| f["type"] == "event" && f["kind"] == kind
+}
+
+async fn send(socket: &mut Socket, v: Value) {
+    socket
+        .send(Message::Text(v.to_string().into()))
+        .await
+        .unwrap();
+}
+
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Close(c)))) => return c.map(|c| u16::from(c.code)),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_))) | Ok(None) => return None,
+            Err(_) => panic!("socket never closed"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_upgrade_needs_a_fresh_ticket_and_an_allowed_origin() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let refused = |r: Result<_, tokio_tungstenite::tungstenite::Error>| match r {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| ())),
+    };
+    assert_eq!(
+        refused(tokio_tungstenite::connect_async(ws_url(&app, &sid, "")).await),
+        401
+    );
+    assert_eq!(
+        refused(tokio_tungstenite::connect_async(ws_url(&app, &sid, "ticket=forged")).await),
+        401
+    );
+    let t = ticket(&app, &w.resident_a, &sid).await;
+    let (ok, _) = tokio_tungstenite::connect_async(ws_url(&app, &sid, &format!("ticket={t}")))
+        .await
+        .unwrap();
+    drop(ok);
+    assert_eq!(
+        refused(tokio_tungstenite::connect_async(ws_url(&app, &sid, &format!("ticket={t}"))).await),
+        401,
+        "a ticket works once"
+    );
+    let t = ticket(&app, &w.resident_a, &sid).await;
+    let mut req = ws_url(&app, &sid, &format!("ticket={t}"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    assert_eq!(refused(tokio_tungstenite::connect_async(req).await), 403);
+    // A ticket for another session, or from someone not of the community, is refused.
+    app.post(
+        &format!("/sessions/{sid}/tickets"),
+        Some(&w.outsider),
+        json!({}),
+    )
+    .await
+    .problem(404, "session_not_found");
+    app.post(&format!("/sessions/{sid}/tickets"), None, json!({}))
+        .await
+        .problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn presence_chat_and_the_speaker_queue() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    let (welcome, _) = until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    assert_eq!(welcome["chair"], true);
+    let mut resident = join(&app, &w.resident_a, &sid, None).await;
+    let (welcome, _) = until(&mut resident, "welcome", |f| f["type"] == "welcome").await;
+    assert_eq!(welcome["chair"], false);
+    let resident_id = welcome["you"].as_str().unwrap().to_string();
+    let (joined, _) = until(
+        &mut chair,
+        "the resident's arrival",
+        event("presence.joined"),
+    )
+    .await;
+    let (joined, _) = if joined["payload"]["user_id"] == resident_id.as_str() {
+        (joined, vec![])
+    } else {
+        until(
+            &mut chair,
+            "the resident's arrival",
+            event("presence.joined"),
+        )
+        .await
+    };
+    assert_eq!(joined["payload"]["user_id"], resident_id.as_str());
+
+    // Chat from one reaches the other.
+    send(
+        &mut resident,
+        json!({ "type": "chat", "text": "路灯的事能快点吗？" }),
+    )
+    .await;
+    let (chat, _) = until(&mut chair, "chat", event("chat.posted")).await;
+    assert_eq!(chat["payload"]["text"], "路灯的事能快点吗？");
+    assert!(
+        chat["payload"]["item_id"].is_string(),
+        "chat belongs to the current agenda item"
+    );
+
+    // The speaker queue: raise a hand; only the chair gives the floor; both see the timer.
+    send(&mut resident, json!({ "type": "raise_hand" })).await;
+    until(&mut chair, "raised hand", event("hand.raised")).await;
+    send(
+        &mut resident,
+        json!({ "type": "give_floor", "user_id": resident_id, "seconds": 60 }),
+    )
+    .await;
+    let (err, _) = until(&mut resident, "refusal", |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "forbidden");
+    send(
+        &mut chair,
+        json!({ "type": "give_floor", "user_id": resident_id, "seconds": 60 }),
+    )
+    .await;
+    let (given, _) = until(&mut resident, "the floor", event("floor.given")).await;
+    assert_eq!(given["payload"]["seconds"], 60);
+    let until_at: chrono::DateTime<chrono::Utc> =
+        given["payload"]["until"].as_str().unwrap().parse().unwrap();
+    assert!(until_at > chrono::Utc::now() + chrono::Duration::seconds(50));
+    until(&mut chair, "the floor", event("floor.given")).await;
+    send(&mut chair, json!({ "type": "take_floor" })).await;
+    until(&mut resident, "floor back", event("floor.ended")).await;
+    send(&mut chair, json!({ "type": "next_item" })).await;
+    let (item, _) = until(&mut resident, "next item", event("item.changed")).await;
+    assert!(item["payload"]["item_id"].is_string());
+
+    // Bad messages get error frames and leave the socket open.
+    send(&mut resident, json!({ "type": "shout" })).await;
+    assert_eq!(
+        until(&mut resident, "error", |f| f["type"] == "error")
+            .await
+            .0["code"],
+        "invalid_message"
+    );
+    send(&mut resident, json!({ "type": "chat", "text": "" })).await;
+    assert_eq!(
+        until(&mut resident, "error", |f| f["type"] == "error")
+            .await
+            .0["code"],
+        "invalid_text"
+    );
+    send(&mut resident, json!({ "type": "react", "emoji": "💩" })).await;
+    assert_eq!(
+        until(&mut resident, "error", |f| f["type"] == "error")
+            .await
+            .0["code"],
+        "invalid_reaction"
+    );
+    send(&mut resident, json!({ "type": "ping" })).await;
+    until(&mut resident, "pong", |f| f["type"] == "pong").await;
+
+    // Muted people cannot chat.
+    send(
+        &mut chair,
+        json!({ "type": "mute", "user_id": resident_id, "seconds": 60 }),
+    )
+    .await;
+    until(&mut resident, "muted", event("participant.muted")).await;
+    send(
+        &mut resident,
+        json!({ "type": "chat", "text": "还能说话吗" }),
+    )
+    .await;
+    assert_eq!(
+        until(&mut resident, "error", |f| f["type"] == "error")
+            .await
+            .0["code"],
+        "muted"
+    );
+
+    // Online presence counts as attendance.
+    let s = app
+        .get(&format!("/sessions/{sid}"), Some(&w.secretary_a))
+        .await;
+    assert_eq!(s.ok(200)["attendance"]["present_online"], 2);
+}
+
+#[tokio::test]
+async fn reconnecting_replays_exactly_the_missed_events() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    let mut resident = join(&app, &w.resident_a, &sid, None).await;
+    let (welcome, _) = until(&mut resident, "welcome", |f| f["type"] == "welcome").await;
+    let mut last = welcome["state"]["last_seq"].as_i64().unwrap();
+    send(&mut chair, json!({ "type": "chat", "text": "第一条" })).await;
+    let (first, _) = until(&mut resident, "first chat", event("chat.posted")).await;
+    last = last.max(first["seq"].as_i64().unwrap());
+    resident.close(None).await.unwrap();
+    drop(resident);
+
+    for text in ["第二条", "第三条", "第四条"] {
+        app.post(
+            &format!("/sessions/{sid}/room"),
+            Some(&w.secretary_a),
+            json!({ "type": "chat", "text": text }),
+        )
+        .await
+        .ok(200);
+    }
+    let mut back = join(&app, &w.resident_a, &sid, Some(last)).await;
+    let (welcome, _) = until(&mut back, "welcome", |f| f["type"] == "welcome").await;
+    let now = welcome["state"]["last_seq"].as_i64().unwrap();
+    let mut replayed = Vec::new();
+    while replayed.len() < (now - last) as usize {
+        let (f, _) = until(&mut back, "replay", |f| f["type"] == "event").await;
+        replayed.push(f);
+    }
+    let seqs: Vec<i64> = replayed
+        .iter()
+        .map(|f| f["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        ((last + 1)..=now).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    let texts: Vec<&str> = replayed
+        .iter()
+        .filter(|f| f["kind"] == "chat.posted")
+        .map(|f| f["payload"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["第二条", "第三条", "第四条"]);
+    // And live events continue after the replay without repeating it.
+    send(&mut chair, json!({ "type": "chat", "text": "第五条" })).await;
+    let (fifth, skipped) = until(&mut back, "fifth", event("chat.posted")).await;
+    assert_eq!(fifth["payload"]["text"], "第五条");
+    assert!(
+        skipped
+            .iter()
+            .all(|f| f["seq"].as_i64().unwrap_or(i64::MAX) > now),
+        "{skipped:?}"
+    );
+    // The same events are readable over HTTP.
+    let polled = app
+        .get(
+            &format!("/sessions/{sid}/events?after={last}"),
+            Some(&w.resident_a),
+        )
+        .await;
+    assert!(polled.ok(200).as_array().unwrap().len() >= 4);
+}
+
+#[tokio::test]
+async fn oversize_and_binary_frames_close_the_socket_and_others_carry_on() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    let mut big = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut big, "welcome", |f| f["type"] == "welcome").await;
+    big.send(Message::Text("x".repeat(20 * 1024).into()))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut big).await, Some(u16::from(CloseCode::Size)));
+    let mut binary = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut binary, "welcome", |f| f["type"] == "welcome").await;
+    binary
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        close_code(&mut binary).await,
+        Some(u16::from(CloseCode::Unsupported))
+    );
+    // The chair's socket is unaffected.
+    send(&mut chair, json!({ "type": "chat", "text": "还在吗" })).await;
+    until(&mut chair, "own chat", event("chat.posted")).await;
+}
+
+#[tokio::test]
+async fn closing_the_session_closes_the_room() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut resident = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut resident, "welcome", |f| f["type"] == "welcome").await;
+    app.post(
+        &format!("/sessions/{sid}/room"),
+        Some(&w.resident_a),
+        json!({ "type": "close" }),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &format!("/sessions/{sid}/room"),
+        Some(&w.secretary_a),
+        json!({ "type": "chat" }),
+    )
+    .await
+    .problem(400, "invalid_request");
+    let closed = app
+        .post(
+            &format!("/sessions/{sid}/room"),
+            Some(&w.secretary_a),
+            json!({ "type": "close" }),
+        )
+        .await;
+    assert_eq!(closed.ok(200)["kind"], "session.closed");
+    until(&mut resident, "close event", event("session.closed")).await;
+    assert_eq!(close_code(&mut resident).await, Some(4010));
+    assert_eq!(
+        app.get(&format!("/sessions/{sid}"), Some(&w.resident_a))
+            .await
+            .ok(200)["status"],
+        "closed"
+    );
+    app.post(
+        &format!("/sessions/{sid}/tickets"),
+        Some(&w.resident_a),
+        json!({}),
+    )
+    .await
+    .ok(201);
+    let t = ticket(&app, &w.resident_a, &sid).await;
+    match tokio_tungstenite::connect_async(ws_url(&app, &sid, &format!("ticket={t}"))).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 409)
+        }
+        other => panic!(
+            "a closed session's room stays shut: {:?}",
+            other.map(|_| ())
+        ),
+    }
+}
