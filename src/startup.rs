@@ -158,6 +158,8 @@ pub async fn run(
         .map_err(StartError::Mail)?;
     let stop_worker = Arc::new(Notify::new());
     let worker_task = tokio::spawn(worker.run(stop_worker.clone()));
+    let stop_fanout = Arc::new(Notify::new());
+    let fanout_task = tokio::spawn(crate::realtime::fanout::run(state.clone(), stop_fanout.clone()));
     let stop_scheduler = Arc::new(Notify::new());
     let scheduler_task = tokio::spawn(crate::scheduler::run(
         state.clone(),
@@ -172,6 +174,8 @@ pub async fn run(
         .await;
     stop_worker.notify_one();
     stop_scheduler.notify_one();
+    stop_fanout.notify_one();
+    fanout_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), scheduler_task).await;
     tracing::info!("Yishi stopped");

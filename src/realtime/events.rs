@@ -67,8 +67,20 @@ pub async fn append<C: ConnectionTrait>(
     }
     .insert(txn)
     .await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // Delivered to every listening process when the transaction commits.
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [FANOUT_CHANNEL.into(), format!("{session_id}:{seq}").into()],
+        ))
+        .await?;
+    }
     Ok(RoomEvent::from_model(model))
 }
+
+/// The PostgreSQL channel on which processes announce new room events to each other.
+pub const FANOUT_CHANNEL: &str = "yishi_room_events";
 
 /// Events after `after`, in order, at most `limit`.
 pub async fn after<C: ConnectionTrait>(

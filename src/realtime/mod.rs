@@ -3,6 +3,7 @@
 //! item, mutes) is a fold over those events, so a process can rebuild it at any time.
 
 pub mod events;
+pub mod fanout;
 pub mod live;
 pub mod protocol;
 pub mod room;

@@ -428,3 +428,23 @@ async fn closing_the_session_closes_the_room() {
         ),
     }
 }
+
+#[tokio::test]
+async fn two_servers_on_one_database_share_the_room() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let other = crate::support::spawn_app_at(crate::support::Options::default(), app.smtp.clone(), app.database_url.clone()).await;
+    let mut on_first = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut on_first, "welcome", |f| f["type"] == "welcome").await;
+    let mut on_second = join(&other, &w.resident_a, &sid, None).await;
+    until(&mut on_second, "welcome", |f| f["type"] == "welcome").await;
+    // Presence crosses over, and so does chat, both ways, in sequence order.
+    until(&mut on_first, "arrival via the other server", event("presence.joined")).await;
+    send(&mut on_first, json!({ "type": "chat", "text": "一号服务器" })).await;
+    let (a, _) = until(&mut on_second, "chat from the first server", event("chat.posted")).await;
+    assert_eq!(a["payload"]["text"], "一号服务器");
+    send(&mut on_second, json!({ "type": "chat", "text": "二号服务器" })).await;
+    let (b, _) = until(&mut on_first, "chat from the second server", |f| f["kind"] == "chat.posted" && f["payload"]["text"] == "二号服务器").await;
+    assert!(b["seq"].as_i64() > a["seq"].as_i64());
+}

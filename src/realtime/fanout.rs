@@ -1,0 +1,82 @@
+//! Fan-out between processes: an event appended by one `yishi` process reaches the sockets
+//! of every other. On PostgreSQL, LISTEN/NOTIFY carries the news (sent inside the appending
+//! transaction, so it arrives only after the commit); on SQLite, where several processes are
+//! not a production deployment, loaded rooms are polled for new sequence numbers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::EntityTrait;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::events::FANOUT_CHANNEL;
+use crate::entities::session;
+use crate::state::AppState;
+
+pub async fn run(state: AppState, shutdown: Arc<Notify>) {
+    if state.db.backend() == sea_orm::DbBackend::Postgres {
+        listen(state, shutdown).await;
+    } else {
+        poll(state, shutdown).await;
+    }
+}
+
+async fn listen(state: AppState, shutdown: Arc<Notify>) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let connected = async {
+            let mut l = PgListener::connect(state.settings.database_url.expose()).await?;
+            l.listen(FANOUT_CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(l)
+        };
+        let mut listener = tokio::select! {
+            _ = shutdown.notified() => return,
+            l = connected => match l {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "room fan-out cannot listen; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+            },
+        };
+        // After (re)connecting, catch up on anything announced while we were not listening.
+        for room in state.rooms.loaded() {
+            state.rooms.catch_up(&state, room.session_id).await;
+        }
+        loop {
+            tokio::select! {
+                _ = shutdown.notified() => return,
+                n = listener.recv() => match n {
+                    Ok(n) => {
+                        if let Some(id) = n.payload().split(':').next().and_then(|s| s.parse::<Uuid>().ok()) {
+                            state.rooms.catch_up(&state, id).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "room fan-out lost its connection; reconnecting");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+}
+
+async fn poll(state: AppState, shutdown: Arc<Notify>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.notified() => return,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+        for room in state.rooms.loaded() {
+            let latest = session::Entity::find_by_id(room.session_id).one(&state.db.conn).await;
+            if let Ok(Some(s)) = latest {
+                if s.event_seq > room.snapshot().last_seq {
+                    state.rooms.catch_up(&state, room.session_id).await;
+                }
+            }
+        }
+    }
+}
