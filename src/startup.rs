@@ -159,7 +159,10 @@ pub async fn run(
     let stop_worker = Arc::new(Notify::new());
     let worker_task = tokio::spawn(worker.run(stop_worker.clone()));
     let stop_fanout = Arc::new(Notify::new());
-    let fanout_task = tokio::spawn(crate::realtime::fanout::run(state.clone(), stop_fanout.clone()));
+    let fanout_task = tokio::spawn(crate::realtime::fanout::run(
+        state.clone(),
+        stop_fanout.clone(),
+    ));
     let stop_scheduler = Arc::new(Notify::new());
     let scheduler_task = tokio::spawn(crate::scheduler::run(
         state.clone(),

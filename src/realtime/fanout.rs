@@ -71,7 +71,9 @@ async fn poll(state: AppState, shutdown: Arc<Notify>) {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
         for room in state.rooms.loaded() {
-            let latest = session::Entity::find_by_id(room.session_id).one(&state.db.conn).await;
+            let latest = session::Entity::find_by_id(room.session_id)
+                .one(&state.db.conn)
+                .await;
             if let Ok(Some(s)) = latest {
                 if s.event_seq > room.snapshot().last_seq {
                     state.rooms.catch_up(&state, room.session_id).await;

@@ -522,6 +522,27 @@ pub async fn act(
             )
             .await?
         }
+        ClientMessage::MarkMessage { seq } => {
+            let found = events::after(&state.db.conn, room.session_id, seq - 1, 1).await?;
+            if !found
+                .first()
+                .is_some_and(|e| e.seq == seq && e.kind == "chat.posted")
+                || snapshot.removed.contains(&seq)
+            {
+                return Err(ApiError::not_found(
+                    "message_not_found",
+                    "No chat message with that sequence number.",
+                ));
+            }
+            append(
+                state,
+                room,
+                "chat.marked",
+                Some(user),
+                json!({ "seq": seq }),
+            )
+            .await?
+        }
         ClientMessage::Mute { user_id, seconds } => {
             if !(10..=3600).contains(&seconds) {
                 return Err(ApiError::bad_request(

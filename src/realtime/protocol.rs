@@ -44,6 +44,10 @@ pub enum ClientMessage {
         seq: i64,
         reason: String,
     },
+    /// Chair: mark a chat message (by its sequence number) for the minutes.
+    MarkMessage {
+        seq: i64,
+    },
     /// Chair: mute a participant for a number of seconds (10 to 3600).
     Mute {
         user_id: Uuid,
@@ -63,6 +67,7 @@ impl ClientMessage {
                 | Self::Resume
                 | Self::Close
                 | Self::RemoveMessage { .. }
+                | Self::MarkMessage { .. }
                 | Self::Mute { .. }
         )
     }

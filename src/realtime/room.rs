@@ -203,17 +203,28 @@ pub struct Rooms {
 
 impl Rooms {
     pub fn loaded(&self) -> Vec<Arc<Room>> {
-        self.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     fn find(&self, session_id: Uuid) -> Option<Arc<Room>> {
-        self.rooms.lock().unwrap_or_else(|p| p.into_inner()).get(&session_id).cloned()
+        self.rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&session_id)
+            .cloned()
     }
 
     /// Applies and broadcasts whatever events other processes added to a room this process
     /// serves.
     pub async fn catch_up(&self, state: &AppState, session_id: Uuid) {
-        let Some(room) = self.find(session_id) else { return };
+        let Some(room) = self.find(session_id) else {
+            return;
+        };
         let last = room.snapshot().last_seq;
         if let Ok(missed) = events::after(&state.db.conn, session_id, last, 1000).await {
             for e in missed {

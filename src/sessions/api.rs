@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::model::*;
 use super::service;
-use crate::api::{ApiResult, ApiTags, BearerAuth, Created};
+use crate::api::{ApiResult, ApiTags, BearerAuth, Created, optional_actor};
 use crate::error::ApiError;
 use crate::realtime::protocol::ClientMessage;
 use crate::state::AppState;
@@ -279,6 +279,9 @@ impl SessionsApi {
                 seq: b.seq.ok_or_else(|| missing("seq"))?,
                 reason: b.reason.ok_or_else(|| missing("reason"))?,
             },
+            RoomActionType::MarkMessage => ClientMessage::MarkMessage {
+                seq: b.seq.ok_or_else(|| missing("seq"))?,
+            },
             RoomActionType::Mute => ClientMessage::Mute {
                 user_id: b.user_id.ok_or_else(|| missing("user_id"))?,
                 seconds: b.seconds.ok_or_else(|| missing("seconds"))?,
@@ -333,6 +336,48 @@ impl SessionsApi {
                 .collect(),
         ))
     }
+
+    /// The minutes of a closed session (JSON). Public without personal data; names for members.
+    #[oai(
+        path = "/sessions/:session_id/minutes",
+        method = "get",
+        operation_id = "getMinutes"
+    )]
+    async fn minutes(
+        &self,
+        req: &poem::Request,
+        session_id: Path<Uuid>,
+    ) -> ApiResult<Json<Minutes>> {
+        let actor = optional_actor(&self.state, req).await?;
+        Ok(Json(
+            service::minutes(&self.state, actor.as_ref(), session_id.0).await?,
+        ))
+    }
+
+    /// The minutes as a readable Markdown document.
+    #[oai(
+        path = "/sessions/:session_id/minutes.md",
+        method = "get",
+        operation_id = "getMinutesDocument"
+    )]
+    async fn minutes_document(
+        &self,
+        req: &poem::Request,
+        session_id: Path<Uuid>,
+    ) -> ApiResult<MarkdownResponse> {
+        let actor = optional_actor(&self.state, req).await?;
+        let m = service::minutes(&self.state, actor.as_ref(), session_id.0).await?;
+        Ok(MarkdownResponse::Ok(poem_openapi::payload::PlainText(
+            super::minutes::markdown(&m),
+        )))
+    }
+}
+
+#[derive(poem_openapi::ApiResponse)]
+pub enum MarkdownResponse {
+    /// The minutes as a Markdown document.
+    #[oai(status = 200, content_type = "text/markdown; charset=utf-8")]
+    Ok(poem_openapi::payload::PlainText<String>),
 }
 
 fn default_limit() -> u64 {

@@ -5,5 +5,6 @@
 pub mod api;
 pub mod error;
 pub mod ics;
+pub mod minutes;
 pub mod model;
 pub mod service;

@@ -149,7 +149,7 @@ pub struct AgendaItemView {
     pub description: String,
 }
 
-#[derive(Object, Debug, Default)]
+#[derive(Object, Debug, Default, Clone)]
 pub struct GroupCount {
     /// The group: `resident`, `owner`, `organisation`, `grid`, `person`, `chair`.
     pub group: String,
@@ -157,7 +157,7 @@ pub struct GroupCount {
     pub present: u64,
 }
 
-#[derive(Object, Debug, Default)]
+#[derive(Object, Debug, Default, Clone)]
 pub struct AttendanceSummary {
     pub invited: u64,
     pub confirmed: u64,
@@ -211,6 +211,7 @@ pub enum RoomActionType {
     Resume,
     Close,
     RemoveMessage,
+    MarkMessage,
     Mute,
 }
 
@@ -240,4 +241,38 @@ pub struct RoomEventView {
     pub actor_id: Option<Uuid>,
     pub payload: serde_json::Value,
     pub at: DateTime<Utc>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct MinutesSpeech {
+    /// Absent in the public minutes.
+    pub speaker: Option<String>,
+    pub seconds: i64,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct MinutesItem {
+    pub position: i32,
+    pub title: String,
+    pub proposal_id: Option<Uuid>,
+    pub speeches: Vec<MinutesSpeech>,
+    pub chat_messages: u64,
+    /// Chat the chair marked for the minutes (authors named only for members).
+    pub marked_chat: Vec<String>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct Minutes {
+    pub session_id: Uuid,
+    pub title: String,
+    pub purpose: String,
+    pub community_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub chair: Option<String>,
+    pub attendance: AttendanceSummary,
+    pub items: Vec<MinutesItem>,
+    /// Votes and resolutions adopted; filled in once voting exists.
+    pub votes: Vec<String>,
 }

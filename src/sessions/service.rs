@@ -769,8 +769,80 @@ pub async fn change_state(
     };
     transition(&*txn, &s, from, to, actor.id(), json!({})).await?;
     let s = load(&*txn, id).await?;
+    if to == SessionStatus::Closed {
+        mail_minutes(state, &*txn, &s).await?;
+    }
     txn.commit().await?;
+    state.mail_wake.notify_one();
     view(&state.db.conn, Some(actor), s).await
+}
+
+/// Sends the minutes to everyone who attended, online or in person.
+async fn mail_minutes<C: ConnectionTrait>(
+    state: &AppState,
+    txn: &C,
+    s: &session::Model,
+) -> Result<()> {
+    let minutes = super::minutes::build(txn, s, true).await?;
+    let document = super::minutes::markdown(&minutes);
+    let attendees: Vec<Uuid> = session_attendance::Entity::find()
+        .filter(session_attendance::Column::SessionId.eq(s.id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|a| a.user_id)
+        .collect();
+    if attendees.is_empty() {
+        return Ok(());
+    }
+    let url = state.link(&format!("/#/sessions/{}", s.id));
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    for u in user::Entity::find()
+        .filter(user::Column::Id.is_in(attendees))
+        .filter(user::Column::DeletedAt.is_null())
+        .all(txn)
+        .await?
+    {
+        let mail = Mail {
+            subject: format!("会议纪要 · {}", s.title),
+            text: format!(
+                "{document}
+{url}
+"
+            ),
+            html: format!(
+                "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre><p><a href=\"{}\">{}</a></p></body></html>",
+                esc(&document),
+                esc(&url),
+                esc(&url)
+            ),
+            ics: None,
+        };
+        notifications::enqueue(txn, &u.email, mail).await?;
+    }
+    Ok(())
+}
+
+/// The minutes of a closed session: public without personal data; with names for those who
+/// could see the session.
+pub async fn minutes(state: &AppState, actor: Option<&Actor>, id: Uuid) -> Result<Minutes> {
+    let db = &state.db.conn;
+    let s = load(db, id).await?;
+    if status_of(&s) != SessionStatus::Closed {
+        return Err(E::Conflict(
+            "minutes_not_ready",
+            "Minutes exist once the session is closed.".into(),
+        ));
+    }
+    let with_names = match actor {
+        Some(a) => load_visible(db, a, id).await.is_ok(),
+        None => false,
+    };
+    super::minutes::build(db, &s, with_names).await
 }
 
 pub async fn rsvp(

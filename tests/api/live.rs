@@ -434,17 +434,142 @@ async fn two_servers_on_one_database_share_the_room() {
     let app = spawn_app().await;
     let w = app.world().await;
     let sid = open_session(&app, &w).await;
-    let other = crate::support::spawn_app_at(crate::support::Options::default(), app.smtp.clone(), app.database_url.clone()).await;
+    let other = crate::support::spawn_app_at(
+        crate::support::Options::default(),
+        app.smtp.clone(),
+        app.database_url.clone(),
+    )
+    .await;
     let mut on_first = join(&app, &w.secretary_a, &sid, None).await;
     until(&mut on_first, "welcome", |f| f["type"] == "welcome").await;
     let mut on_second = join(&other, &w.resident_a, &sid, None).await;
     until(&mut on_second, "welcome", |f| f["type"] == "welcome").await;
     // Presence crosses over, and so does chat, both ways, in sequence order.
-    until(&mut on_first, "arrival via the other server", event("presence.joined")).await;
-    send(&mut on_first, json!({ "type": "chat", "text": "一号服务器" })).await;
-    let (a, _) = until(&mut on_second, "chat from the first server", event("chat.posted")).await;
+    until(
+        &mut on_first,
+        "arrival via the other server",
+        event("presence.joined"),
+    )
+    .await;
+    send(
+        &mut on_first,
+        json!({ "type": "chat", "text": "一号服务器" }),
+    )
+    .await;
+    let (a, _) = until(
+        &mut on_second,
+        "chat from the first server",
+        event("chat.posted"),
+    )
+    .await;
     assert_eq!(a["payload"]["text"], "一号服务器");
-    send(&mut on_second, json!({ "type": "chat", "text": "二号服务器" })).await;
-    let (b, _) = until(&mut on_first, "chat from the second server", |f| f["kind"] == "chat.posted" && f["payload"]["text"] == "二号服务器").await;
+    send(
+        &mut on_second,
+        json!({ "type": "chat", "text": "二号服务器" }),
+    )
+    .await;
+    let (b, _) = until(&mut on_first, "chat from the second server", |f| {
+        f["kind"] == "chat.posted" && f["payload"]["text"] == "二号服务器"
+    })
+    .await;
     assert!(b["seq"].as_i64() > a["seq"].as_i64());
+}
+
+#[tokio::test]
+async fn closing_produces_minutes_public_without_names_and_mailed_to_attendees() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    app.get(&format!("/sessions/{sid}/minutes"), None)
+        .await
+        .problem(409, "minutes_not_ready");
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    let mut resident = join(&app, &w.resident_a, &sid, None).await;
+    let (welcome, _) = until(&mut resident, "welcome", |f| f["type"] == "welcome").await;
+    let me = welcome["you"].as_str().unwrap().to_string();
+    send(&mut resident, json!({ "type": "raise_hand" })).await;
+    until(&mut chair, "hand", event("hand.raised")).await;
+    send(
+        &mut chair,
+        json!({ "type": "give_floor", "user_id": me, "seconds": 120 }),
+    )
+    .await;
+    until(&mut chair, "floor", event("floor.given")).await;
+    send(
+        &mut resident,
+        json!({ "type": "chat", "text": "建议本月内修好路灯" }),
+    )
+    .await;
+    let (chat, _) = until(&mut chair, "chat", event("chat.posted")).await;
+    send(
+        &mut chair,
+        json!({ "type": "mark_message", "seq": chat["seq"] }),
+    )
+    .await;
+    until(&mut chair, "marked", event("chat.marked")).await;
+    send(&mut chair, json!({ "type": "take_floor" })).await;
+    until(&mut chair, "floor back", event("floor.ended")).await;
+    send(&mut chair, json!({ "type": "close" })).await;
+    until(&mut chair, "closed", event("session.closed")).await;
+
+    let public = app.get(&format!("/sessions/{sid}/minutes"), None).await;
+    let body = public.ok(200).clone();
+    let first = &body["items"][0];
+    assert_eq!(first["speeches"].as_array().unwrap().len(), 1);
+    assert!(
+        first["speeches"][0]["speaker"].is_null(),
+        "no names in public"
+    );
+    assert!(body["chair"].is_null());
+    assert_eq!(first["marked_chat"][0], "建议本月内修好路灯");
+    assert_eq!(body["attendance"]["present_online"], 2);
+    let member = app
+        .get(&format!("/sessions/{sid}/minutes"), Some(&w.resident_a))
+        .await;
+    assert_eq!(
+        member.ok(200)["items"][0]["speeches"][0]["speaker"],
+        "resident-a"
+    );
+    let doc = app
+        .client
+        .get(app.url(&format!("/sessions/{sid}/minutes.md")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        doc.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    let doc = doc.text().await.unwrap();
+    assert!(
+        doc.contains("# 三月协商议事会 会议纪要") && doc.contains("发言人 1"),
+        "{doc}"
+    );
+    // Attendees get the minutes by email.
+    let email = app.get("/accounts/me", Some(&w.resident_a)).await.body["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if app
+            .smtp
+            .to(&email)
+            .iter()
+            .any(|m| m.subject().contains("会议纪要"))
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no minutes mail");
+        app.smtp
+            .wait_for(
+                &email,
+                app.smtp.to(&email).len() + 1,
+                Duration::from_secs(30),
+            )
+            .await;
+    }
 }

@@ -1,0 +1,208 @@
+//! Minutes (纪要) of a session, folded from its persisted room events: attendance by group, the
+//! agenda, who spoke on which item and for how long, the chat the chair marked.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::error::SessionsError as E;
+use super::model::*;
+use crate::entities::{agenda_item, place, session, user};
+use crate::realtime::events;
+
+pub async fn build<C: ConnectionTrait>(
+    db: &C,
+    s: &session::Model,
+    with_names: bool,
+) -> Result<Minutes, E> {
+    let agenda = agenda_item::Entity::find()
+        .filter(agenda_item::Column::SessionId.eq(s.id))
+        .order_by_asc(agenda_item::Column::Position)
+        .all(db)
+        .await?;
+    let mut items: Vec<MinutesItem> = agenda
+        .iter()
+        .map(|a| MinutesItem {
+            position: a.position,
+            title: a.title.clone(),
+            proposal_id: a.proposal_id,
+            speeches: vec![],
+            chat_messages: 0,
+            marked_chat: vec![],
+        })
+        .collect();
+    let index: HashMap<Uuid, usize> = agenda.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+    let mut current: Option<usize> = if items.is_empty() { None } else { Some(0) };
+    let mut speaking: Option<(String, DateTime<Utc>, Option<usize>)> = None;
+    let mut chat: HashMap<i64, (Option<usize>, String, String)> = HashMap::new();
+    let mut after = 0;
+    let end_speech = |speaking: &mut Option<(String, DateTime<Utc>, Option<usize>)>,
+                      at: DateTime<Utc>,
+                      items: &mut Vec<MinutesItem>| {
+        if let Some((name, from, item)) = speaking.take() {
+            if let Some(i) = item {
+                items[i].speeches.push(MinutesSpeech {
+                    speaker: with_names.then_some(name),
+                    seconds: (at - from).num_seconds().max(0),
+                });
+            }
+        }
+    };
+    loop {
+        let batch = events::after(db, s.id, after, 2000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for e in batch {
+            let p = &e.payload;
+            match e.kind.as_str() {
+                "item.changed" => {
+                    current = p
+                        .get("item_id")
+                        .and_then(|v| v.as_str())
+                        .and_then(|v| v.parse().ok())
+                        .and_then(|id: Uuid| index.get(&id).copied());
+                }
+                "floor.given" => {
+                    end_speech(&mut speaking, e.at, &mut items);
+                    let name = p
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    speaking = Some((name, e.at, current));
+                }
+                "floor.ended" | "session.closed" | "session.adjourned" => {
+                    end_speech(&mut speaking, e.at, &mut items)
+                }
+                "chat.posted" => {
+                    let item = p
+                        .get("item_id")
+                        .and_then(|v| v.as_str())
+                        .and_then(|v| v.parse().ok())
+                        .and_then(|id: Uuid| index.get(&id).copied())
+                        .or(current);
+                    if let Some(i) = item {
+                        items[i].chat_messages += 1;
+                    }
+                    let name = p
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    let text = p
+                        .get("text")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    chat.insert(e.seq, (item, name, text));
+                }
+                "chat.removed" => {
+                    if let Some(seq) = p.get("seq").and_then(|v| v.as_i64()) {
+                        chat.remove(&seq);
+                    }
+                }
+                "chat.marked" => {
+                    if let Some((Some(i), name, text)) = p
+                        .get("seq")
+                        .and_then(|v| v.as_i64())
+                        .and_then(|seq| chat.get(&seq))
+                    {
+                        items[*i].marked_chat.push(if with_names {
+                            format!("{name}: {text}")
+                        } else {
+                            text.clone()
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let community_name = place::Entity::find_by_id(s.community_id)
+        .one(db)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let chair = user::Entity::find_by_id(s.chair_id)
+        .one(db)
+        .await?
+        .map(|u| u.display_name);
+    let view = super::service::view(db, None, s.clone()).await?;
+    Ok(Minutes {
+        session_id: s.id,
+        title: s.title.clone(),
+        purpose: s.purpose.clone(),
+        community_name,
+        starts_at: s.starts_at,
+        opened_at: s.opened_at,
+        closed_at: s.closed_at,
+        chair: if with_names { chair } else { None },
+        attendance: view.attendance,
+        items,
+        votes: vec![],
+    })
+}
+
+/// The minutes as a readable Markdown document, in Chinese (the record's language).
+pub fn markdown(m: &Minutes) -> String {
+    let mut out = format!("# {} 会议纪要\n\n", m.title);
+    out.push_str(&format!("- 社区：{}\n", m.community_name));
+    out.push_str(&format!(
+        "- 召开：{}\n",
+        m.opened_at
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "未召开".into())
+    ));
+    out.push_str(&format!(
+        "- 结束：{}\n",
+        m.closed_at
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "未结束".into())
+    ));
+    if let Some(chair) = &m.chair {
+        out.push_str(&format!("- 主持人：{chair}\n"));
+    }
+    out.push_str(&format!(
+        "\n## 议题说明\n\n{}\n\n## 出席情况\n\n",
+        m.purpose
+    ));
+    out.push_str(&format!(
+        "应邀 {} 人，确认出席 {} 人，线上出席 {} 人，现场登记 {} 人。\n\n| 类别 | 应邀 | 出席 |\n|---|---|---|\n",
+        m.attendance.invited, m.attendance.confirmed, m.attendance.present_online, m.attendance.present_assisted
+    ));
+    for g in &m.attendance.by_group {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            g.group, g.invited, g.present
+        ));
+    }
+    out.push_str("\n## 议程与发言\n");
+    for item in &m.items {
+        out.push_str(&format!("\n### {}. {}\n\n", item.position, item.title));
+        if item.speeches.is_empty() {
+            out.push_str("无人发言。\n");
+        }
+        for (i, sp) in item.speeches.iter().enumerate() {
+            let who = sp
+                .speaker
+                .clone()
+                .unwrap_or_else(|| format!("发言人 {}", i + 1));
+            out.push_str(&format!(
+                "- {who}：{} 分 {} 秒\n",
+                sp.seconds / 60,
+                sp.seconds % 60
+            ));
+        }
+        out.push_str(&format!("\n讨论区消息 {} 条。\n", item.chat_messages));
+        for c in &item.marked_chat {
+            out.push_str(&format!("\n> {c}\n"));
+        }
+    }
+    out.push_str("\n## 表决与决议\n\n");
+    if m.votes.is_empty() {
+        out.push_str("本次会议未进行表决。\n");
+    }
+    out
+}
