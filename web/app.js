@@ -4,6 +4,8 @@ import { loadLanguage, t, currentLanguage, applyTranslations } from './js/i18n.j
 import * as accounts from './js/accounts.js';
 import * as communities from './js/communities.js';
 import * as proposals from './js/proposals.js';
+import * as sessions from './js/sessions.js';
+import * as live from './js/live.js';
 
 const routes = {
   '': accounts.home,
@@ -17,6 +19,7 @@ const routes = {
   queue: communities.queue,
   proposals: proposals.list,
   moderation: proposals.moderation,
+  sessions: sessions.list,
 };
 
 /** Routes with an id: #/proposals/new, #/proposals/<id>, #/proposals/<id>/edit. */
@@ -25,6 +28,8 @@ function resolve(path) {
   if (head === 'proposals' && id === 'new') return proposals.write;
   if (head === 'proposals' && id && sub === 'edit') return (main, params) => proposals.edit(main, params, id);
   if (head === 'proposals' && id) return (main, params) => proposals.show(main, params, id);
+  if (head === 'sessions' && id && sub === 'live') return (main, params) => live.room(main, params, id);
+  if (head === 'sessions' && id) return (main, params) => sessions.show(main, params, id);
   return routes[path] ?? accounts.notFound;
 }
 
@@ -45,7 +50,7 @@ function renderNav() {
   const nav = document.getElementById('nav');
   const signedIn = session.token() !== null;
   const items = signedIn
-    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
+    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
     : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {
@@ -80,6 +85,7 @@ export async function route(event) {
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
   const params = new URLSearchParams(query ?? '');
   const page = resolve(path);
+  live.leave();
   const main = document.getElementById('main');
   renderNav();
   await page(main, params);

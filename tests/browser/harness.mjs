@@ -92,3 +92,32 @@ export function launchBrowser() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
+
+export const DEMO_PASSWORD = 'yishi-demo-2026';
+
+/** Signs in through the page, as a person would. */
+export async function signIn(page, base, email, password = DEMO_PASSWORD) {
+  await page.goto(`${base}/#/signin`);
+  await page.getByLabel('电子邮箱').fill(email);
+  await page.getByLabel('密码', { exact: true }).fill(password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByText('您好！').waitFor();
+}
+
+/** A bearer token through the API, for setting the scene. */
+export async function apiToken(base, email, password = DEMO_PASSWORD) {
+  const r = await fetch(`${base}/api/v1/accounts/sessions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }),
+  });
+  if (r.status !== 201) throw new Error(`${email} cannot sign in: ${r.status}`);
+  return (await r.json()).token;
+}
+
+export async function apiCall(base, token, method, path, body) {
+  const r = await fetch(`${base}/api/v1${path}`, {
+    method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}

@@ -1,8 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSmtp, startServer, launchBrowser } from './harness.mjs';
-
-const DEMO_PASSWORD = 'yishi-demo-2026';
+import { startSmtp, startServer, launchBrowser, signIn as signInAt, apiToken, apiCall } from './harness.mjs';
 let smtp;
 let server;
 let browser;
@@ -19,13 +17,7 @@ after(async () => {
   await smtp?.close();
 });
 
-async function signIn(page, email) {
-  await page.goto(`${server.base}/#/signin`);
-  await page.getByLabel('电子邮箱').fill(email);
-  await page.getByLabel('密码', { exact: true }).fill(DEMO_PASSWORD);
-  await page.getByRole('button', { name: '登录' }).click();
-  await page.getByText('您好！').waitFor();
-}
+const signIn = (page, email) => signInAt(page, server.base, email);
 
 async function signOut(page) {
   await page.getByRole('button', { name: '退出登录' }).click();
@@ -33,13 +25,9 @@ async function signOut(page) {
 }
 
 async function apiCosign(email, proposalId) {
-  const login = await fetch(`${server.base}/api/v1/accounts/sessions`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: DEMO_PASSWORD }),
-  });
-  assert.equal(login.status, 201, `${email} signs in`);
-  const { token } = await login.json();
-  const r = await fetch(`${server.base}/api/v1/proposals/${proposalId}/cosign`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
-  assert.equal(r.status, 200, `${email} co-signs: ${await r.text()}`);
+  const token = await apiToken(server.base, email);
+  const p = await apiCall(server.base, token, 'POST', `/proposals/${proposalId}/cosign`, {});
+  assert.ok(p.cosigned_by_me, `${email} co-signed`);
 }
 
 test('a resident proposes, nine neighbours co-sign, the committee asks for a change, the resident resubmits, the committee accepts', async () => {
