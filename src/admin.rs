@@ -9,8 +9,9 @@ use crate::audit::{self, Change};
 use crate::clock;
 use crate::db::Db;
 use crate::entities::{
-    building, community_setting, membership, organisation, organisation_member, place, proposal,
-    proposal_comment, proposal_cosign, proposal_version, role_grant, unit, user,
+    agenda_item, building, community_setting, membership, organisation, organisation_member, place,
+    proposal, proposal_comment, proposal_cosign, proposal_version, role_grant, session,
+    session_attendance, session_event, session_invitation, unit, user,
 };
 use crate::passwords::Passwords;
 use crate::policy::Role;
@@ -766,6 +767,209 @@ async fn demo_proposals<C: ConnectionTrait>(
         p.firm_rep,
         Some(p.firm),
         "初步方案是 12 小时内免费，超时按柜主规则收费。",
+    )
+    .await?;
+
+    let now = clock::now();
+    let day = chrono::Duration::days(1);
+    let hour = chrono::Duration::hours(1);
+    // A closed session with its record, a live one, and a scheduled one.
+    let r = &p.residents;
+    let closed_events = vec![
+        (
+            "presence.joined",
+            json!({ "user_id": p.committee, "name": "主任" }),
+        ),
+        (
+            "presence.joined",
+            json!({ "user_id": r[0], "name": "居民" }),
+        ),
+        ("hand.raised", json!({ "user_id": r[0], "name": "居民" })),
+        (
+            "floor.given",
+            json!({ "user_id": r[0], "name": "居民", "seconds": 180, "until": now - day * 20 }),
+        ),
+        (
+            "chat.posted",
+            json!({ "user_id": r[1], "name": "居民", "text": "同意先修滑梯。", "item_id": null }),
+        ),
+        ("floor.ended", json!({ "user_id": r[0], "reason": "chair" })),
+        ("session.closed", json!({})),
+    ];
+    demo_session(
+        txn,
+        community,
+        p,
+        "二月协商议事会",
+        "closed",
+        now - day * 21,
+        &[
+            ("修缮儿童游乐场", Some(playground)),
+            ("社区春节活动总结", None),
+        ],
+        &closed_events,
+    )
+    .await?;
+    let live_events = vec![
+        (
+            "presence.joined",
+            json!({ "user_id": p.committee, "name": "主任" }),
+        ),
+        (
+            "chat.posted",
+            json!({ "user_id": p.committee, "name": "主任", "text": "会议开始，先请物业介绍快递柜方案。", "item_id": null }),
+        ),
+        ("hand.raised", json!({ "user_id": r[2], "name": "居民" })),
+    ];
+    demo_session(
+        txn,
+        community,
+        p,
+        "三月协商议事会",
+        "open",
+        now - hour / 2,
+        &[("小区东侧增设快递柜", None), ("电动自行车充电桩", None)],
+        &live_events,
+    )
+    .await?;
+    demo_session(
+        txn,
+        community,
+        p,
+        "四月协商议事会",
+        "scheduled",
+        now + day * 7,
+        &[("调整广场舞时间", None)],
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+/// One demo session with its agenda, invitations of every resident, attendance and room events.
+#[allow(clippy::too_many_arguments)]
+async fn demo_session<C: ConnectionTrait>(
+    txn: &C,
+    community: Uuid,
+    p: &DemoPeople,
+    title: &str,
+    status: &str,
+    starts_at: chrono::DateTime<chrono::Utc>,
+    agenda: &[(&str, Option<Uuid>)],
+    events: &[(&str, serde_json::Value)],
+) -> Result<(), AdminError> {
+    let id = Uuid::new_v4();
+    let now = clock::now();
+    let started = status != "scheduled";
+    session::ActiveModel {
+        id: Set(id),
+        community_id: Set(community),
+        title: Set(title.into()),
+        purpose: Set("社区党组织召集居民、物业和社会组织，协商本月议题。".into()),
+        starts_at: Set(starts_at),
+        ends_at: Set(starts_at + chrono::Duration::hours(2)),
+        address: Set(Some("社区党群服务中心二楼会议室".into())),
+        online: Set(true),
+        status: Set(status.into()),
+        chair_id: Set(p.committee),
+        created_by: Set(p.committee),
+        invited: Set(json!({ "all_residents": true, "owners": false, "grid_ids": [], "organisation_ids": [p.firm], "people": [] }).to_string()),
+        cancel_reason: Set(None),
+        current_item_id: Set(None),
+        event_seq: Set(events.len() as i64),
+        revision: Set(0),
+        reminded_at: Set(None),
+        opened_at: Set(started.then_some(starts_at)),
+        closed_at: Set((status == "closed").then_some(starts_at + chrono::Duration::hours(2))),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    let mut first_item = None;
+    for (i, (item, proposal_id)) in agenda.iter().enumerate() {
+        let item_id = Uuid::new_v4();
+        first_item.get_or_insert(item_id);
+        agenda_item::ActiveModel {
+            id: Set(item_id),
+            session_id: Set(id),
+            position: Set(i as i32 + 1),
+            proposal_id: Set(*proposal_id),
+            title: Set((*item).into()),
+            description: Set(String::new()),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+    }
+    if started {
+        session::Entity::update_many()
+            .col_expr(session::Column::CurrentItemId, Expr::value(first_item))
+            .filter(session::Column::Id.eq(id))
+            .exec(txn)
+            .await?;
+    }
+    let mut invited: Vec<(Uuid, &str)> = p.residents.iter().map(|r| (*r, "resident")).collect();
+    invited.push((p.committee, "chair"));
+    invited.push((p.firm_rep, "organisation"));
+    for (i, (user_id, group)) in invited.iter().enumerate() {
+        let response = if i % 3 == 0 {
+            "pending"
+        } else if i % 5 == 0 {
+            "declined"
+        } else {
+            "confirmed"
+        };
+        session_invitation::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            session_id: Set(id),
+            user_id: Set(*user_id),
+            invited_as: Set((*group).into()),
+            response: Set(response.into()),
+            responded_at: Set(None),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        if started && i % 2 == 0 {
+            session_attendance::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                session_id: Set(id),
+                user_id: Set(*user_id),
+                mode: Set(if i % 4 == 0 { "assisted" } else { "online" }.into()),
+                checked_in_by: Set(None),
+                created_at: Set(starts_at),
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    for (seq, (kind, payload)) in events.iter().enumerate() {
+        let mut payload = payload.clone();
+        if payload.get("item_id").is_some_and(|v| v.is_null()) {
+            payload["item_id"] = json!(first_item);
+        }
+        session_event::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            session_id: Set(id),
+            seq: Set(seq as i64 + 1),
+            kind: Set((*kind).into()),
+            actor_id: Set(Some(p.committee)),
+            payload: Set(payload.to_string()),
+            created_at: Set(starts_at + chrono::Duration::minutes(seq as i64 * 5)),
+        }
+        .insert(txn)
+        .await?;
+    }
+    audit::record(
+        txn,
+        Change {
+            actor: Some(p.committee),
+            action: "session.created",
+            object_type: "session",
+            object_id: id.to_string(),
+            summary: json!({ "title": title, "status": status, "via": "demo" }),
+        },
     )
     .await?;
     Ok(())

@@ -61,6 +61,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Concurrent Argon2 hashes; each holds 19 MiB while it runs.
     pub max_concurrent_hashes: usize,
+    /// Frames queued for one live-room connection before it is told to resync (close 4008).
+    pub live_send_queue: usize,
+    /// Chat messages one person may send to a room in 10 seconds.
+    pub chat_per_10s: u32,
     /// Seconds between passes of the scheduler (expiring proposals).
     pub scheduler_interval_secs: u64,
     /// Log as JSON lines (`json`) or human-readable text (`text`).
@@ -86,6 +90,8 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_concurrent_hashes: 4,
+            live_send_queue: 256,
+            chat_per_10s: 5,
             scheduler_interval_secs: 30,
             log_format: "text".into(),
         }
@@ -180,6 +186,12 @@ impl Settings {
             return Err(ConfigError {
                 name: "YISHI_MAIL_MAX_ATTEMPTS",
                 message: "must be at least 1".into(),
+            });
+        }
+        if self.live_send_queue < 8 {
+            return Err(ConfigError {
+                name: "YISHI_LIVE_SEND_QUEUE",
+                message: "must be at least 8".into(),
             });
         }
         if self.scheduler_interval_secs < 1 {

@@ -74,10 +74,10 @@ async fn poll(state: AppState, shutdown: Arc<Notify>) {
             let latest = session::Entity::find_by_id(room.session_id)
                 .one(&state.db.conn)
                 .await;
-            if let Ok(Some(s)) = latest {
-                if s.event_seq > room.snapshot().last_seq {
-                    state.rooms.catch_up(&state, room.session_id).await;
-                }
+            if let Ok(Some(s)) = latest
+                && s.event_seq > room.snapshot().last_seq
+            {
+                state.rooms.catch_up(&state, room.session_id).await;
             }
         }
     }

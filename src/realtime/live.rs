@@ -23,9 +23,6 @@ use crate::sessions::model::SessionStatus;
 use crate::state::AppState;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-/// Frames queued for one connection; a client this far behind is told to resync.
-const SEND_QUEUE: usize = 256;
-
 #[derive(Deserialize)]
 pub struct LiveQuery {
     ticket: Option<String>,
@@ -150,14 +147,34 @@ async fn serve(
     }
     let snapshot = room.snapshot();
     let mut sent_upto = snapshot.last_seq;
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(SEND_QUEUE);
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(state.settings.live_send_queue);
+    // Set when this client fell behind: the writer then sends only the close frame.
+    let resync = Arc::new(tokio::sync::Notify::new());
+    let writer_resync = resync.clone();
     let writer = tokio::spawn(async move {
-        while let Some(frame) = out_rx.recv().await {
+        loop {
+            let frame = tokio::select! {
+                biased;
+                _ = writer_resync.notified() => break,
+                frame = out_rx.recv() => match frame {
+                    Some(frame) => frame,
+                    None => return,
+                },
+            };
             let closing = matches!(frame, Message::Close(_));
-            if sink.send(frame).await.is_err() || closing {
-                break;
+            tokio::select! {
+                sent = sink.send(frame) => {
+                    if sent.is_err() || closing {
+                        let _ = sink.close().await;
+                        return;
+                    }
+                }
+                _ = writer_resync.notified() => break,
             }
         }
+        // Behind: skip what is queued and say so; give the client a while to read it.
+        let close = Message::Close(Some((CloseCode::Reserved(CLOSE_RESYNC), "resync".into())));
+        let _ = tokio::time::timeout(Duration::from_secs(30), sink.send(close)).await;
         let _ = sink.close().await;
     });
     let welcome = json!({ "type": "welcome", "you": user, "chair": chair, "session_id": session.id, "state": snapshot });
@@ -185,6 +202,7 @@ async fn serve(
         }
     }
     let forward_tx = out_tx.clone();
+    let forward_resync = resync.clone();
     let forwarder = tokio::spawn(async move {
         loop {
             match frames.recv().await {
@@ -198,10 +216,7 @@ async fn serve(
                         .is_err()
                     {
                         // The client is not reading: tell it to resync and stop sending.
-                        let _ = forward_tx.try_send(Message::Close(Some((
-                            CloseCode::Reserved(CLOSE_RESYNC),
-                            "resync".into(),
-                        ))));
+                        forward_resync.notify_one();
                         break;
                     }
                     if frame.contains("\"kind\":\"session.closed\"") {
@@ -215,10 +230,7 @@ async fn serve(
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = forward_tx.try_send(Message::Close(Some((
-                        CloseCode::Reserved(CLOSE_RESYNC),
-                        "resync".into(),
-                    ))));
+                    forward_resync.notify_one();
                     break;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
@@ -337,7 +349,7 @@ pub async fn act(
             let key = format!("chat:{}:{user}", room.session_id);
             state
                 .limiter
-                .take(&key, 5, Duration::from_secs(10))
+                .take(&key, state.settings.chat_per_10s, Duration::from_secs(10))
                 .map_err(|retry| ApiError::too_many("You are sending messages too fast.", retry))?;
             let item = item_id.or(snapshot.current_item_id);
             append(

@@ -41,13 +41,13 @@ pub async fn build<C: ConnectionTrait>(
     let end_speech = |speaking: &mut Option<(String, DateTime<Utc>, Option<usize>)>,
                       at: DateTime<Utc>,
                       items: &mut Vec<MinutesItem>| {
-        if let Some((name, from, item)) = speaking.take() {
-            if let Some(i) = item {
-                items[i].speeches.push(MinutesSpeech {
-                    speaker: with_names.then_some(name),
-                    seconds: (at - from).num_seconds().max(0),
-                });
-            }
+        if let Some((name, from, item)) = speaking.take()
+            && let Some(i) = item
+        {
+            items[i].speeches.push(MinutesSpeech {
+                speaker: with_names.then_some(name),
+                seconds: (at - from).num_seconds().max(0),
+            });
         }
     };
     loop {

@@ -573,3 +573,94 @@ async fn closing_produces_minutes_public_without_names_and_mailed_to_attendees()
             .await;
     }
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_told_to_resync_and_others_keep_receiving() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        live_send_queue: 16,
+        chat_per_10s: 100_000,
+        ..Default::default()
+    })
+    .await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    // The slow client: a tiny receive window, and it never reads.
+    let t = ticket(&app, &w.resident_a, &sid).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(2048).unwrap();
+    let stream = tcp.connect(addr.parse().unwrap()).await.unwrap();
+    let (mut slow, _) = tokio_tungstenite::client_async(
+        ws_url(&app, &sid, &format!("ticket={t}")),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .unwrap();
+    let neighbour = app.residents(&w.admin, &w.community_a, 1).await.remove(0).0;
+    let mut healthy = join(&app, &neighbour, &sid, None).await;
+    until(&mut healthy, "welcome", |f| f["type"] == "welcome").await;
+    // The healthy client reads as the messages come.
+    let reader = tokio::spawn(async move {
+        let mut highest = 0i64;
+        let mut chats = 0u64;
+        while let Ok(Some(Ok(m))) =
+            tokio::time::timeout(Duration::from_secs(20), healthy.next()).await
+        {
+            match m {
+                Message::Text(t) => {
+                    let f: Value = serde_json::from_str(&t).unwrap();
+                    if f["kind"] == "chat.posted" {
+                        chats += 1;
+                        highest = highest.max(f["seq"].as_i64().unwrap_or(0));
+                    }
+                    if chats == 4000 {
+                        break;
+                    }
+                }
+                Message::Close(c) => {
+                    panic!("the healthy client was closed: {c:?} after {chats} chats")
+                }
+                _ => {}
+            }
+        }
+        (chats, highest)
+    });
+    // A burst of long messages, well past what the slow client's queue and the kernel's socket
+    // buffers (up to 4 MiB each way) hold: about 12 MiB.
+    let text = "议".repeat(1000);
+    let room = format!("/sessions/{sid}/room");
+    let sent = futures_util::future::join_all((0..4).map(|_| async {
+        let mut last = 0;
+        for _ in 0..1000 {
+            let e = app
+                .post(
+                    &room,
+                    Some(&w.secretary_a),
+                    json!({ "type": "chat", "text": text }),
+                )
+                .await;
+            assert_eq!(e.status, 200, "{}", e.body["code"]);
+            last = last.max(e.body["seq"].as_i64().unwrap());
+        }
+        last
+    }))
+    .await;
+    let last = sent.into_iter().max().unwrap();
+    // The healthy client got every one of them.
+    let (chats, highest) = reader.await.unwrap();
+    assert_eq!((chats, highest), (4000, last));
+    // The slow one, when it finally reads, finds its socket closed with "resync".
+    let mut count = 0;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(20), slow.next()).await {
+            Ok(Some(Ok(Message::Close(c)))) => break c.map(|c| u16::from(c.code)),
+            Ok(Some(Ok(_))) => count += 1,
+            other => panic!("after {count} frames: {other:?}"),
+        }
+    };
+    assert!(
+        count < 4000,
+        "it was cut off before the end ({count} frames)"
+    );
+    assert_eq!(code, Some(4008));
+}

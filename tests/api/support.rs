@@ -27,6 +27,8 @@ pub struct Options {
     pub login_failures_per_account: u32,
     pub login_failures_per_address: u32,
     pub smtp_timeout_secs: u64,
+    pub live_send_queue: usize,
+    pub chat_per_10s: u32,
 }
 
 impl Default for Options {
@@ -36,6 +38,8 @@ impl Default for Options {
             login_failures_per_account: 1000,
             login_failures_per_address: 1000,
             smtp_timeout_secs: 5,
+            live_send_queue: 256,
+            chat_per_10s: 5,
         }
     }
 }
@@ -105,6 +109,8 @@ pub async fn spawn_app_at(
         login_failures_per_account: options.login_failures_per_account,
         login_failures_per_address: options.login_failures_per_address,
         scheduler_interval_secs: 1,
+        live_send_queue: options.live_send_queue,
+        chat_per_10s: options.chat_per_10s,
         ..Settings::default()
     };
     let db = Db::connect(&settings).await.expect("connect");
