@@ -98,15 +98,21 @@ impl Default for Settings {
     }
 }
 
-fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn value(get: Lookup<'_>, name: &'static str) -> Option<String> {
+    get(name).filter(|v| !v.trim().is_empty())
 }
 
-fn parsed<T: std::str::FromStr>(name: &'static str, target: &mut T) -> Result<(), ConfigError>
+fn parsed<T: std::str::FromStr>(
+    get: Lookup<'_>,
+    name: &'static str,
+    target: &mut T,
+) -> Result<(), ConfigError>
 where
     T::Err: fmt::Display,
 {
-    if let Some(raw) = var(name) {
+    if let Some(raw) = value(get, name) {
         *target = raw.trim().parse().map_err(|e: T::Err| ConfigError {
             name,
             message: e.to_string(),
@@ -118,8 +124,14 @@ where
 impl Settings {
     /// Defaults overridden by the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Defaults overridden by whatever `get` finds for each `YISHI_*` name.
+    pub fn from_lookup(get: Lookup<'_>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| value(get, name);
         let mut s = Self::default();
-        parsed("YISHI_BIND", &mut s.bind)?;
+        parsed(get, "YISHI_BIND", &mut s.bind)?;
         s.public_url = format!("http://{}", s.bind);
         if let Some(url) = var("YISHI_DATABASE_URL") {
             s.database_url = Secret::new(url);
@@ -134,18 +146,20 @@ impl Settings {
         if let Some(from) = var("YISHI_MAIL_FROM") {
             s.mail_from = from;
         }
-        parsed("YISHI_SMTP_TIMEOUT_SECS", &mut s.smtp_timeout_secs)?;
-        parsed("YISHI_MAIL_MAX_ATTEMPTS", &mut s.mail_max_attempts)?;
-        parsed("YISHI_SESSION_TTL_HOURS", &mut s.session_ttl_hours)?;
+        parsed(get, "YISHI_SMTP_TIMEOUT_SECS", &mut s.smtp_timeout_secs)?;
+        parsed(get, "YISHI_MAIL_MAX_ATTEMPTS", &mut s.mail_max_attempts)?;
+        parsed(get, "YISHI_SESSION_TTL_HOURS", &mut s.session_ttl_hours)?;
         parsed(
+            get,
             "YISHI_LOGIN_FAILURES_PER_ACCOUNT",
             &mut s.login_failures_per_account,
         )?;
         parsed(
+            get,
             "YISHI_LOGIN_FAILURES_PER_ADDRESS",
             &mut s.login_failures_per_address,
         )?;
-        parsed("YISHI_WRITES_PER_MINUTE", &mut s.writes_per_minute)?;
+        parsed(get, "YISHI_WRITES_PER_MINUTE", &mut s.writes_per_minute)?;
         if let Some(origins) = var("YISHI_ALLOWED_ORIGINS") {
             s.allowed_origins = origins
                 .split(',')
@@ -153,9 +167,16 @@ impl Settings {
                 .filter(|o| !o.is_empty())
                 .collect();
         }
-        parsed("YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
-        parsed("YISHI_MAX_CONCURRENT_HASHES", &mut s.max_concurrent_hashes)?;
+        parsed(get, "YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
         parsed(
+            get,
+            "YISHI_MAX_CONCURRENT_HASHES",
+            &mut s.max_concurrent_hashes,
+        )?;
+        parsed(get, "YISHI_LIVE_SEND_QUEUE", &mut s.live_send_queue)?;
+        parsed(get, "YISHI_CHAT_PER_10S", &mut s.chat_per_10s)?;
+        parsed(
+            get,
             "YISHI_SCHEDULER_INTERVAL_SECS",
             &mut s.scheduler_interval_secs,
         )?;
@@ -217,5 +238,64 @@ impl Settings {
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/');
         origin == self.public_url || self.allowed_origins.iter().any(|o| o == origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn every_variable_in_the_readme_is_read_and_applied() {
+        let readme = include_str!("../README.md");
+        let documented: Vec<&str> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `YISHI_"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        assert!(documented.len() >= 15, "{documented:?}");
+        let asked = RefCell::new(Vec::new());
+        let get = |name: &str| {
+            asked.borrow_mut().push(name.to_string());
+            None
+        };
+        Settings::from_lookup(&get).unwrap();
+        for name in documented {
+            let full = format!("YISHI_{name}");
+            // The log filter is read by main, the admin password by `admin create`.
+            if full == "YISHI_LOG" || full == "YISHI_ADMIN_PASSWORD" {
+                continue;
+            }
+            assert!(
+                asked.borrow().contains(&full),
+                "{full} is documented but never read"
+            );
+        }
+    }
+
+    #[test]
+    fn values_override_defaults_and_bad_values_are_named() {
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("YISHI_BIND", "0.0.0.0:9000"),
+            ("YISHI_CHAT_PER_10S", "50"),
+            ("YISHI_LIVE_SEND_QUEUE", "64"),
+            ("YISHI_SMTP_URL", "smtps://u:p@mail.example.org"),
+        ]);
+        let s = Settings::from_lookup(&|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!((s.chat_per_10s, s.live_send_queue), (50, 64));
+        assert_eq!(s.public_url, "http://0.0.0.0:9000");
+        assert!(!format!("{s:?}").contains("u:p"), "secrets never print");
+        let bad =
+            Settings::from_lookup(&|k| (k == "YISHI_LIVE_SEND_QUEUE").then(|| "lots".to_string()))
+                .unwrap_err();
+        assert_eq!(bad.name, "YISHI_LIVE_SEND_QUEUE");
+        let bad =
+            Settings::from_lookup(&|k| (k == "YISHI_SMTP_URL").then(|| "http://x".to_string()))
+                .unwrap_err();
+        assert_eq!(bad.name, "YISHI_SMTP_URL");
     }
 }

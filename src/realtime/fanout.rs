@@ -75,7 +75,7 @@ async fn poll(state: AppState, shutdown: Arc<Notify>) {
                 .one(&state.db.conn)
                 .await;
             if let Ok(Some(s)) = latest
-                && s.event_seq > room.snapshot().last_seq
+                && s.event_seq > room.last_seq()
             {
                 state.rooms.catch_up(&state, room.session_id).await;
             }

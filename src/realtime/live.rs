@@ -328,39 +328,43 @@ pub async fn act(
     let user = actor.id();
     let name = actor.user.display_name.clone();
     let now = clock::now();
-    let snapshot = room.snapshot();
     if msg.chair_only() && !chair {
         return Err(ApiError::forbidden("Only the chair may do this."));
     }
-    let in_progress = snapshot.status == "open";
-    let event = match msg {
-        ClientMessage::Ping => return Ok(None),
-        ClientMessage::Chat { text, item_id } => {
-            let text = clean_text(&text, MAX_CHAT_CHARS)?;
-            if snapshot.is_muted(user, now) {
-                return Err(refuse("muted", "The chair has muted you for a while."));
-            }
-            if !in_progress {
-                return Err(refuse(
-                    "session_not_open",
-                    "Chat is open while the session is in progress.",
-                ));
-            }
-            let key = format!("chat:{}:{user}", room.session_id);
-            state
-                .limiter
-                .take(&key, state.settings.chat_per_10s, Duration::from_secs(10))
-                .map_err(|retry| ApiError::too_many("You are sending messages too fast.", retry))?;
-            let item = item_id.or(snapshot.current_item_id);
-            append(
-                state,
-                room,
-                "chat.posted",
-                Some(user),
-                json!({ "user_id": user, "name": name, "text": text, "item_id": item }),
-            )
-            .await?
+    // Chat is the hot path: read only what it needs; other actions take a full copy.
+    if let ClientMessage::Chat { text, item_id } = msg {
+        let text = clean_text(&text, MAX_CHAT_CHARS)?;
+        let (muted, open, current) =
+            room.with_state(|s| (s.is_muted(user, now), s.status == "open", s.current_item_id));
+        if muted {
+            return Err(refuse("muted", "The chair has muted you for a while."));
         }
+        if !open {
+            return Err(refuse(
+                "session_not_open",
+                "Chat is open while the session is in progress.",
+            ));
+        }
+        let key = format!("chat:{}:{user}", room.session_id);
+        state
+            .limiter
+            .take(&key, state.settings.chat_per_10s, Duration::from_secs(10))
+            .map_err(|retry| ApiError::too_many("You are sending messages too fast.", retry))?;
+        let item = item_id.or(current);
+        let e = append(
+            state,
+            room,
+            "chat.posted",
+            Some(user),
+            json!({ "user_id": user, "name": name, "text": text, "item_id": item }),
+        )
+        .await?;
+        return Ok(Some(e));
+    }
+    let snapshot = room.snapshot();
+    let event = match msg {
+        // Chat was handled above, on its own fast path.
+        ClientMessage::Ping | ClientMessage::Chat { .. } => return Ok(None),
         ClientMessage::React { emoji } => {
             if !REACTIONS.contains(&emoji.as_str()) {
                 return Err(ApiError::bad_request(

@@ -141,10 +141,19 @@ impl Room {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Reads part of the state without copying all of it.
+    pub fn with_state<T>(&self, f: impl FnOnce(&RoomState) -> T) -> T {
+        f(&self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn last_seq(&self) -> i64 {
+        self.with_state(|s| s.last_seq)
+    }
+
     /// Applies and broadcasts events in sequence order. Events that arrive early wait for the
     /// ones before them (fetched from the database); ones already applied are skipped.
     pub async fn publish(&self, state: &AppState, event: RoomEvent) {
-        let last = self.snapshot().last_seq;
+        let last = self.last_seq();
         let mut pending = Vec::new();
         if event.seq > last + 1
             && let Ok(missing) = events::after(
@@ -263,7 +272,8 @@ impl Rooms {
         // Presence is live: nobody is present in a room this process has just loaded.
         folded.present.clear();
         folded.status = session.status.clone();
-        let (tx, _) = broadcast::channel(1024);
+        // Room for a join storm: every arrival is an event that everyone receives.
+        let (tx, _) = broadcast::channel(16384);
         let room = Arc::new(Room {
             session_id: session.id,
             tx,
