@@ -40,6 +40,9 @@ struct Args {
     /// How many of the clients send.
     #[arg(long, default_value_t = 10)]
     senders: usize,
+    /// Seconds to wait after connecting before sending (arrivals are events too).
+    #[arg(long, default_value_t = 10)]
+    settle: u64,
     /// Skip the bare broadcast ceiling.
     #[arg(long)]
     no_ceiling: bool,
@@ -296,8 +299,8 @@ async fn run_clients(name: &'static str, urls: Vec<String>, args: &Args, epoch: 
                 if v["type"] == "error" {
                     eprintln!("error frame: {}", v["code"]);
                 }
-                if v["kind"] == "chat.posted" {
-                    if let Some(sent) = v["payload"]["text"]
+                if v["kind"] == "chat.posted"
+                    && let Some(sent) = v["payload"]["text"]
                         .as_str()
                         .and_then(|s| s.strip_prefix("t="))
                         .and_then(|s| s.parse::<u64>().ok())
@@ -305,14 +308,13 @@ async fn run_clients(name: &'static str, urls: Vec<String>, args: &Args, epoch: 
                         lat.push((epoch.elapsed().as_micros() as u64).saturating_sub(sent));
                         delivered.fetch_add(1, Ordering::Relaxed);
                     }
-                }
             }
             lat
         }));
     }
     let clients = readers.len() as u64;
     // Let the arrivals (one presence event each, fanned out to everyone) settle first.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(args.settle)).await;
     let per_sender = args.rate / senders.len().max(1) as f64;
     let total_each = (per_sender * args.seconds as f64).round() as u64;
     let sent_total = Arc::new(AtomicU64::new(0));

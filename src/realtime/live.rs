@@ -125,25 +125,30 @@ async fn serve(
     let mut frames = room.tx.subscribe();
     let user = actor.id();
     let name = actor.user.display_name.clone();
-    {
-        let txn = state.db.write().await;
-        if let Ok(txn) = txn
-            && crate::sessions::service::record_attendance(&*txn, session.id, user, "online", None)
-                .await
-                .is_ok()
-        {
-            let _ = txn.commit().await;
-        }
-    }
-    if room.connect(user) {
-        let _ = append(
-            &state,
-            &room,
-            "presence.joined",
-            Some(user),
-            json!({ "user_id": user, "name": name }),
-        )
-        .await;
+    // Arriving records attendance and, for a person's first connection, a presence event:
+    // one transaction for both.
+    let first = room.connect(user);
+    if let Ok(txn) = state.db.write().await {
+        let attended =
+            crate::sessions::service::record_attendance(&*txn, session.id, user, "online", None)
+                .await;
+        let joined = if first {
+            events::append(
+                &*txn,
+                session.id,
+                "presence.joined",
+                Some(user),
+                json!({ "user_id": user, "name": name }),
+            )
+            .await
+            .ok()
+        } else {
+            None
+        };
+        if attended.is_ok() && txn.commit().await.is_ok()
+            && let Some(e) = joined {
+                room.publish(&state, e).await;
+            }
     }
     let snapshot = room.snapshot();
     let mut sent_upto = snapshot.last_seq;
@@ -161,9 +166,27 @@ async fn serve(
                     None => return,
                 },
             };
-            let closing = matches!(frame, Message::Close(_));
+            // Write whatever else is already queued in the same flush: under load a
+            // connection catches up with one system call for many frames.
+            let mut closing = matches!(frame, Message::Close(_));
+            let mut batch = vec![frame];
+            while !closing && batch.len() < 64 {
+                match out_rx.try_recv() {
+                    Ok(next) => {
+                        closing = matches!(next, Message::Close(_));
+                        batch.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let write = async {
+                for frame in batch {
+                    sink.feed(frame).await?;
+                }
+                sink.flush().await
+            };
             tokio::select! {
-                sent = sink.send(frame) => {
+                sent = write => {
                     if sent.is_err() || closing {
                         let _ = sink.close().await;
                         return;

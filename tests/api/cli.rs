@@ -204,3 +204,60 @@ async fn serve_stops_gracefully_on_sigterm_and_never_logs_secrets() {
     );
     assert!(!logs.contains("a long password"));
 }
+
+#[tokio::test]
+async fn without_smtp_mail_is_written_to_the_mail_folder() {
+    let url = fresh_database_url().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mail_dir = std::env::temp_dir().join(format!("yishi-mail-{}", uuid::Uuid::new_v4()));
+    let mut child = yishi(&url)
+        .arg("serve")
+        .env("YISHI_BIND", format!("127.0.0.1:{port}"))
+        .env("YISHI_MAIL_DIR", &mail_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/accounts"))
+        .json(&serde_json::json!({ "email": "files@example.org", "display_name": "F", "password": "a long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let eml = loop {
+        let found = std::fs::read_dir(&mail_dir).ok().and_then(|d| {
+            d.flatten()
+                .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        });
+        if let Some(f) = found {
+            break std::fs::read_to_string(f.path()).unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no .eml written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        eml.contains("files@example.org") && eml.to_lowercase().contains("multipart/alternative")
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
