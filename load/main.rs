@@ -304,10 +304,10 @@ async fn run_clients(name: &'static str, urls: Vec<String>, args: &Args, epoch: 
                         .as_str()
                         .and_then(|s| s.strip_prefix("t="))
                         .and_then(|s| s.parse::<u64>().ok())
-                    {
-                        lat.push((epoch.elapsed().as_micros() as u64).saturating_sub(sent));
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                    }
+                {
+                    lat.push((epoch.elapsed().as_micros() as u64).saturating_sub(sent));
+                    delivered.fetch_add(1, Ordering::Relaxed);
+                }
             }
             lat
         }));

@@ -19,6 +19,8 @@ pub struct AppState {
     pub mail_wake: Arc<Notify>,
     /// The live rooms this process serves.
     pub rooms: Arc<crate::realtime::room::Rooms>,
+    /// People whose sign-ins or roles changed: their open sockets re-check their access.
+    pub revocations: tokio::sync::broadcast::Sender<uuid::Uuid>,
 }
 
 impl AppState {
@@ -31,6 +33,28 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             mail_wake: Arc::new(Notify::new()),
             rooms: Arc::default(),
+            revocations: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
+
+    /// Tells every process that a person's access changed, so their open sockets re-check it
+    /// at once. Call after the change has committed.
+    pub async fn announce_revocation(&self, user_id: uuid::Uuid) {
+        let _ = self.revocations.send(user_id);
+        if self.db.backend() == sea_orm::DbBackend::Postgres {
+            use sea_orm::ConnectionTrait;
+            let _ = self
+                .db
+                .conn
+                .execute_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [
+                        crate::realtime::fanout::REVOCATION_CHANNEL.into(),
+                        user_id.to_string().into(),
+                    ],
+                ))
+                .await;
         }
     }
 

@@ -468,6 +468,7 @@ pub async fn logout(state: &AppState, actor: &Actor) -> Result<()> {
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(actor.id()).await;
     Ok(())
 }
 
@@ -517,6 +518,7 @@ pub async fn revoke_session(state: &AppState, actor: &Actor, session_id: Uuid) -
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(actor.id()).await;
     Ok(())
 }
 
@@ -569,6 +571,7 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(used.user_id).await;
     Ok(())
 }
 
@@ -624,6 +627,7 @@ pub async fn change_password(
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(actor.id()).await;
     Ok(())
 }
 
@@ -741,6 +745,7 @@ pub async fn delete_account(state: &AppState, actor: &Actor, password: &str) -> 
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(id).await;
     Ok(())
 }
 
@@ -752,34 +757,68 @@ pub async fn issue_live_ticket(
     session_id: Uuid,
 ) -> Result<String> {
     let txn = state.db.write().await?;
-    let token = issue_token(
-        &*txn,
-        actor.id(),
-        &format!("live:{session_id}"),
-        ChronoDuration::seconds(60),
-    )
-    .await?;
+    // The ticket remembers the sign-in that asked for it, so that ending that sign-in also
+    // ends the socket it opened.
+    let purpose = format!("live:{session_id}:{}", actor.session_id);
+    let token = issue_token(&*txn, actor.id(), &purpose, ChronoDuration::seconds(60)).await?;
     txn.commit().await?;
     Ok(token)
 }
 
+/// Uses a live-room ticket once; returns the person and the sign-in behind it.
 pub async fn consume_live_ticket(
     state: &AppState,
     ticket: &str,
     session_id: Uuid,
-) -> std::result::Result<Uuid, ApiError> {
+) -> std::result::Result<(Uuid, Uuid), ApiError> {
+    let refused =
+        || ApiError::unauthorized("The ticket is unknown, used or expired; ask for a new one.");
     let txn = state.db.write().await?;
-    let used = consume_token(&*txn, ticket, &format!("live:{session_id}"))
-        .await
-        .map_err(|_| {
-            ApiError::unauthorized("The ticket is unknown, used or expired; ask for a new one.")
-        })?;
+    let found = one_time_token::Entity::find()
+        .filter(one_time_token::Column::TokenHash.eq(hash_token(ticket.trim())))
+        .one(&*txn)
+        .await?
+        .ok_or_else(refused)?;
+    let sign_in = found
+        .purpose
+        .strip_prefix(&format!("live:{session_id}:"))
+        .and_then(|s| s.parse::<Uuid>().ok())
+        .ok_or_else(refused)?;
+    let now = clock::now();
+    if found.used_at.is_some() || found.expires_at <= now {
+        return Err(refused());
+    }
+    let marked = one_time_token::Entity::update_many()
+        .col_expr(one_time_token::Column::UsedAt, Expr::value(Some(now)))
+        .filter(one_time_token::Column::Id.eq(found.id))
+        .filter(one_time_token::Column::UsedAt.is_null())
+        .exec(&*txn)
+        .await?;
+    if marked.rows_affected != 1 || !sign_in_alive(&*txn, sign_in).await? {
+        return Err(refused());
+    }
     txn.commit().await?;
-    Ok(used.user_id)
+    Ok((found.user_id, sign_in))
+}
+
+/// True while a sign-in exists and has not expired.
+pub async fn sign_in_alive<C: ConnectionTrait>(
+    db: &C,
+    sign_in: Uuid,
+) -> std::result::Result<bool, sea_orm::DbErr> {
+    Ok(auth_session::Entity::find_by_id(sign_in)
+        .filter(auth_session::Column::ExpiresAt.gt(clock::now()))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// The actor behind a user id (for a websocket opened with a ticket).
-pub async fn actor_for(state: &AppState, user_id: Uuid) -> std::result::Result<Actor, ApiError> {
+pub async fn actor_for(
+    state: &AppState,
+    user_id: Uuid,
+    sign_in: Uuid,
+) -> std::result::Result<Actor, ApiError> {
     let user = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
         .one(&state.db.conn)
@@ -789,7 +828,7 @@ pub async fn actor_for(state: &AppState, user_id: Uuid) -> std::result::Result<A
     let affiliations = affiliations_of(&state.db.conn, user.id).await?;
     Ok(Actor {
         user,
-        session_id: Uuid::nil(),
+        session_id: sign_in,
         grants,
         affiliations,
     })

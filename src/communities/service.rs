@@ -370,6 +370,7 @@ pub async fn remove_member(
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(user_id).await;
     Ok(())
 }
 
@@ -571,6 +572,7 @@ pub async fn revoke_grant(state: &AppState, actor: &Actor, grant_id: Uuid) -> Re
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(grant.user_id).await;
     Ok(())
 }
 

@@ -11,6 +11,9 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::events::FANOUT_CHANNEL;
+
+/// The PostgreSQL channel on which processes announce people whose access changed.
+pub const REVOCATION_CHANNEL: &str = "yishi_revocations";
 use crate::entities::session;
 use crate::state::AppState;
 
@@ -27,7 +30,7 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
     loop {
         let connected = async {
             let mut l = PgListener::connect(state.settings.database_url.expose()).await?;
-            l.listen(FANOUT_CHANNEL).await?;
+            l.listen_all([FANOUT_CHANNEL, REVOCATION_CHANNEL]).await?;
             Ok::<_, sea_orm::sqlx::Error>(l)
         };
         let mut listener = tokio::select! {
@@ -49,6 +52,11 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
             tokio::select! {
                 _ = shutdown.notified() => return,
                 n = listener.recv() => match n {
+                    Ok(n) if n.channel() == REVOCATION_CHANNEL => {
+                        if let Ok(user) = n.payload().parse::<Uuid>() {
+                            let _ = state.revocations.send(user);
+                        }
+                    }
                     Ok(n) => {
                         if let Some(id) = n.payload().split(':').next().and_then(|s| s.parse::<Uuid>().ok()) {
                             state.rooms.catch_up(&state, id).await;

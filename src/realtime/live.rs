@@ -75,8 +75,9 @@ async fn prepare(
     let ticket = ticket.ok_or_else(|| {
         ApiError::unauthorized("Open the room with a ticket from POST /sessions/{id}/tickets.")
     })?;
-    let user_id = crate::accounts::service::consume_live_ticket(state, ticket, session_id).await?;
-    let actor = crate::accounts::service::actor_for(state, user_id).await?;
+    let (user_id, sign_in) =
+        crate::accounts::service::consume_live_ticket(state, ticket, session_id).await?;
+    let actor = crate::accounts::service::actor_for(state, user_id, sign_in).await?;
     let (session, convenor) =
         crate::sessions::service::load_visible(&state.db.conn, &actor, session_id)
             .await
@@ -145,10 +146,12 @@ async fn serve(
         } else {
             None
         };
-        if attended.is_ok() && txn.commit().await.is_ok()
-            && let Some(e) = joined {
-                room.publish(&state, e).await;
-            }
+        if attended.is_ok()
+            && txn.commit().await.is_ok()
+            && let Some(e) = joined
+        {
+            room.publish(&state, e).await;
+        }
     }
     let snapshot = room.snapshot();
     let mut sent_upto = snapshot.last_seq;
@@ -260,7 +263,26 @@ async fn serve(
             }
         }
     });
-    while let Some(Ok(message)) = stream.next().await {
+    let mut revocations = state.revocations.subscribe();
+    loop {
+        let message = tokio::select! {
+            m = stream.next() => match m {
+                Some(Ok(m)) => m,
+                _ => break,
+            },
+            r = revocations.recv() => {
+                let affected = match r {
+                    Ok(who) => who == user,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(_) => false,
+                };
+                if affected && !still_allowed(&state, &actor, session.id).await {
+                    let _ = out_tx.send(Message::Close(Some((CloseCode::Policy, "access revoked".into())))).await;
+                    break;
+                }
+                continue;
+            }
+        };
         match message {
             Message::Text(text) if text.len() > MAX_FRAME_BYTES => {
                 let _ = out_tx
@@ -323,6 +345,24 @@ async fn serve(
         )
         .await;
     }
+}
+
+/// Whether the person behind a socket may still be in the room: their sign-in is alive and
+/// they may still see the session.
+async fn still_allowed(state: &AppState, actor: &Actor, session_id: Uuid) -> bool {
+    if !crate::accounts::service::sign_in_alive(&state.db.conn, actor.session_id)
+        .await
+        .unwrap_or(false)
+    {
+        return false;
+    }
+    let Ok(fresh) = crate::accounts::service::actor_for(state, actor.id(), actor.session_id).await
+    else {
+        return false;
+    };
+    crate::sessions::service::load_visible(&state.db.conn, &fresh, session_id)
+        .await
+        .is_ok()
 }
 
 fn clean_text(raw: &str, max: usize) -> Result<String, ApiError> {

@@ -664,3 +664,52 @@ async fn a_client_that_does_not_read_is_told_to_resync_and_others_keep_receiving
     );
     assert_eq!(code, Some(4008));
 }
+
+#[tokio::test]
+async fn ending_a_sign_in_or_revoking_a_role_closes_the_open_socket() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    // Signing out ends the socket opened with that sign-in's ticket; others stay.
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    let mut resident = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut resident, "welcome", |f| f["type"] == "welcome").await;
+    app.delete("/accounts/sessions/current", Some(&w.resident_a))
+        .await
+        .ok(204);
+    assert_eq!(
+        close_code(&mut resident).await,
+        Some(u16::from(CloseCode::Policy))
+    );
+    // A member who was not invited loses the room with their role.
+    let email = format!("late-{}@example.org", uuid::Uuid::new_v4().simple());
+    let late = app.verified_user(&email, "Late").await;
+    app.grant(&w.admin, &w.community_a, &email, "resident")
+        .await;
+    let mut socket = join(&app, &late, &sid, None).await;
+    until(&mut socket, "welcome", |f| f["type"] == "welcome").await;
+    let roles = app
+        .get(&format!("/places/{}/roles", w.community_a), Some(&w.admin))
+        .await;
+    let grant = roles
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["display_name"] == "Late")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/roles/{grant}"), Some(&w.admin))
+        .await
+        .ok(204);
+    assert_eq!(
+        close_code(&mut socket).await,
+        Some(u16::from(CloseCode::Policy))
+    );
+    // The chair's socket carries on.
+    send(&mut chair, json!({ "type": "chat", "text": "继续" })).await;
+    until(&mut chair, "own chat", event("chat.posted")).await;
+}
