@@ -28,6 +28,7 @@ function resolve(path) {
   if (head === 'proposals' && id === 'new') return proposals.write;
   if (head === 'proposals' && id && sub === 'edit') return (main, params) => proposals.edit(main, params, id);
   if (head === 'proposals' && id) return (main, params) => proposals.show(main, params, id);
+  if (head === 'sessions' && id === 'new') return sessions.convene;
   if (head === 'sessions' && id && sub === 'live') return (main, params) => live.room(main, params, id);
   if (head === 'sessions' && id) return (main, params) => sessions.show(main, params, id);
   return routes[path] ?? accounts.notFound;

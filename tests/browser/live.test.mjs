@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSmtp, startServer, launchBrowser, signIn, apiToken, apiCall } from './harness.mjs';
 
+
 let smtp;
 let server;
 let browser;
@@ -20,31 +21,39 @@ after(async () => {
 
 test('a resident raises a hand, the chair gives the floor, both see the countdown, chat crosses, a reload catches up', async () => {
   const chairEmail = 'secretary@guihua.demo.yishi.localhost';
-  const token = await apiToken(server.base, chairEmail);
-  const communities = await apiCall(server.base, token, 'GET', '/places?kind=community');
-  const guihua = communities.find((c) => c.name === '桂花社区');
-  const start = new Date(Date.now() + 3600e3);
-  const s = await apiCall(server.base, token, 'POST', '/sessions', {
-    community_id: guihua.id, title: '浏览器测试议事会', purpose: '测试会场', online: true,
-    starts_at: start.toISOString(), ends_at: new Date(start.getTime() + 7200e3).toISOString(),
-    agenda: [{ title: '东门路灯' }, { title: '快递柜' }], invited: { all_residents: true },
-  });
-  await apiCall(server.base, token, 'POST', `/sessions/${s.id}/schedule`, {});
-  await apiCall(server.base, token, 'POST', `/sessions/${s.id}/open`, {});
-
   const chairContext = await browser.newContext();
   const residentContext = await browser.newContext();
   const chair = await chairContext.newPage();
   const resident = await residentContext.newPage();
   const errors = [];
   for (const p of [chair, resident]) p.on('pageerror', (e) => errors.push(e.message));
+
+  // The party secretary convenes the session in the page, sends the invitations and opens it.
   await signIn(chair, server.base, chairEmail);
-  await signIn(resident, server.base, 'resident1@guihua.demo.yishi.localhost');
-  await chair.goto(`${server.base}/#/sessions/${s.id}/live`);
+  await chair.getByRole('link', { name: '议事会' }).click();
+  await chair.getByRole('link', { name: '召集议事会' }).click();
+  await chair.getByLabel('会议名称').fill('浏览器测试议事会');
+  await chair.getByLabel('会议说明').fill('测试会场');
+  await chair.getByLabel('地点').fill('社区活动室');
+  await chair.getByLabel('议程').fill('东门路灯\n快递柜');
+  await chair.getByRole('button', { name: '保存草稿' }).click();
+  await chair.getByRole('heading', { name: '浏览器测试议事会' }).waitFor();
+  await chair.getByText('草稿').waitFor();
+  await chair.getByRole('button', { name: '发出通知' }).click();
+  await chair.getByText('已发出通知').waitFor();
+  await chair.getByRole('button', { name: '开始会议' }).click();
+  await chair.getByText('进行中').waitFor();
+  const id = chair.url().split('#/sessions/')[1];
+  const s = { id };
+  await chair.getByRole('link', { name: '进入会场' }).click();
   await chair.getByText('已连接').waitFor();
+
+  await signIn(resident, server.base, 'resident1@guihua.demo.yishi.localhost');
   await resident.goto(`${server.base}/#/sessions/${s.id}`);
   await resident.getByRole('link', { name: '进入会场' }).click();
   await resident.getByText('已连接').waitFor();
+  const mails = await smtp.waitFor('resident1@guihua.demo.yishi.localhost');
+  assert.ok(mails.some((m) => m.subject.includes('浏览器测试议事会')), 'the invitation was mailed');
 
   const residentName = (await apiCall(server.base, await apiToken(server.base, 'resident1@guihua.demo.yishi.localhost'), 'GET', '/accounts/me')).display_name;
   await chair.locator('.present').getByText(residentName).waitFor();

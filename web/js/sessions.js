@@ -2,7 +2,9 @@
 // invitation answer and attendance.
 import { api, session } from './api.js';
 import { t, problemText } from './i18n.js';
-import { el, page, message } from './ui.js';
+import { el, page, message, field, checkbox, onSubmit } from './ui.js';
+
+const CONVENORS = ['party_secretary', 'committee_member'];
 
 function when(s) {
   const start = new Date(s.starts_at);
@@ -19,7 +21,10 @@ export async function list(main) {
   for (const [id, name] of communities) {
     let sessions;
     try { sessions = await api.get(`/sessions?community_id=${id}`); } catch { continue; }
-    sections.push(el('h2', { text: name }), sessions.length
+    const convenor = me.roles.some((r) => r.place_id === id && CONVENORS.includes(r.role));
+    sections.push(el('h2', { text: name }));
+    if (convenor) sections.push(el('p', {}, el('a', { class: 'button', href: `#/sessions/new?community=${id}`, text: t('session.convene') })));
+    sections.push(sessions.length
       ? el('ul', { class: 'cards' }, ...sessions.map((s) => el('li', { class: 'card' },
         el('h3', {}, el('a', { href: `#/sessions/${s.id}`, text: s.title })),
         el('p', {}, el('span', { class: 'badge', text: t(`session.status.${s.status}`) }), ` ${when(s)}`))))
@@ -43,6 +48,29 @@ export async function show(main, params, id) {
       actions.append(b);
     }
   }
+  const me = await api.get('/accounts/me');
+  const convenor = me.id === s.chair.id || me.roles.some((r) => r.place_id === s.community_id && CONVENORS.includes(r.role));
+  if (convenor) {
+    const step = (key, path, body) => {
+      const b = el('button', { type: 'button', text: t(key) });
+      b.addEventListener('click', async () => {
+        actions.querySelector('.message')?.remove();
+        try { await api.post(`/sessions/${id}/${path}`, body ?? {}); await reload(); } catch (err) { actions.prepend(message('error', problemText(err))); }
+      });
+      return b;
+    };
+    const next = { draft: [['session.schedule', 'schedule']], scheduled: [['session.open', 'open']], open: [['session.adjourn', 'adjourn'], ['session.close', 'close']], adjourned: [['session.resume', 'resume'], ['session.close', 'close']] }[s.status] ?? [];
+    for (const [key, path] of next) actions.append(step(key, path));
+    if (['draft', 'scheduled'].includes(s.status)) {
+      const reason = el('input', { type: 'text', id: 'cancel-reason', maxlength: 2000 });
+      const cancel = el('button', { type: 'button', class: 'secondary', text: t('session.cancel') });
+      cancel.addEventListener('click', async () => {
+        actions.querySelector('.message')?.remove();
+        try { await api.post(`/sessions/${id}/cancel`, { reason: reason.value }); await reload(); } catch (err) { actions.prepend(message('error', problemText(err))); }
+      });
+      actions.append(el('label', { for: 'cancel-reason', text: t('session.cancelReason') }), reason, cancel);
+    }
+  }
   if (s.status === 'closed') actions.append(el('a', { class: 'button secondary', href: `/api/v1/sessions/${id}/minutes.md`, text: t('session.minutes') }));
   main.replaceChildren(
     el('h1', { text: s.title }),
@@ -56,4 +84,41 @@ export async function show(main, params, id) {
     el('h2', { text: t('session.attendance') }),
     el('p', { text: t('session.attendanceLine', { invited: s.attendance.invited, confirmed: s.attendance.confirmed, online: s.attendance.present_online, assisted: s.attendance.present_assisted }) }),
   );
+}
+
+/** The convenor's form: title, purpose, times, place, agenda (one item a line), invitations. */
+export async function convene(main, params) {
+  const community = params.get('community');
+  if (!session.token() || !community) { page(main, 'session.convene', message('error', t('signin.required'))); return; }
+  const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const start = new Date(Date.now() + 7 * 86400e3);
+  start.setMinutes(0, 0, 0);
+  const form = el('form', {},
+    field('session.form.title', el('input', { type: 'text', name: 'title', required: true, maxlength: 120 })),
+    field('session.form.purpose', el('textarea', { name: 'purpose', required: true, maxlength: 4000, rows: 3 })),
+    field('session.form.starts', el('input', { type: 'datetime-local', name: 'starts_at', required: true, value: local(start) })),
+    field('session.form.ends', el('input', { type: 'datetime-local', name: 'ends_at', required: true, value: local(new Date(start.getTime() + 2 * 3600e3)) })),
+    field('session.form.address', el('input', { type: 'text', name: 'address', maxlength: 200 })),
+    checkbox('session.form.online', 'online'),
+    field('session.form.agenda', el('textarea', { name: 'agenda', rows: 4 }), 'session.form.agendaHint'),
+    checkbox('session.form.allResidents', 'all_residents'),
+    el('button', { type: 'submit', text: t('session.form.save') }));
+  form.querySelector('input[name="online"]').checked = true;
+  form.querySelector('input[name="all_residents"]').checked = true;
+  onSubmit(form, async (data) => {
+    const agenda = String(data.get('agenda') ?? '').split('\n').map((l) => l.trim()).filter(Boolean).map((title) => ({ title }));
+    const s = await api.post('/sessions', {
+      community_id: community,
+      title: data.get('title'),
+      purpose: data.get('purpose'),
+      starts_at: new Date(data.get('starts_at')).toISOString(),
+      ends_at: new Date(data.get('ends_at')).toISOString(),
+      address: data.get('address') || null,
+      online: data.get('online') === 'on',
+      agenda,
+      invited: { all_residents: data.get('all_residents') === 'on' },
+    });
+    location.hash = `#/sessions/${s.id}`;
+  });
+  page(main, 'session.convene', form);
 }
