@@ -367,20 +367,36 @@ pub async fn affiliations_of<C: ConnectionTrait>(
         .filter(organisation_member::Column::UserId.eq(user_id))
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(memberships.len());
-    for m in memberships {
-        if let Some(org) = organisation::Entity::find_by_id(m.organisation_id)
-            .one(db)
-            .await?
-        {
-            out.push(crate::policy::Affiliation {
-                organisation_id: org.id,
-                place_id: org.place_id,
-                representative: m.role == "representative",
-            });
-        }
+    if memberships.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // Every request resolves its actor: one query for the organisations, not one each.
+    let places: std::collections::HashMap<Uuid, Uuid> = organisation::Entity::find()
+        .filter(
+            organisation::Column::Id.is_in(
+                memberships
+                    .iter()
+                    .map(|m| m.organisation_id)
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.place_id))
+        .collect();
+    Ok(memberships
+        .into_iter()
+        .filter_map(|m| {
+            places
+                .get(&m.organisation_id)
+                .map(|place_id| crate::policy::Affiliation {
+                    organisation_id: m.organisation_id,
+                    place_id: *place_id,
+                    representative: m.role == "representative",
+                })
+        })
+        .collect())
 }
 
 pub async fn profile<C: ConnectionTrait>(
@@ -392,25 +408,29 @@ pub async fn profile<C: ConnectionTrait>(
         .order_by_asc(role_grant::Column::CreatedAt)
         .all(db)
         .await?;
-    let mut roles = Vec::with_capacity(grants.len());
-    for g in grants {
-        let Some(role) = Role::parse(&g.role) else {
-            continue;
-        };
-        let place_name = match g.place_id {
-            Some(pid) => place::Entity::find_by_id(pid)
-                .one(db)
-                .await?
-                .map(|p| p.name),
-            None => None,
-        };
-        roles.push(RoleGrantView {
-            id: g.id,
-            role,
-            place_id: g.place_id,
-            place_name,
-        });
-    }
+    let place_ids: Vec<Uuid> = grants.iter().filter_map(|g| g.place_id).collect();
+    let names: std::collections::HashMap<Uuid, String> = if place_ids.is_empty() {
+        Default::default()
+    } else {
+        place::Entity::find()
+            .filter(place::Column::Id.is_in(place_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect()
+    };
+    let roles = grants
+        .into_iter()
+        .filter_map(|g| {
+            Some(RoleGrantView {
+                id: g.id,
+                role: Role::parse(&g.role)?,
+                place_id: g.place_id,
+                place_name: g.place_id.and_then(|p| names.get(&p).cloned()),
+            })
+        })
+        .collect();
     Ok(Me {
         id: user.id,
         email: user.email.clone(),
