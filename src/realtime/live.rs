@@ -128,30 +128,15 @@ async fn serve(
     let name = actor.user.display_name.clone();
     // Arriving records attendance and, for a person's first connection, a presence event:
     // one transaction for both.
-    let first = room.connect(user);
-    if let Ok(txn) = state.db.write().await {
-        let attended =
-            crate::sessions::service::record_attendance(&*txn, session.id, user, "online", None)
-                .await;
-        let joined = if first {
-            events::append(
-                &*txn,
-                session.id,
-                "presence.joined",
-                Some(user),
-                json!({ "user_id": user, "name": name }),
-            )
-            .await
-            .ok()
-        } else {
-            None
-        };
-        if attended.is_ok()
-            && txn.commit().await.is_ok()
-            && let Some(e) = joined
-        {
-            room.publish(&state, e).await;
-        }
+    if room.connect(user) {
+        // Arrivals are batched: a join storm becomes a few events, not one per person.
+        room.queue_presence(
+            &state,
+            super::room::PresenceChange::Joined {
+                user_id: user,
+                name: name.clone(),
+            },
+        );
     }
     let snapshot = room.snapshot();
     let mut sent_upto = snapshot.last_seq;
@@ -336,14 +321,7 @@ async fn serve(
     drop(out_tx);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     if room.disconnect(user) {
-        let _ = append(
-            &state,
-            &room,
-            "presence.left",
-            Some(user),
-            json!({ "user_id": user }),
-        )
-        .await;
+        room.queue_presence(&state, super::room::PresenceChange::Left { user_id: user });
     }
 }
 

@@ -66,6 +66,23 @@ impl RoomState {
                     self.present.remove(&u);
                 }
             }
+            "presence.changed" => {
+                for change in p
+                    .get("changes")
+                    .and_then(|c| c.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(u) = uuid_of(change, "user_id") else {
+                        continue;
+                    };
+                    if change.get("op").and_then(|o| o.as_str()) == Some("joined") {
+                        self.present.insert(u, name_of(change));
+                    } else {
+                        self.present.remove(&u);
+                    }
+                }
+            }
             "hand.raised" => {
                 if let Some(u) = uuid_of(p, "user_id")
                     && !self.hands.iter().any(|h| h.user_id == u)
@@ -127,6 +144,16 @@ impl RoomState {
     }
 }
 
+/// An arrival or a departure, waiting to be written with others in one event.
+#[derive(Debug, Clone)]
+pub enum PresenceChange {
+    Joined { user_id: Uuid, name: String },
+    Left { user_id: Uuid },
+}
+
+/// How long arrivals and departures gather before they are written as one event.
+const PRESENCE_BATCH: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// One session's room in this process.
 pub struct Room {
     pub session_id: Uuid,
@@ -134,6 +161,8 @@ pub struct Room {
     pub tx: broadcast::Sender<(i64, Arc<str>)>,
     state: Mutex<RoomState>,
     connections: Mutex<HashMap<Uuid, usize>>,
+    /// Presence changes not yet written, and whether a flush is on its way.
+    presence: Mutex<(Vec<PresenceChange>, bool)>,
 }
 
 impl Room {
@@ -175,6 +204,77 @@ impl Room {
             room.apply(&e);
             if let Ok(frame) = serde_json::to_string(&e) {
                 let _ = self.tx.send((e.seq, frame.into()));
+            }
+        }
+    }
+
+    /// Queues an arrival or departure; within a short window they are written together, with
+    /// the online attendance of those who arrived, as one `presence.changed` event.
+    pub fn queue_presence(self: &Arc<Self>, state: &AppState, change: PresenceChange) {
+        let start_flush = {
+            let mut p = self.presence.lock().unwrap_or_else(|p| p.into_inner());
+            p.0.push(change);
+            !std::mem::replace(&mut p.1, true)
+        };
+        if start_flush {
+            let (room, state) = (self.clone(), state.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(PRESENCE_BATCH).await;
+                room.flush_presence(&state).await;
+            });
+        }
+    }
+
+    async fn flush_presence(&self, state: &AppState) {
+        let changes = {
+            let mut p = self.presence.lock().unwrap_or_else(|p| p.into_inner());
+            p.1 = false;
+            std::mem::take(&mut p.0)
+        };
+        if changes.is_empty() {
+            return;
+        }
+        let payload: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| match c {
+                PresenceChange::Joined { user_id, name } => {
+                    serde_json::json!({ "op": "joined", "user_id": user_id, "name": name })
+                }
+                PresenceChange::Left { user_id } => {
+                    serde_json::json!({ "op": "left", "user_id": user_id })
+                }
+            })
+            .collect();
+        let written = async {
+            let txn = state.db.write().await?;
+            for c in &changes {
+                if let PresenceChange::Joined { user_id, .. } = c {
+                    crate::sessions::service::record_attendance(
+                        &*txn,
+                        self.session_id,
+                        *user_id,
+                        "online",
+                        None,
+                    )
+                    .await
+                    .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+                }
+            }
+            let e = events::append(
+                &*txn,
+                self.session_id,
+                "presence.changed",
+                None,
+                serde_json::json!({ "changes": payload }),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok::<_, sea_orm::DbErr>(e)
+        };
+        match written.await {
+            Ok(e) => self.publish(state, e).await,
+            Err(e) => {
+                tracing::warn!(error = %e, session = %self.session_id, "presence changes could not be written")
             }
         }
     }
@@ -279,6 +379,7 @@ impl Rooms {
             tx,
             state: Mutex::new(folded),
             connections: Mutex::default(),
+            presence: Mutex::default(),
         });
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         Ok(rooms.entry(session.id).or_insert(room).clone())

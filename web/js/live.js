@@ -46,6 +46,11 @@ export async function room(main, params, id) {
     switch (e.kind) {
       case 'presence.joined': state.present[p.user_id] = p.name; break;
       case 'presence.left': delete state.present[p.user_id]; break;
+      case 'presence.changed':
+        for (const c of p.changes) {
+          if (c.op === 'joined') state.present[c.user_id] = c.name; else delete state.present[c.user_id];
+        }
+        break;
       case 'chat.posted': state.chat.push({ seq: e.seq, name: p.name, text: p.text, item: p.item_id }); break;
       case 'chat.removed': state.removed.add(p.seq); break;
       case 'hand.raised': if (!state.hands.some((h) => h.user_id === p.user_id)) state.hands.push({ user_id: p.user_id, name: p.name }); break;
