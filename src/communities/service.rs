@@ -887,50 +887,73 @@ pub async fn import_units(
 
 // ---------------------------------------------------------------- memberships
 
+/// Views of many memberships with four queries in all, not four per membership.
+async fn membership_views<C: ConnectionTrait>(
+    db: &C,
+    memberships: Vec<membership::Model>,
+) -> Result<Vec<MembershipView>> {
+    fn ids<T>(items: &[membership::Model], f: impl Fn(&membership::Model) -> Option<T>) -> Vec<T> {
+        items.iter().filter_map(f).collect()
+    }
+    let communities: HashMap<Uuid, String> = place::Entity::find()
+        .filter(place::Column::Id.is_in(ids(&memberships, |m| Some(m.community_id))))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let people = display_names(db, memberships.iter().map(|m| m.user_id)).await?;
+    let units: HashMap<Uuid, unit::Model> = unit::Entity::find()
+        .filter(unit::Column::Id.is_in(ids(&memberships, |m| m.unit_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let buildings: HashMap<Uuid, String> = building::Entity::find()
+        .filter(
+            building::Column::Id.is_in(units.values().map(|u| u.building_id).collect::<Vec<_>>()),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b.name))
+        .collect();
+    Ok(memberships
+        .into_iter()
+        .map(|m| MembershipView {
+            id: m.id,
+            community_id: m.community_id,
+            community_name: communities
+                .get(&m.community_id)
+                .cloned()
+                .unwrap_or_default(),
+            user_id: m.user_id,
+            display_name: people.get(&m.user_id).cloned().unwrap_or_default(),
+            unit_id: m.unit_id,
+            unit_label: m.unit_id.and_then(|u| units.get(&u)).map(|u| {
+                format!(
+                    "{} {}",
+                    buildings.get(&u.building_id).cloned().unwrap_or_default(),
+                    u.number
+                )
+            }),
+            household: m.household,
+            owner: m.owner,
+            status: MembershipStatus::parse(&m.status),
+            note: m.note,
+            decision_reason: m.decision_reason,
+            created_at: m.created_at,
+            decided_at: m.decided_at,
+        })
+        .collect())
+}
+
 async fn membership_view<C: ConnectionTrait>(
     db: &C,
     m: membership::Model,
 ) -> Result<MembershipView> {
-    let community = place::Entity::find_by_id(m.community_id)
-        .one(db)
-        .await?
-        .map(|p| p.name)
-        .unwrap_or_default();
-    let person = user::Entity::find_by_id(m.user_id)
-        .one(db)
-        .await?
-        .map(|u| u.display_name)
-        .unwrap_or_default();
-    let unit_label = match m.unit_id {
-        Some(uid) => match unit::Entity::find_by_id(uid).one(db).await? {
-            Some(u) => {
-                let b = building::Entity::find_by_id(u.building_id)
-                    .one(db)
-                    .await?
-                    .map(|b| b.name)
-                    .unwrap_or_default();
-                Some(format!("{b} {}", u.number))
-            }
-            None => None,
-        },
-        None => None,
-    };
-    Ok(MembershipView {
-        id: m.id,
-        community_id: m.community_id,
-        community_name: community,
-        user_id: m.user_id,
-        display_name: person,
-        unit_id: m.unit_id,
-        unit_label,
-        household: m.household,
-        owner: m.owner,
-        status: MembershipStatus::parse(&m.status),
-        note: m.note,
-        decision_reason: m.decision_reason,
-        created_at: m.created_at,
-        decided_at: m.decided_at,
-    })
+    Ok(membership_views(db, vec![m]).await?.remove(0))
 }
 
 pub async fn join(
@@ -1017,27 +1040,19 @@ pub async fn list_memberships<C: ConnectionTrait>(
     if let Some(s) = status {
         q = q.filter(membership::Column::Status.eq(s.as_str()));
     }
-    let mut out = Vec::new();
-    for m in q.limit(500).all(db).await? {
-        out.push(membership_view(db, m).await?);
-    }
-    Ok(out)
+    membership_views(db, q.limit(500).all(db).await?).await
 }
 
 pub async fn my_memberships<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
 ) -> Result<Vec<MembershipView>> {
-    let mut out = Vec::new();
-    for m in membership::Entity::find()
+    let mine = membership::Entity::find()
         .filter(membership::Column::UserId.eq(actor.id()))
         .order_by_desc(membership::Column::CreatedAt)
         .all(db)
-        .await?
-    {
-        out.push(membership_view(db, m).await?);
-    }
-    Ok(out)
+        .await?;
+    membership_views(db, mine).await
 }
 
 /// A committee member verifies (as household member and/or owner) or rejects, with a reason.
