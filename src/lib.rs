@@ -24,3 +24,4 @@ pub mod scheduler;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+pub mod voting;

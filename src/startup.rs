@@ -169,6 +169,11 @@ pub async fn run(
         Duration::from_secs(settings.scheduler_interval_secs),
         stop_scheduler.clone(),
     ));
+    let stop_tallies = Arc::new(Notify::new());
+    let tally_task = tokio::spawn(crate::voting::live::run(
+        state.clone(),
+        stop_tallies.clone(),
+    ));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?state.db.backend(), mail = if settings.smtp_url.is_some() { "smtp" } else { "files" }, "Yishi is serving");
     let acceptor = TcpAcceptor::from_tokio(listener)?;
@@ -178,7 +183,9 @@ pub async fn run(
     stop_worker.notify_one();
     stop_scheduler.notify_one();
     stop_fanout.notify_one();
+    stop_tallies.notify_one();
     fanout_task.abort();
+    tally_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), scheduler_task).await;
     tracing::info!("Yishi stopped");

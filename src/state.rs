@@ -21,6 +21,8 @@ pub struct AppState {
     pub rooms: Arc<crate::realtime::room::Rooms>,
     /// People whose sign-ins or roles changed: their open sockets re-check their access.
     pub revocations: tokio::sync::broadcast::Sender<uuid::Uuid>,
+    /// Polls whose running tally changed, for the live room.
+    pub tallies: Arc<crate::voting::live::TallyBoard>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             mail_wake: Arc::new(Notify::new()),
             rooms: Arc::default(),
             revocations: tokio::sync::broadcast::channel(1024).0,
+            tallies: Arc::default(),
         }
     }
 

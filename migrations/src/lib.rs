@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_platform_core;
 mod m20261126_000002_proposals;
 mod m20261126_000003_sessions;
+mod m20261126_000004_voting;
 mod util;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_platform_core::Migration),
             Box::new(m20261126_000002_proposals::Migration),
             Box::new(m20261126_000003_sessions::Migration),
+            Box::new(m20261126_000004_voting::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ use crate::policy::Actor;
 use crate::proposals::api::ProposalsApi;
 use crate::sessions::api::SessionsApi;
 use crate::state::AppState;
+use crate::voting::api::VotingApi;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Proposals,
     /// Consultation sessions: convening, invitations, attendance, lifecycle.
     Sessions,
+    /// Polls, electorates, ballots, proxies and assisted paper ballots; published results.
+    Voting,
 }
 
 /// An opaque bearer token from `POST /accounts/sessions`.
@@ -99,6 +102,7 @@ pub type Apis = (
     CommunitiesApi,
     ProposalsApi,
     SessionsApi,
+    VotingApi,
     AuditApi,
 );
 
@@ -115,6 +119,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             SessionsApi {
+                state: state.clone(),
+            },
+            VotingApi {
                 state: state.clone(),
             },
             AuditApi {

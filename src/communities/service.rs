@@ -1207,6 +1207,20 @@ pub async fn object_scope<C: ConnectionTrait>(
             .one(db)
             .await?
             .map(|p| p.community_id),
+        "poll" => crate::entities::poll::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|p| p.community_id),
+        "poll_voter" => match crate::entities::poll_voter::Entity::find_by_id(id)
+            .one(db)
+            .await?
+        {
+            Some(v) => crate::entities::poll::Entity::find_by_id(v.poll_id)
+                .one(db)
+                .await?
+                .map(|p| p.community_id),
+            None => None,
+        },
         "membership" => match membership::Entity::find_by_id(id).one(db).await? {
             Some(m) => {
                 return Ok(ObjectScope::Place(scope_of(db, m.community_id).await?));

@@ -1,8 +1,11 @@
 //! sea-orm entities only; rules live in each context's service.
 pub mod agenda_item;
+pub mod assisted_ballot;
 pub mod audit_entry;
 pub mod audit_head;
 pub mod auth_session;
+pub mod ballot;
+pub mod ballot_request;
 pub mod building;
 pub mod community_setting;
 pub mod content_report;
@@ -12,6 +15,10 @@ pub mod organisation;
 pub mod organisation_member;
 pub mod outbox;
 pub mod place;
+pub mod poll;
+pub mod poll_proxy;
+pub mod poll_voter;
+pub mod poll_voter_person;
 pub mod proposal;
 pub mod proposal_comment;
 pub mod proposal_cosign;

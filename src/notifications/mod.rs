@@ -5,5 +5,5 @@ pub mod outbox;
 pub mod templates;
 pub mod worker;
 
-pub use outbox::enqueue;
+pub use outbox::{enqueue, enqueue_many};
 pub use templates::Mail;

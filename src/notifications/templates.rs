@@ -241,3 +241,93 @@ pub fn proposal_accepted_cosigner(language: &str, name: &str, title: &str, url: 
         )
     }
 }
+
+/// A poll's result, to everyone in its electorate.
+pub fn poll_result(
+    language: &str,
+    name: &str,
+    question: &str,
+    passed: bool,
+    summary: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("表决结果 · {question}"),
+            format!("{name}，您好："),
+            vec![
+                format!(
+                    "「{question}」表决已结束，结果：{}。",
+                    if passed { "通过" } else { "未通过" }
+                ),
+                summary.to_string(),
+            ],
+            Some(("查看结果".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Result · {question}"),
+            format!("Hello {name},"),
+            vec![
+                format!(
+                    "The vote on \"{question}\" has closed: {}.",
+                    if passed { "passed" } else { "not passed" }
+                ),
+                summary.to_string(),
+            ],
+            Some(("See the result".into(), url.into())),
+        )
+    }
+}
+
+/// To an owner whose proxy has voted for them.
+pub fn proxy_used(language: &str, name: &str, proxy: &str, question: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            format!("受托人已代您投票 · {question}"),
+            format!("{name}，您好："),
+            vec![format!(
+                "您委托的 {proxy} 已在「{question}」表决中代您投票。如非您本人授权，请立即联系居委会。"
+            )],
+            Some(("查看表决".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Your proxy has voted · {question}"),
+            format!("Hello {name},"),
+            vec![format!(
+                "{proxy}, whom you authorised, has cast your ballot on \"{question}\". If you did not authorise this, contact the residents' committee at once."
+            )],
+            Some(("See the poll".into(), url.into())),
+        )
+    }
+}
+
+/// To a voter whose paper ballot was recorded and confirmed.
+pub fn assisted_counted(
+    language: &str,
+    name: &str,
+    question: &str,
+    reference: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("您的纸质选票已计入 · {question}"),
+            format!("{name}，您好："),
+            vec![format!(
+                "网格员已录入您在「{question}」表决中的纸质选票（编号 {reference}），并经第二人核对后计入。如非您本人投票，请立即联系居委会。"
+            )],
+            Some(("查看表决".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Your paper ballot was counted · {question}"),
+            format!("Hello {name},"),
+            vec![format!(
+                "A grid worker recorded your paper ballot on \"{question}\" (reference {reference}); a second person confirmed it and it is counted. If you did not vote, contact the residents' committee at once."
+            )],
+            Some(("See the poll".into(), url.into())),
+        )
+    }
+}

@@ -9,8 +9,60 @@ use uuid::Uuid;
 
 use super::error::SessionsError as E;
 use super::model::*;
-use crate::entities::{agenda_item, place, session, user};
+use crate::entities::{agenda_item, place, poll, session, user};
+use crate::voting::counting::{Outcome, PollOption};
 use crate::realtime::events;
+
+async fn votes<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<Vec<MinutesVote>, E> {
+    let polls = poll::Entity::find()
+        .filter(poll::Column::SessionId.eq(session_id))
+        .order_by_asc(poll::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(polls
+        .into_iter()
+        .map(|p| {
+            let result: Option<Outcome> =
+                p.result.as_deref().and_then(|r| serde_json::from_str(r).ok());
+            let options: Vec<PollOption> = serde_json::from_str(&p.options).unwrap_or_default();
+            let counts = result
+                .as_ref()
+                .map(|r| {
+                    r.options
+                        .iter()
+                        .map(|o| {
+                            let label = options
+                                .iter()
+                                .find(|x| x.id == o.id)
+                                .map_or(o.id.as_str(), |x| x.label.as_str());
+                            if r.electorate.area_centi > 0 {
+                                format!(
+                                    "{label}: {} ({}.{:02} m²)",
+                                    o.headcount,
+                                    o.area_centi / 100,
+                                    o.area_centi % 100
+                                )
+                            } else {
+                                format!("{label}: {}", o.headcount)
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            MinutesVote {
+                poll_id: p.id,
+                agenda_item_id: p.agenda_item_id,
+                question: p.question,
+                secret: p.secret,
+                status: p.status,
+                electorate: result.as_ref().map(|r| r.electorate.headcount),
+                participants: result.as_ref().map(|r| r.participants.headcount),
+                passed: p.passed,
+                counts,
+            }
+        })
+        .collect())
+}
 
 pub async fn build<C: ConnectionTrait>(
     db: &C,
@@ -141,7 +193,7 @@ pub async fn build<C: ConnectionTrait>(
         chair: if with_names { chair } else { None },
         attendance: view.attendance,
         items,
-        votes: vec![],
+        votes: votes(db, s.id).await?,
     })
 }
 
@@ -203,6 +255,26 @@ pub fn markdown(m: &Minutes) -> String {
     out.push_str("\n## 表决与决议\n\n");
     if m.votes.is_empty() {
         out.push_str("本次会议未进行表决。\n");
+    }
+    for v in &m.votes {
+        let outcome = match v.passed {
+            Some(true) => "通过",
+            Some(false) => "未通过",
+            None => "未完成",
+        };
+        out.push_str(&format!(
+            "- {}（{}{}）：{outcome}",
+            v.question,
+            if v.secret { "无记名投票，" } else { "记名投票，" },
+            match (v.participants, v.electorate) {
+                (Some(p), Some(e)) => format!("参与 {p} / {e}"),
+                _ => "未计票".to_string(),
+            }
+        ));
+        if !v.counts.is_empty() {
+            out.push_str(&format!("；{}", v.counts.join("，")));
+        }
+        out.push('\n');
     }
     out
 }

@@ -273,6 +273,22 @@ pub struct Minutes {
     pub chair: Option<String>,
     pub attendance: AttendanceSummary,
     pub items: Vec<MinutesItem>,
-    /// Votes and resolutions adopted; filled in once voting exists.
-    pub votes: Vec<String>,
+    /// The session's polls and their results.
+    pub votes: Vec<MinutesVote>,
+}
+
+/// One poll of the session, as the minutes record it.
+#[derive(Object, Debug, Clone)]
+pub struct MinutesVote {
+    pub poll_id: Uuid,
+    pub agenda_item_id: Option<Uuid>,
+    pub question: String,
+    pub secret: bool,
+    /// draft, open, closed or cancelled.
+    pub status: String,
+    pub electorate: Option<u64>,
+    pub participants: Option<u64>,
+    pub passed: Option<bool>,
+    /// Each option with its headcount (and area where the electorate has one).
+    pub counts: Vec<String>,
 }

@@ -14,3 +14,4 @@ mod sessions;
 mod smtp;
 mod storage;
 mod support;
+mod voting;

@@ -1,0 +1,10 @@
+//! Voting: polls with real electorates (residents, households, owners by area, invited
+//! organisations, attendees), exact counting rules, open and secret ballots with receipts,
+//! proxies, and assisted paper ballots under a two-person rule.
+
+pub mod api;
+pub mod counting;
+pub mod error;
+pub mod live;
+pub mod model;
+pub mod service;
