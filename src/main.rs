@@ -130,6 +130,10 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             let accounts = yishi::admin::load_demo(&db)
                 .await
                 .map_err(|e| e.to_string())?;
+            let state = yishi::state::AppState::new(db, std::sync::Arc::new(settings.clone()));
+            yishi::voting::demo::load(&state, "guihua")
+                .await
+                .map_err(|e| format!("demo polls: {e}"))?;
             println!(
                 "Demo loaded. Every demo account's password is {}",
                 yishi::admin::DEMO_PASSWORD

@@ -6,6 +6,7 @@ import * as communities from './js/communities.js';
 import * as proposals from './js/proposals.js';
 import * as sessions from './js/sessions.js';
 import * as live from './js/live.js';
+import * as voting from './js/voting.js';
 
 const routes = {
   '': accounts.home,
@@ -20,6 +21,7 @@ const routes = {
   proposals: proposals.list,
   moderation: proposals.moderation,
   sessions: sessions.list,
+  polls: voting.list,
 };
 
 /** Routes with an id: #/proposals/new, #/proposals/<id>, #/proposals/<id>/edit. */
@@ -31,6 +33,8 @@ function resolve(path) {
   if (head === 'sessions' && id === 'new') return sessions.convene;
   if (head === 'sessions' && id && sub === 'live') return (main, params) => live.room(main, params, id);
   if (head === 'sessions' && id) return (main, params) => sessions.show(main, params, id);
+  if (head === 'polls' && id === 'new') return voting.create;
+  if (head === 'polls' && id) return (main, params) => voting.show(main, params, id);
   return routes[path] ?? accounts.notFound;
 }
 
@@ -51,7 +55,7 @@ function renderNav() {
   const nav = document.getElementById('nav');
   const signedIn = session.token() !== null;
   const items = signedIn
-    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
+    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
     : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {

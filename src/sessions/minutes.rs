@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::error::SessionsError as E;
 use super::model::*;
 use crate::entities::{agenda_item, place, poll, session, user};
-use crate::voting::counting::{Outcome, PollOption};
 use crate::realtime::events;
+use crate::voting::counting::{Outcome, PollOption};
 
 async fn votes<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<Vec<MinutesVote>, E> {
     let polls = poll::Entity::find()
@@ -22,8 +22,10 @@ async fn votes<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<Vec<Minut
     Ok(polls
         .into_iter()
         .map(|p| {
-            let result: Option<Outcome> =
-                p.result.as_deref().and_then(|r| serde_json::from_str(r).ok());
+            let result: Option<Outcome> = p
+                .result
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok());
             let options: Vec<PollOption> = serde_json::from_str(&p.options).unwrap_or_default();
             let counts = result
                 .as_ref()
@@ -265,7 +267,11 @@ pub fn markdown(m: &Minutes) -> String {
         out.push_str(&format!(
             "- {}（{}{}）：{outcome}",
             v.question,
-            if v.secret { "无记名投票，" } else { "记名投票，" },
+            if v.secret {
+                "无记名投票，"
+            } else {
+                "记名投票，"
+            },
             match (v.participants, v.electorate) {
                 (Some(p), Some(e)) => format!("参与 {p} / {e}"),
                 _ => "未计票".to_string(),

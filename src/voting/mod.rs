@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod counting;
+pub mod demo;
 pub mod error;
 pub mod live;
 pub mod model;

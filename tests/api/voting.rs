@@ -947,3 +947,157 @@ async fn bad_poll_definitions_are_refused() {
     .await
     .problem(409, "invalid_transition");
 }
+
+/// Waits until the session's room holds an event of `kind` about `poll`; returns it.
+async fn room_event(app: &TestApp, token: &str, sid: &str, kind: &str, poll: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = app
+            .get(&format!("/sessions/{sid}/events?limit=1000"), Some(token))
+            .await;
+        if let Some(e) = events
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind && e["payload"]["poll_id"] == poll)
+        {
+            return e.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {kind} event for {poll} in the room"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn session_polls_of_attendees_and_invited_organisations_in_the_live_room() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let people = app.residents(&w.admin, &w.community_a, 3).await;
+    let firm = id(app
+        .post("/organisations", Some(&w.committee_a), json!({ "kind": "property_management_firm", "name": "锦绣物业", "place_id": w.community_a }))
+        .await
+        .ok(201));
+    let rep_email = format!("rep-{}@example.org", uuid::Uuid::new_v4().simple());
+    let rep = app.verified_user(&rep_email, "陈经理").await;
+    app.post(
+        &format!("/organisations/{firm}/members"),
+        Some(&w.committee_a),
+        json!({ "email": rep_email, "role": "representative" }),
+    )
+    .await
+    .ok(200);
+    let session = crate::sessions::convene(
+        &app,
+        &w,
+        json!({ "all_residents": true, "organisation_ids": [firm] }),
+    )
+    .await;
+    let sid = id(&session);
+    let item = session["agenda"][0]["id"].as_str().unwrap().to_string();
+    let attendees = id(app
+        .post(
+            "/polls",
+            Some(&w.secretary_a),
+            json!({
+            "session_id": sid, "agenda_item_id": item, "question": "同意物业的路灯维修方案吗？",
+            "kind": "yes_no", "electorate": "attendees", "preset": "residents_meeting",
+            "show_tally": true }),
+        )
+        .await
+        .ok(201));
+    // Polls of a session open while it is open.
+    app.post(
+        &format!("/polls/{attendees}/open"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .problem(409, "session_not_open");
+    app.post(
+        &format!("/sessions/{sid}/schedule"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/sessions/{sid}/open"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    for p in &people[..2] {
+        app.post(
+            &format!("/sessions/{sid}/attendance"),
+            Some(&w.grid_worker_a),
+            json!({ "email": p.1 }),
+        )
+        .await
+        .ok(200);
+    }
+    let opened = open(&app, &w.secretary_a, &attendees).await;
+    assert_eq!(opened["electorate_size"]["headcount"], 2);
+    let announced = room_event(&app, &people[0].0, &sid, "poll.opened", &attendees).await;
+    assert_eq!(announced["payload"]["agenda_item_id"], item.as_str());
+    // Absent people are not in the attendees' electorate.
+    app.post(
+        &format!("/polls/{attendees}/ballots"),
+        Some(&people[2].0),
+        json!({ "choices": ["yes"] }),
+    )
+    .await
+    .problem(403, "forbidden");
+    vote(&app, &people[0].0, &attendees, json!(["yes"])).await;
+    // The room gets the running tally, coalesced.
+    let tally = room_event(&app, &people[0].0, &sid, "poll.tally", &attendees).await;
+    assert_eq!(tally["payload"]["participants"]["headcount"], 1);
+    vote(&app, &people[1].0, &attendees, json!(["yes"])).await;
+
+    // The invited organisation has one ballot, cast by its representative.
+    let orgs = id(app
+        .post(
+            "/polls",
+            Some(&w.secretary_a),
+            json!({
+            "session_id": sid, "question": "物业是否承诺一个月内完工？", "kind": "yes_no",
+            "electorate": "organisations" }),
+        )
+        .await
+        .ok(201));
+    let opened = open(&app, &w.secretary_a, &orgs).await;
+    assert_eq!(opened["electorate_size"]["headcount"], 1);
+    let mine = app.get(&format!("/polls/{orgs}"), Some(&rep)).await;
+    assert_eq!(mine.ok(200)["my_voters"][0]["label"], "锦绣物业");
+    vote(&app, &rep, &orgs, json!(["yes"])).await;
+
+    close(&app, &w.secretary_a, &attendees).await;
+    close(&app, &w.secretary_a, &orgs).await;
+    let closed = room_event(&app, &people[1].0, &sid, "poll.closed", &attendees).await;
+    assert_eq!(closed["payload"]["result"]["passed"], true);
+    // The minutes record both votes.
+    app.post(
+        &format!("/sessions/{sid}/close"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let minutes = app.get(&format!("/sessions/{sid}/minutes"), None).await;
+    let votes = minutes.ok(200)["votes"].as_array().unwrap().clone();
+    assert_eq!(votes.len(), 2);
+    assert_eq!(votes[0]["passed"], true);
+    assert_eq!(votes[0]["participants"], 2);
+    // A closed session takes no new polls.
+    app.post(
+        "/polls",
+        Some(&w.secretary_a),
+        json!({ "session_id": sid, "question": "q", "kind": "yes_no", "electorate": "attendees" }),
+    )
+    .await
+    .problem(409, "session_ended");
+}

@@ -32,10 +32,12 @@ export async function startSmtp() {
   return {
     port: server.server.address().port,
     messages,
-    async waitFor(address, timeoutMs = 30000) {
+    /** Waits for mail to `address` (that `match` accepts, when given); returns all of it. */
+    async waitFor(address, timeoutMs = 30000, match = () => true) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const found = messages.filter((m) => m.to.includes(address));
+        const all = messages.filter((m) => m.to.includes(address));
+        const found = all.some(match) ? all : [];
         if (found.length) return found;
         if (Date.now() > deadline) throw new Error(`no mail to ${address} within ${timeoutMs} ms`);
         await new Promise((resolve) => { waiters.add(resolve); setTimeout(resolve, 250); });

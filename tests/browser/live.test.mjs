@@ -52,7 +52,7 @@ test('a resident raises a hand, the chair gives the floor, both see the countdow
   await resident.goto(`${server.base}/#/sessions/${s.id}`);
   await resident.getByRole('link', { name: '进入会场' }).click();
   await resident.getByText('已连接').waitFor();
-  const mails = await smtp.waitFor('resident1@guihua.demo.yishi.localhost');
+  const mails = await smtp.waitFor('resident1@guihua.demo.yishi.localhost', 30000, (m) => m.subject.includes('浏览器测试议事会'));
   assert.ok(mails.some((m) => m.subject.includes('浏览器测试议事会')), 'the invitation was mailed');
 
   const residentName = (await apiCall(server.base, await apiToken(server.base, 'resident1@guihua.demo.yishi.localhost'), 'GET', '/accounts/me')).display_name;

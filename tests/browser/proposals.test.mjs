@@ -83,7 +83,7 @@ test('a resident proposes, nine neighbours co-sign, the committee asks for a cha
   await page.getByText('已列入议程').waitFor();
 
   // The proposer heard of each decision by email, with the reason.
-  const mails = smtp.messages.filter((m) => m.to.includes(proposer));
+  const mails = await smtp.waitFor(proposer, 30000, (m) => m.text.includes('请写明是哪几盏路灯'));
   assert.ok(mails.some((m) => m.text.includes('请写明是哪几盏路灯')), 'change request mailed with its reason');
   // Visitors read the accepted proposal without personal data.
   const visitor = await browser.newContext();

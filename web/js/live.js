@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { t, problemText } from './i18n.js';
 import { el, message } from './ui.js';
+import { ballotPanel, resultView } from './voting.js';
 
 let current = null;
 
@@ -19,6 +20,9 @@ export async function room(main, params, id) {
   const state = {
     info, you: null, chair: false, lastSeq: 0, status: info.status, currentItem: info.current_item_id,
     present: {}, hands: [], speaker: null, chat: [], removed: new Set(), connected: false, error: null,
+    // Polls announced in the room, by id: the server's view of each, and its panel (kept, so
+    // that a voter's half-made choice survives other events).
+    polls: new Map(), drafts: [],
   };
   const view = {
     status: el('p', { class: 'hint', role: 'status' }),
@@ -29,6 +33,7 @@ export async function room(main, params, id) {
     chat: el('ul', { class: 'chat', 'aria-live': 'polite' }),
     controls: el('div', { class: 'actions' }),
     chairControls: el('div', { class: 'actions chair' }),
+    votes: el('div', { class: 'votes', 'aria-live': 'polite' }),
   };
   let socket = null;
   let stopped = false;
@@ -61,8 +66,66 @@ export async function room(main, params, id) {
       case 'session.adjourned': state.status = 'adjourned'; break;
       case 'session.resumed': state.status = 'open'; break;
       case 'session.closed': state.status = 'closed'; state.speaker = null; state.hands = []; break;
+      case 'poll.opened': case 'poll.closed': refreshPoll(p.poll_id); break;
+      case 'poll.tally': {
+        const entry = state.polls.get(p.poll_id);
+        if (entry?.view) { entry.view.tally = p.options; entry.view.participation = p.participants; entry.tallyNode = null; }
+        break;
+      }
       default: break;
     }
+  }
+
+  /** Fetches a poll's view (with what this person may vote for) and renders it. */
+  async function refreshPoll(pollId) {
+    try {
+      const poll = await api.get(`/polls/${pollId}`);
+      state.polls.set(pollId, { view: poll, panel: null, tallyNode: null });
+      state.drafts = state.drafts.filter((d) => d.id !== pollId);
+      render();
+    } catch { /* not visible to this person */ }
+  }
+
+  async function loadDrafts() {
+    if (!state.chair) return;
+    try { state.drafts = (await api.get(`/polls?session_id=${id}`)).filter((p) => p.status === 'draft'); } catch { state.drafts = []; }
+    render();
+  }
+
+  function renderVotes() {
+    const blocks = [];
+    for (const [pollId, entry] of state.polls) {
+      const poll = entry.view;
+      if (!entry.panel) {
+        entry.panel = el('div', { class: 'poll-live' },
+          el('h3', { text: poll.question }),
+          poll.status === 'open' ? ballotPanel(poll) : resultView(poll));
+        if (state.chair && poll.status === 'open') {
+          const close = el('button', { type: 'button', class: 'secondary', text: t('poll.close') });
+          close.addEventListener('click', async () => {
+            try { await api.post(`/polls/${pollId}/close`); } catch (err) { entry.panel.prepend(message('error', problemText(err))); }
+          });
+          entry.panel.append(el('div', { class: 'actions' }, close));
+        }
+      }
+      if (poll.status === 'open' && poll.tally && !entry.tallyNode) {
+        entry.tallyNode = el('p', { class: 'hint tally', text: poll.tally.map((o) => `${o.label === o.id ? t(`poll.choice.${o.id}`) : o.label} ${o.headcount}`).join(' · ') });
+      }
+      blocks.push(entry.panel);
+      if (poll.status === 'open' && entry.tallyNode) blocks.push(entry.tallyNode);
+    }
+    if (state.chair) {
+      for (const d of state.drafts) {
+        const b = el('button', { type: 'button', text: t('poll.openNamed', { question: d.question }) });
+        b.addEventListener('click', async () => {
+          try { await api.post(`/polls/${d.id}/open`); } catch (err) { view.votes.prepend(message('error', problemText(err))); }
+        });
+        blocks.push(b);
+      }
+      blocks.push(el('a', { class: 'button secondary', href: `#/polls/new?session=${id}${state.currentItem ? `&item=${state.currentItem}` : ''}`, text: t('poll.create') }));
+    }
+    if (!blocks.length) blocks.push(el('p', { class: 'hint', text: t('poll.noneLive') }));
+    view.votes.replaceChildren(...blocks);
   }
 
   function adopt(snapshot) {
@@ -115,6 +178,7 @@ export async function room(main, params, id) {
       view.chairControls.append(state.status === 'adjourned' ? chairButton('live.resume', { type: 'resume' }) : chairButton('live.adjourn', { type: 'adjourn' }));
       view.chairControls.append(chairButton('live.close', { type: 'close' }));
     }
+    renderVotes();
   }
 
   async function connect() {
@@ -139,6 +203,7 @@ export async function room(main, params, id) {
         state.chair = frame.chair;
         state.connected = true;
         backoff = 500;
+        loadDrafts();
       } else if (frame.type === 'snapshot') {
         adopt(frame.state);
       } else if (frame.type === 'event') {
@@ -170,6 +235,7 @@ export async function room(main, params, id) {
     el('div', { class: 'room' },
       el('section', { 'aria-labelledby': 'agenda-h' }, el('h2', { id: 'agenda-h', text: t('session.agenda') }), view.agenda),
       el('section', { 'aria-labelledby': 'floor-h' }, el('h2', { id: 'floor-h', text: t('live.floor') }), view.speaker, el('h3', { text: t('live.hands') }), view.hands, view.controls, view.chairControls),
+      el('section', { 'aria-labelledby': 'votes-h', class: 'votes-section' }, el('h2', { id: 'votes-h', text: t('poll.live') }), view.votes),
       el('section', { 'aria-labelledby': 'chat-h' }, el('h2', { id: 'chat-h', text: t('live.chat') }), view.chat, form),
       el('section', { 'aria-labelledby': 'present-h' }, el('h2', { id: 'present-h', text: t('live.present') }), view.present)));
   ticker = setInterval(() => { if (state.speaker) render(); }, 1000);
