@@ -23,6 +23,8 @@ pub struct AppState {
     pub revocations: tokio::sync::broadcast::Sender<uuid::Uuid>,
     /// Polls whose running tally changed, for the live room.
     pub tallies: Arc<crate::voting::live::TallyBoard>,
+    /// Writes ballots in shared transactions (group commit).
+    pub ballots: Arc<crate::voting::writer::BallotWriter>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             rooms: Arc::default(),
             revocations: tokio::sync::broadcast::channel(1024).0,
             tallies: Arc::default(),
+            ballots: Arc::default(),
         }
     }
 

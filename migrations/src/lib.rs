@@ -7,6 +7,7 @@ mod m20261126_000001_platform_core;
 mod m20261126_000002_proposals;
 mod m20261126_000003_sessions;
 mod m20261126_000004_voting;
+mod m20261126_000005_poll_result_mail;
 mod util;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_proposals::Migration),
             Box::new(m20261126_000003_sessions::Migration),
             Box::new(m20261126_000004_voting::Migration),
+            Box::new(m20261126_000005_poll_result_mail::Migration),
         ]
     }
 }

@@ -117,6 +117,80 @@ pub async fn record<C: ConnectionTrait>(txn: &C, change: Change<'_>) -> Result<(
     Ok(())
 }
 
+/// Appends many entries in one go, all to one chain (the chain of the first change): the head
+/// is locked and moved once for the whole batch, so a batch costs a few statements rather than
+/// four per entry. Chains are only a way to spread appends; any entry may live in any chain.
+pub async fn record_many<C: ConnectionTrait>(
+    txn: &C,
+    changes: Vec<Change<'_>>,
+) -> Result<(), DbErr> {
+    let Some(first) = changes.first() else {
+        return Ok(());
+    };
+    let by_shard = [(shard_of(first.object_type, &first.object_id), changes)];
+    for (shard, changes) in by_shard {
+        let k = changes.len() as i32;
+        audit_head::Entity::update_many()
+            .col_expr(
+                audit_head::Column::Seq,
+                Expr::col(audit_head::Column::Seq).add(k),
+            )
+            .filter(audit_head::Column::Shard.eq(shard))
+            .exec(txn)
+            .await?;
+        let head = audit_head::Entity::find_by_id(shard)
+            .one(txn)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))?;
+        let mut seq = head.seq - i64::from(k);
+        let mut prev = head.hash;
+        let created_at = clock::now();
+        let mut rows = Vec::with_capacity(changes.len());
+        for change in changes {
+            seq += 1;
+            let id = Uuid::new_v4();
+            let summary = change.summary.to_string();
+            let hash = entry_hash(
+                &prev,
+                shard,
+                seq,
+                id,
+                change.actor,
+                change.action,
+                change.object_type,
+                &change.object_id,
+                &summary,
+                created_at,
+            );
+            rows.push(audit_entry::ActiveModel {
+                id: Set(id),
+                shard: Set(shard),
+                seq: Set(seq),
+                actor_id: Set(change.actor),
+                action: Set(change.action.to_string()),
+                object_type: Set(change.object_type.to_string()),
+                object_id: Set(change.object_id),
+                summary: Set(summary),
+                created_at: Set(created_at),
+                prev_hash: Set(prev.clone()),
+                hash: Set(hash.clone()),
+            });
+            prev = hash;
+        }
+        for chunk in rows.chunks(200) {
+            audit_entry::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::Hash, Expr::value(prev))
+            .filter(audit_head::Column::Shard.eq(shard))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct BrokenLink {
     pub shard: i32,

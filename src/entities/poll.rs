@@ -27,6 +27,7 @@ pub struct Model {
     pub electorate_area: i64,
     pub result: Option<String>,
     pub passed: Option<bool>,
+    pub result_mailed_at: Option<DateTimeUtc>,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -9,3 +9,4 @@ pub mod error;
 pub mod live;
 pub mod model;
 pub mod service;
+pub mod writer;

@@ -352,6 +352,7 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
         electorate_area: Set(0),
         result: Set(None),
         passed: Set(None),
+        result_mailed_at: Set(None),
         created_by: Set(actor.id()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -1128,11 +1129,57 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
         json!({ "poll_id": p.id, "question": p.question, "result": outcome }),
     )
     .await?;
-    mail_result(state, &*txn, &p, &outcome).await?;
     txn.commit().await?;
-    state.mail_wake.notify_one();
     publish(state, &p).await;
+    // The electorate is mailed in a transaction of its own, right after; the scheduler
+    // finishes the job if this process stops first.
+    let background = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = mail_due_results(&background).await {
+            tracing::warn!(error = %e, "result mail failed; the scheduler will retry");
+        }
+    });
     Ok(p)
+}
+
+/// Mails the result of every closed poll whose electorate has not been told yet. The claim
+/// and the mail are one transaction, so each result is mailed once, by one process.
+pub async fn mail_due_results(state: &AppState) -> Result<usize> {
+    let due = poll::Entity::find()
+        .filter(poll::Column::Status.eq(PollStatus::Closed.as_str()))
+        .filter(poll::Column::ResultMailedAt.is_null())
+        .limit(20)
+        .all(&state.db.conn)
+        .await?;
+    let mut mailed = 0;
+    for p in due {
+        let txn = state.db.write().await?;
+        let claimed = poll::Entity::update_many()
+            .col_expr(
+                poll::Column::ResultMailedAt,
+                Expr::value(Some(clock::now())),
+            )
+            .filter(poll::Column::Id.eq(p.id))
+            .filter(poll::Column::ResultMailedAt.is_null())
+            .exec(&*txn)
+            .await?;
+        if claimed.rows_affected != 1 {
+            continue;
+        }
+        if let Some(outcome) = p
+            .result
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<Outcome>(r).ok())
+        {
+            mail_result(state, &*txn, &p, &outcome).await?;
+        }
+        txn.commit().await?;
+        mailed += 1;
+    }
+    if mailed > 0 {
+        state.mail_wake.notify_one();
+    }
+    Ok(mailed)
 }
 
 async fn mail_result<C: ConnectionTrait>(
@@ -1286,6 +1333,7 @@ pub async fn run_due(state: &AppState) -> Result<usize> {
             Err(e) => return Err(e),
         }
     }
+    done += mail_due_results(state).await?;
     let to_close = poll::Entity::find()
         .filter(poll::Column::Status.eq(PollStatus::Open.as_str()))
         .filter(poll::Column::ClosesAt.lte(now))
@@ -1489,7 +1537,29 @@ async fn store_ballot<C: ConnectionTrait>(
     Ok(Some(receipt))
 }
 
+/// The person's own voting entity in a poll, if they are in its electorate.
+async fn own_voter<C: ConnectionTrait>(
+    db: &C,
+    poll_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<poll_voter::Model>> {
+    let Some(link) = poll_voter_person::Entity::find()
+        .filter(poll_voter_person::Column::PollId.eq(poll_id))
+        .filter(poll_voter_person::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(poll_voter::Entity::find_by_id(link.voter_id)
+        .one(db)
+        .await?)
+}
+
 /// Casts a ballot. Returns the receipt and whether it is a replay of an earlier request.
+///
+/// A person's own ballot goes through the group-committing writer; a proxy's ballot (rare,
+/// and with an email to the owner) through its own transaction.
 pub async fn cast(
     state: &AppState,
     actor: &Actor,
@@ -1504,27 +1574,99 @@ pub async fn cast(
     {
         return Ok((first, true));
     }
-    let (p, _) = load_visible(db, Some(actor), poll_id).await?;
+    let p = load(db, poll_id).await?;
+    let own = own_voter(db, poll_id, actor.id()).await?;
+    let by_proxy = req.voter_id.is_some() && req.voter_id != own.as_ref().map(|v| v.id);
+    if status_of(&p) != PollStatus::Open || (own.is_none() && !by_proxy) {
+        // The slow path decides between "no such poll" and "not yours to vote in".
+        load_visible(db, Some(actor), poll_id).await?;
+    }
     ensure_open(&p)?;
     let choices = validate_choices(&p, &req.choices)?;
-    let mine = my_voters(db, &p, actor.id()).await?;
-    let (voter, proxy) = match req.voter_id {
-        Some(v) => mine.into_iter().find(|(m, _)| m.id == v),
-        None => mine.into_iter().find(|(_, proxy)| proxy.is_none()),
-    }
-    .ok_or_else(|| {
-        E::Forbidden("You are not in this poll's electorate (and hold no proxy for it).".into())
-    })?;
     if !actor.email_verified() {
         return Err(E::Forbidden(
             "Verify your email address before voting.".into(),
         ));
     }
-    let via = if proxy.is_some() {
-        BallotVia::Proxy
-    } else {
-        BallotVia::Online
+    let not_elector =
+        || E::Forbidden("You are not in this poll's electorate (and hold no proxy for it).".into());
+    if by_proxy {
+        let (voter, proxy) = my_voters(db, &p, actor.id())
+            .await?
+            .into_iter()
+            .find(|(m, px)| Some(m.id) == req.voter_id && px.is_some())
+            .ok_or_else(not_elector)?;
+        return cast_by_proxy(state, actor, &p, voter, proxy, choices, key).await;
+    }
+    let voter = own.ok_or_else(not_elector)?;
+    let answer = BallotReceipt {
+        poll_id,
+        voter_id: voter.id,
+        receipt: new_receipt(p.id),
+        via: BallotVia::Online.as_str().into(),
+        choices: (!p.secret).then(|| choices.clone()),
     };
+    let job = super::writer::Job {
+        poll_id,
+        secret: p.secret,
+        voter_id: voter.id,
+        area_centi: voter.area_centi,
+        choices,
+        cast_by: actor.id(),
+        receipt: answer.receipt.clone(),
+        request: key.map(|k| {
+            (
+                key_hash(poll_id, actor.id(), k),
+                seal(poll_id, actor.id(), k, &answer),
+            )
+        }),
+    };
+    match state.ballots.submit(state, job).await? {
+        super::writer::Written::Stored => {
+            if p.show_tally && !p.secret {
+                state.tallies.touch(p.id);
+            }
+            Ok((answer, false))
+        }
+        super::writer::Written::Replayed(sealed) => {
+            let k = key.unwrap_or_default();
+            unseal(poll_id, actor.id(), k, &sealed)
+                .map(|first| (first, true))
+                .ok_or_else(|| E::Conflict("already_voted", "This ballot has been cast.".into()))
+        }
+        super::writer::Written::AlreadyVoted => {
+            // Another process may have answered this key between our reads.
+            if let Some(k) = key
+                && let Some(first) = replayed(db, poll_id, actor.id(), k).await?
+            {
+                return Ok((first, true));
+            }
+            Err(already_voted(&p))
+        }
+    }
+}
+
+fn already_voted(p: &poll::Model) -> E {
+    let msg = if p.secret {
+        "This ballot has been cast; a secret ballot is final."
+    } else {
+        "This ballot has been cast; change it instead."
+    };
+    E::Conflict("already_voted", msg.into())
+}
+
+/// A proxy casts an owner's ballot: marked as used, and the owner is emailed.
+async fn cast_by_proxy(
+    state: &AppState,
+    actor: &Actor,
+    p: &poll::Model,
+    voter: poll_voter::Model,
+    proxy: Option<poll_proxy::Model>,
+    choices: Vec<String>,
+    key: Option<&str>,
+) -> Result<(BallotReceipt, bool)> {
+    let db = &state.db.conn;
+    let poll_id = p.id;
     let now = clock::now();
     let txn = state.db.write().await?;
     if let Some(k) = key
@@ -1532,28 +1674,30 @@ pub async fn cast(
     {
         return Ok((first, true));
     }
-    let Some(receipt) = store_ballot(&*txn, &p, &voter, &choices, via, actor.id(), now).await?
+    let Some(receipt) = store_ballot(
+        &*txn,
+        p,
+        &voter,
+        &choices,
+        BallotVia::Proxy,
+        actor.id(),
+        now,
+    )
+    .await?
     else {
-        // A concurrent retry with the same key may have just taken the slot: its answer is
-        // this request's answer.
         drop(txn);
         if let Some(k) = key
             && let Some(first) = replayed(db, poll_id, actor.id(), k).await?
         {
             return Ok((first, true));
         }
-        let msg = if p.secret {
-            "This ballot has been cast; a secret ballot is final."
-        } else {
-            "This ballot has been cast; change it instead."
-        };
-        return Err(E::Conflict("already_voted", msg.into()));
+        return Err(already_voted(p));
     };
     let answer = BallotReceipt {
         poll_id,
         voter_id: voter.id,
         receipt,
-        via: via.as_str().into(),
+        via: BallotVia::Proxy.as_str().into(),
         choices: (!p.secret).then(|| choices.clone()),
     };
     if let Some(px) = &proxy {
@@ -1606,9 +1750,7 @@ pub async fn cast(
         }
     }
     txn.commit().await?;
-    if proxy.is_some() {
-        state.mail_wake.notify_one();
-    }
+    state.mail_wake.notify_one();
     if p.show_tally && !p.secret {
         state.tallies.touch(p.id);
     }

@@ -593,6 +593,22 @@ async fn concurrent_ballots_count_once_and_retries_return_the_first_answer() {
     assert_eq!((counted, refused), (125, 375));
     let view = app.get(&format!("/polls/{p}"), Some(&w.committee_a)).await;
     assert_eq!(view.ok(200)["participation"]["headcount"], 125);
+    // Ballots written in shared transactions still form intact chains, one entry each.
+    let report = app.get("/audit/verify", Some(&w.admin)).await;
+    assert_eq!(report.ok(200)["intact"], true, "{}", report.body);
+    let one = app
+        .get(
+            &format!("/audit/entries?object_type=poll&object_id={p}"),
+            Some(&w.admin),
+        )
+        .await;
+    assert!(
+        one.ok(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "poll.opened")
+    );
 
     // The idempotent retry: a new voter sends the same request five times at once with one key.
     let late = app.residents(&w.admin, &w.community_a, 1).await;

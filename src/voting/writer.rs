@@ -1,0 +1,281 @@
+//! Group commit for ballots. Casting requests hand their ballot to this process's writer,
+//! which takes whatever has queued up (up to a few hundred) and writes it in one transaction:
+//! one conditional update per voter (so each voter still counts once, decided by the
+//! database), one insert for the ballots, one append per chain of the tamper-evident record,
+//! one commit. No ballot waits behind another ballot's commit; a burst shares commits.
+//! If a batch fails, its ballots are retried one by one, so one bad ballot fails alone.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::audit::{self, Change};
+use crate::clock;
+use crate::entities::{ballot, ballot_request, poll_voter};
+use crate::state::AppState;
+
+/// Most ballots in one transaction.
+const BATCH: usize = 256;
+
+/// One ballot to write.
+#[derive(Clone)]
+pub struct Job {
+    pub poll_id: Uuid,
+    pub secret: bool,
+    pub voter_id: Uuid,
+    pub area_centi: i64,
+    pub choices: Vec<String>,
+    pub cast_by: Uuid,
+    pub receipt: String,
+    /// The idempotency record: the key's hash and the sealed answer.
+    pub request: Option<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Written {
+    Stored,
+    /// The voter's slot was already taken.
+    AlreadyVoted,
+    /// A request with this key was answered before; its sealed answer.
+    Replayed(String),
+}
+
+type Reply = oneshot::Sender<Result<Written, DbErr>>;
+
+pub struct BallotWriter {
+    tx: mpsc::Sender<(Job, Reply)>,
+    rx: Mutex<Option<mpsc::Receiver<(Job, Reply)>>>,
+}
+
+impl Default for BallotWriter {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        Self {
+            tx,
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+}
+
+impl BallotWriter {
+    /// Writes a ballot with whatever others are waiting; starts the writer on first use.
+    pub async fn submit(&self, state: &AppState, job: Job) -> Result<Written, DbErr> {
+        if let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            tokio::spawn(run(state.clone(), rx));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((job, reply))
+            .await
+            .map_err(|_| DbErr::Custom("the ballot writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the ballot writer dropped a ballot".into()))?
+    }
+}
+
+async fn run(state: AppState, mut rx: mpsc::Receiver<(Job, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (jobs, replies): (Vec<Job>, Vec<Reply>) = batch.into_iter().unzip();
+        match write(&state, &jobs).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) if jobs.len() > 1 => {
+                tracing::warn!(error = %e, ballots = jobs.len(), "ballot batch failed; writing one by one");
+                for (job, reply) in jobs.into_iter().zip(replies) {
+                    let outcome = write(&state, std::slice::from_ref(&job))
+                        .await
+                        .map(|mut o| o.remove(0));
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(DbErr::Custom(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+enum Slot {
+    Decided(Written),
+    /// The same idempotency key as an earlier job of this batch.
+    SameAs(usize),
+    Pending,
+}
+
+async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
+    let txn = state.db.write().await?;
+    let keys: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| j.request.as_ref().map(|(k, _)| k.clone()))
+        .collect();
+    let answered: HashMap<String, String> = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        ballot_request::Entity::find()
+            .select_only()
+            .column(ballot_request::Column::KeyHash)
+            .column(ballot_request::Column::Sealed)
+            .filter(ballot_request::Column::KeyHash.is_in(keys))
+            .into_tuple::<(String, String)>()
+            .all(&*txn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut first_with_key: HashMap<&str, usize> = HashMap::new();
+    let mut slots = Vec::with_capacity(jobs.len());
+    for (i, j) in jobs.iter().enumerate() {
+        let slot = match &j.request {
+            Some((k, _)) if answered.contains_key(k) => {
+                Slot::Decided(Written::Replayed(answered[k].clone()))
+            }
+            Some((k, _)) => match first_with_key.get(k.as_str()) {
+                Some(&first) => Slot::SameAs(first),
+                None => {
+                    first_with_key.insert(k, i);
+                    Slot::Pending
+                }
+            },
+            None => Slot::Pending,
+        };
+        slots.push(slot);
+    }
+    let now = clock::now();
+    // Take the participation slots: one conditional update per poll in the batch, returning
+    // the voters whose slot this transaction won.
+    let mut won: HashMap<Uuid, bool> = HashMap::new();
+    let mut polls: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if matches!(slots[i], Slot::Pending) {
+            polls.entry(j.poll_id).or_default().push(i);
+        }
+    }
+    for (_, members) in polls {
+        let secret = jobs[members[0]].secret;
+        let mut cast_by = sea_orm::sea_query::CaseStatement::new();
+        for &i in &members {
+            cast_by = cast_by.case(
+                poll_voter::Column::Id.eq(jobs[i].voter_id),
+                Expr::val(jobs[i].cast_by),
+            );
+        }
+        let ids: Vec<Uuid> = members.iter().map(|&i| jobs[i].voter_id).collect();
+        let stmt = sea_orm::sea_query::Query::update()
+            .table(poll_voter::Entity)
+            .value(poll_voter::Column::Voted, true)
+            .value(poll_voter::Column::VotedVia, "online")
+            .value(poll_voter::Column::VotedAt, (!secret).then_some(now))
+            .value(poll_voter::Column::CastBy, cast_by)
+            .and_where(poll_voter::Column::Id.is_in(ids))
+            .and_where(poll_voter::Column::Voted.eq(false))
+            .returning_col(poll_voter::Column::Id)
+            .to_owned();
+        for row in txn.query_all(&stmt).await? {
+            won.insert(row.try_get::<Uuid>("", "id")?, false);
+        }
+    }
+    let mut ballots = Vec::new();
+    let mut requests = Vec::new();
+    let mut changes = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if !matches!(slots[i], Slot::Pending) {
+            continue;
+        }
+        // The first job for a voter whose slot was won stores the ballot; any other job for
+        // the same voter found it taken.
+        match won.get_mut(&j.voter_id) {
+            Some(used @ false) => *used = true,
+            _ => {
+                slots[i] = Slot::Decided(Written::AlreadyVoted);
+                continue;
+            }
+        }
+        slots[i] = Slot::Decided(Written::Stored);
+        ballots.push(ballot::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            poll_id: Set(j.poll_id),
+            voter_id: Set((!j.secret).then_some(j.voter_id)),
+            choice: Set(serde_json::to_string(&j.choices).unwrap_or_default()),
+            area_centi: Set(j.area_centi),
+            receipt: Set(j.receipt.clone()),
+            updated_at: Set((!j.secret).then_some(now)),
+        });
+        if let Some((key_hash, sealed)) = &j.request {
+            requests.push(ballot_request::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                poll_id: Set(j.poll_id),
+                key_hash: Set(key_hash.clone()),
+                sealed: Set(sealed.clone()),
+                created_at: Set(now),
+            });
+        }
+        // Participation, and for a secret poll never the choice.
+        let summary = if j.secret {
+            json!({ "poll_id": j.poll_id, "via": "online", "cast_by": j.cast_by })
+        } else {
+            json!({ "poll_id": j.poll_id, "via": "online", "cast_by": j.cast_by, "choices": j.choices })
+        };
+        changes.push(Change {
+            actor: Some(j.cast_by),
+            action: "ballot.cast",
+            object_type: "poll_voter",
+            object_id: j.voter_id.to_string(),
+            summary,
+        });
+    }
+    // Secret ballots go in a shuffled order, so that not even the order of rows follows the
+    // order in which people voted.
+    if jobs.iter().any(|j| j.secret) {
+        use rand::seq::SliceRandom;
+        ballots.shuffle(&mut rand::thread_rng());
+    }
+    for chunk in ballots.chunks(200) {
+        ballot::Entity::insert_many(chunk.to_vec())
+            .exec(&*txn)
+            .await?;
+    }
+    for chunk in requests.chunks(200) {
+        ballot_request::Entity::insert_many(chunk.to_vec())
+            .exec(&*txn)
+            .await?;
+    }
+    audit::service::record_many(&*txn, changes).await?;
+    txn.commit().await?;
+    let decided: Vec<Option<Written>> = slots
+        .iter()
+        .map(|s| match s {
+            Slot::Decided(w) => Some(w.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(slots
+        .iter()
+        .map(|s| match s {
+            Slot::Decided(w) => w.clone(),
+            Slot::SameAs(first) => match (&decided[*first], &jobs[*first].request) {
+                (Some(Written::Stored), Some((_, sealed))) => Written::Replayed(sealed.clone()),
+                (Some(w), _) => w.clone(),
+                (None, _) => Written::AlreadyVoted,
+            },
+            Slot::Pending => Written::AlreadyVoted,
+        })
+        .collect())
+}
