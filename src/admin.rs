@@ -269,7 +269,7 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
     {
         let community = demo_place(&*txn, Some(subdistrict), "community", community_name).await?;
         let grid1 = demo_place(&*txn, Some(community), "grid", "第一网格").await?;
-        demo_place(&*txn, Some(community), "grid", "第二网格").await?;
+        let grid2 = demo_place(&*txn, Some(community), "grid", "第二网格").await?;
 
         let (e, n) = person(
             &format!("secretary@{slug}.demo.yishi.localhost"),
@@ -338,6 +338,7 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
                 id: Set(building_id),
                 community_id: Set(community),
                 name: Set(format!("{b}号楼")),
+                grid_id: Set(Some(if b == 1 { grid1 } else { grid2 })),
                 created_at: Set(clock::now()),
             }
             .insert(&*txn)

@@ -236,6 +236,24 @@ impl CommunitiesApi {
         )))
     }
 
+    /// Assign a building to one of its community's grids (or clear it with null).
+    #[oai(
+        path = "/buildings/:building_id/grid",
+        method = "put",
+        operation_id = "assignBuildingGrid"
+    )]
+    async fn assign_grid(
+        &self,
+        auth: BearerAuth,
+        building_id: Path<Uuid>,
+        body: Json<AssignGridRequest>,
+    ) -> ApiResult<Json<BuildingView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            service::assign_grid(&self.state, &actor, building_id.0, body.0.grid_id).await?,
+        ))
+    }
+
     /// The buildings of a community (names only; public, so people can name theirs).
     #[oai(
         path = "/communities/:community_id/buildings",

@@ -195,6 +195,15 @@ pub struct CreateBuildingRequest {
 pub struct BuildingView {
     pub id: Uuid,
     pub name: String,
+    /// The grid the building belongs to, when assigned.
+    pub grid_id: Option<Uuid>,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AssignGridRequest {
+    /// A grid of the building's community, or null to clear.
+    pub grid_id: Option<Uuid>,
 }
 
 #[derive(Object, Debug)]

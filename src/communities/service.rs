@@ -604,6 +604,58 @@ pub async fn create_building(
     Ok(BuildingView {
         id: b.id,
         name: b.name,
+        grid_id: b.grid_id,
+    })
+}
+
+/// Assigns a building to one of its community's grids (or clears it).
+pub async fn assign_grid(
+    state: &AppState,
+    actor: &Actor,
+    building_id: Uuid,
+    grid_id: Option<Uuid>,
+) -> Result<BuildingView> {
+    let txn = state.db.write().await?;
+    let b = building::Entity::find_by_id(building_id)
+        .one(&*txn)
+        .await?
+        .ok_or(E::BuildingNotFound)?;
+    authorize_at(&*txn, actor, Action::EditRegister, b.community_id).await?;
+    if let Some(g) = grid_id {
+        let ok = place::Entity::find_by_id(g)
+            .one(&*txn)
+            .await?
+            .is_some_and(|p| {
+                p.kind == PlaceKind::Grid.as_str() && p.parent_id == Some(b.community_id)
+            });
+        if !ok {
+            return Err(E::Invalid(
+                "invalid_grid",
+                "The grid must be a grid of the building's community.".into(),
+            ));
+        }
+    }
+    building::Entity::update_many()
+        .col_expr(building::Column::GridId, Expr::value(grid_id))
+        .filter(building::Column::Id.eq(b.id))
+        .exec(&*txn)
+        .await?;
+    audit::record(
+        &*txn,
+        Change {
+            actor: Some(actor.id()),
+            action: "register.building_grid",
+            object_type: "place",
+            object_id: b.community_id.to_string(),
+            summary: json!({ "building_id": b.id, "grid_id": grid_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(BuildingView {
+        id: b.id,
+        name: b.name,
+        grid_id,
     })
 }
 
@@ -622,6 +674,7 @@ async fn insert_building<C: ConnectionTrait>(
         id: Set(Uuid::new_v4()),
         community_id: Set(community_id),
         name: Set(name.to_string()),
+        grid_id: Set(None),
         created_at: Set(clock::now()),
     }
     .insert(txn)
@@ -655,6 +708,7 @@ pub async fn list_buildings<C: ConnectionTrait>(
         .map(|b| BuildingView {
             id: b.id,
             name: b.name,
+            grid_id: b.grid_id,
         })
         .collect())
 }

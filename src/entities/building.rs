@@ -7,6 +7,7 @@ pub struct Model {
     pub id: Uuid,
     pub community_id: Uuid,
     pub name: String,
+    pub grid_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }
 

@@ -43,6 +43,7 @@ fn req(
         max_choices: None,
         secret: false,
         electorate,
+        grid_ids: Vec::new(),
         preset: None,
         rule: None,
         show_tally: false,

@@ -102,6 +102,9 @@ pub struct CreatePollRequest {
     #[oai(default)]
     pub secret: bool,
     pub electorate: ElectorateKind,
+    /// For `residents` and `households`: only those living in buildings of these grids.
+    #[oai(default, validator(max_items = 50))]
+    pub grid_ids: Vec<Uuid>,
     /// A named rule; or give `rule`. Default: simple majority of ballots cast.
     pub preset: Option<Preset>,
     pub rule: Option<Rule>,
@@ -139,6 +142,8 @@ pub struct PollView {
     pub max_choices: u32,
     pub secret: bool,
     pub electorate: ElectorateKind,
+    /// The grids the electorate is limited to (empty: the whole community).
+    pub grid_ids: Vec<Uuid>,
     pub rule: Rule,
     pub show_tally: bool,
     pub status: PollStatus,
@@ -288,4 +293,12 @@ pub struct ElectorEntry {
     pub label: String,
     pub area_centi: i64,
     pub voted: bool,
+}
+
+/// The electorate as stored with the poll.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ElectorateSpec {
+    pub kind: ElectorateKind,
+    #[serde(default)]
+    pub grid_ids: Vec<Uuid>,
 }

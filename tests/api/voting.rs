@@ -1117,3 +1117,104 @@ async fn session_polls_of_attendees_and_invited_organisations_in_the_live_room()
     .await
     .problem(409, "session_ended");
 }
+
+#[tokio::test]
+async fn the_residents_of_a_grid_as_an_electorate() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let building_b2 = id(app
+        .post(
+            &format!("/communities/{}/buildings", w.community_a),
+            Some(&w.committee_a),
+            json!({ "name": "2号楼" }),
+        )
+        .await
+        .ok(201));
+    app.post(
+        &format!("/communities/{}/units", w.community_a),
+        Some(&w.committee_a),
+        json!({ "building_id": building_b2, "number": "101", "area_centi": 7000 }),
+    )
+    .await
+    .ok(201);
+    // Two households in 1号楼 and one in 2号楼 join and are verified.
+    let mut tokens = Vec::new();
+    for (building, number) in [("1号楼", "101"), ("1号楼", "102"), ("2号楼", "101")] {
+        let email = format!("home-{}@example.org", uuid::Uuid::new_v4().simple());
+        let token = app.verified_user(&email, "住户").await;
+        let m = id(app
+            .post(
+                &format!("/communities/{}/memberships", w.community_a),
+                Some(&token),
+                json!({ "building": building, "unit_number": number, "household": true }),
+            )
+            .await
+            .ok(201));
+        app.post(
+            &format!("/memberships/{m}/decision"),
+            Some(&w.committee_a),
+            json!({ "verdict": "verify", "household": true }),
+        )
+        .await
+        .ok(200);
+        tokens.push(token);
+    }
+    // 1号楼 belongs to the first grid.
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/buildings/{}/grid", w.building_a),
+        Some(&w.resident_a),
+        Some(json!({ "grid_id": w.grid_a })),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/buildings/{}/grid", w.building_a),
+        Some(&w.committee_a),
+        Some(json!({ "grid_id": w.community_b })),
+    )
+    .await
+    .problem(400, "invalid_grid");
+    let assigned = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/buildings/{}/grid", w.building_a),
+            Some(&w.committee_a),
+            Some(json!({ "grid_id": w.grid_a })),
+        )
+        .await;
+    assert_eq!(assigned.ok(200)["grid_id"], w.grid_a.as_str());
+    app.post("/polls", Some(&w.committee_a), json!({ "community_id": w.community_a, "question": "q", "kind": "yes_no", "electorate": "owners", "grid_ids": [w.grid_a] }))
+        .await
+        .problem(400, "invalid_electorate");
+    let p = poll(
+        &app,
+        &w,
+        json!({ "kind": "yes_no", "electorate": "residents", "grid_ids": [w.grid_a] }),
+    )
+    .await;
+    let opened = open(&app, &w.committee_a, &p).await;
+    assert_eq!(opened["electorate_size"]["headcount"], 2);
+    assert_eq!(opened["grid_ids"], json!([w.grid_a]));
+    vote(&app, &tokens[0], &p, json!(["yes"])).await;
+    app.post(
+        &format!("/polls/{p}/ballots"),
+        Some(&tokens[2]),
+        json!({ "choices": ["yes"] }),
+    )
+    .await
+    .problem(403, "forbidden");
+    // The whole community's households: three units with verified residents, and resident-a
+    // (a resident without a registered unit) as a household of their own.
+    let all = poll(
+        &app,
+        &w,
+        json!({ "kind": "yes_no", "electorate": "households" }),
+    )
+    .await;
+    assert_eq!(
+        open(&app, &w.committee_a, &all).await["electorate_size"]["headcount"],
+        4
+    );
+}

@@ -207,6 +207,17 @@ export async function create(main, params) {
   const electorates = sessionId ? ['attendees', 'residents', 'households', 'owners', 'organisations'] : ['residents', 'households', 'owners'];
   const electorate = el('select', { name: 'electorate' }, ...electorates.map((k) => option(k, `poll.electorate.${k}`)));
   const preset = el('select', { name: 'preset' }, ...['simple_majority', 'residents_meeting', 'owners_ordinary', 'owners_major'].map((k) => option(k, `poll.preset.${k}`)));
+  // Residents and households may be limited to some grids of the community.
+  const grids = el('fieldset', { class: 'grids' }, el('legend', { text: t('poll.form.grids') }));
+  if (community) {
+    try {
+      for (const g of await api.get(`/places?parent_id=${community}&kind=grid`)) {
+        const input = el('input', { type: 'checkbox', name: 'grid', value: g.id, id: `grid-${g.id}` });
+        grids.append(el('label', { class: 'check', for: input.id }, input, g.name));
+      }
+    } catch { /* no grids to offer */ }
+  }
+  if (grids.children.length === 1) grids.hidden = true;
   const form = el('form', {},
     field('poll.form.question', el('input', { type: 'text', name: 'question', required: true, maxlength: 200 })),
     field('poll.form.description', el('textarea', { name: 'description', rows: 2, maxlength: 4000 })),
@@ -215,6 +226,7 @@ export async function create(main, params) {
     field('poll.form.maxChoices', el('input', { type: 'number', name: 'max_choices', min: 1, max: 20, value: 1 })),
     field('poll.form.electorate', electorate),
     field('poll.form.preset', preset),
+    grids,
     checkbox('poll.form.secret', 'secret'),
     checkbox('poll.form.showTally', 'show_tally'),
     el('button', { type: 'submit', text: t('poll.form.save') }));
@@ -232,6 +244,7 @@ export async function create(main, params) {
       show_tally: data.get('show_tally') === 'on',
     };
     if (k === 'multiple') body.max_choices = Number(data.get('max_choices'));
+    if (['residents', 'households'].includes(body.electorate)) body.grid_ids = data.getAll('grid');
     if (sessionId) {
       body.session_id = sessionId;
       if (params.get('item')) body.agenda_item_id = params.get('item');
