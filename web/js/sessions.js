@@ -72,7 +72,7 @@ export async function show(main, params, id) {
     }
   }
   if (s.status === 'closed') actions.append(el('a', { class: 'button secondary', href: `/api/v1/sessions/${id}/minutes.md`, text: t('session.minutes') }));
-  main.replaceChildren(
+  main.replaceChildren(...[
     el('h1', { text: s.title }),
     el('p', {}, el('span', { class: 'badge', text: t(`session.status.${s.status}`) }), ` ${when(s)}`),
     el('p', { text: `${s.address ?? ''}${s.online ? ` ${t('session.online')}` : ''}` }),
@@ -83,7 +83,7 @@ export async function show(main, params, id) {
     el('ol', {}, ...s.agenda.map((a) => el('li', { text: a.title }))),
     el('h2', { text: t('session.attendance') }),
     el('p', { text: t('session.attendanceLine', { invited: s.attendance.invited, confirmed: s.attendance.confirmed, online: s.attendance.present_online, assisted: s.attendance.present_assisted }) }),
-  );
+  ].filter(Boolean));
 }
 
 /** The convenor's form: title, purpose, times, place, agenda (one item a line), invitations. */

@@ -41,7 +41,7 @@ const area = (centi) => `${Math.floor(centi / 100)}.${String(centi % 100).padSta
 function barChart(title, rows, line) {
   const rowHeight = 30;
   const height = rows.length * rowHeight + 10;
-  const chart = svg('svg', { viewBox: `0 0 420 ${height}`, role: 'img', class: 'chart', 'aria-label': title });
+  const chart = svg('svg', { viewBox: `0 0 480 ${height}`, role: 'img', class: 'chart', 'aria-label': title });
   rows.forEach((r, i) => {
     const y = 5 + i * rowHeight;
     const share = r.total > 0 ? r.value / r.total : 0;
@@ -67,14 +67,16 @@ export function resultView(poll) {
   const line = poll.rule.threshold.num / poll.rule.threshold.den;
   const byArea = r.electorate.area_centi > 0;
   const options = r.options.filter((o) => !(poll.kind === 'yes_no' && o.id === 'abstain'));
+  // In a yes/no poll only "yes" can pass; "no" is drawn for comparison, never as passing.
+  const canPass = (o) => poll.kind !== 'yes_no' || o.id === 'yes';
   const parts = [
     el('p', { class: `verdict ${r.passed ? 'passed' : 'failed'}`, text: r.passed ? t('poll.passed') : t('poll.failed') }),
     el('p', { text: t('poll.turnout', { participants: r.participants.headcount, electorate: r.electorate.headcount }) + (byArea ? ` · ${area(r.participants.area_centi)} / ${area(r.electorate.area_centi)}` : '') }),
   ];
   if (poll.kind !== 'ranked') {
-    parts.push(barChart(t('poll.chart.headcount'), options.map((o) => ({ label: optionLabel(poll, o.id), value: o.headcount, total: base.headcount, met: o.threshold.by_headcount ?? o.threshold.met, text: `${o.headcount}` })), line));
+    parts.push(barChart(t('poll.chart.headcount'), options.map((o) => ({ label: optionLabel(poll, o.id), value: o.headcount, total: base.headcount, met: canPass(o) && (o.threshold.by_headcount ?? o.threshold.met), text: `${o.headcount}` })), line));
     if (byArea) {
-      parts.push(barChart(t('poll.chart.area'), options.map((o) => ({ label: optionLabel(poll, o.id), value: o.area_centi, total: base.area_centi, met: o.threshold.by_area ?? o.threshold.met, text: area(o.area_centi) })), line));
+      parts.push(barChart(t('poll.chart.area'), options.map((o) => ({ label: optionLabel(poll, o.id), value: o.area_centi, total: base.area_centi, met: canPass(o) && (o.threshold.by_area ?? o.threshold.met), text: area(o.area_centi) })), line));
     }
   } else {
     parts.push(el('ol', { class: 'rounds' }, ...r.rounds.map((round, i) => el('li', { text: t('poll.round', { n: i + 1, counts: round.counts.map((c) => `${optionLabel(poll, c.id)} ${c.headcount}`).join('，'), out: round.eliminated ? optionLabel(poll, round.eliminated) : '—' }) }))));
@@ -142,9 +144,9 @@ export function ballotPanel(poll, onCast) {
   const voter = open[0];
   const key = crypto.randomUUID();
   const ask = () => {
-    panel.replaceChildren(
+    panel.replaceChildren(...[
       voter.proxy_for ? el('p', { class: 'hint', text: t('poll.asProxy', { name: voter.proxy_for }) }) : null,
-      chooser(poll, confirm));
+      chooser(poll, confirm)].filter(Boolean));
   };
   const confirm = (choices) => {
     const cast = el('button', { type: 'button', class: 'big', text: t('poll.cast') });
@@ -164,10 +166,10 @@ export function ballotPanel(poll, onCast) {
         panel.prepend(message('error', problemText(err)));
       }
     });
-    panel.replaceChildren(
+    panel.replaceChildren(...[
       el('p', { text: t('poll.confirm', { choice: choiceText(poll, choices) }) }),
       poll.secret ? el('p', { class: 'hint', text: t('poll.secretFinal') }) : null,
-      el('div', { class: 'actions' }, cast, back));
+      el('div', { class: 'actions' }, cast, back)].filter(Boolean));
   };
   ask();
   return panel;
@@ -339,7 +341,8 @@ export async function show(main, params, id) {
   }
   const progress = poll.participation ? el('p', { text: t('poll.participation', { participants: poll.participation.headcount, electorate: poll.electorate_size.headcount }) }) : null;
   const tally = poll.tally ? el('ul', {}, ...poll.tally.map((o) => el('li', { text: `${optionLabel(poll, o.id)}: ${o.headcount}` }))) : null;
-  main.replaceChildren(
+  const assisted = assists && ['open', 'closed'].includes(poll.status) ? await assistedSection(poll, reload) : null;
+  main.replaceChildren(...[
     el('h1', { text: poll.question }),
     el('p', {}, el('span', { class: 'badge', text: t(`poll.status.${poll.status}`) }), ' ',
       `${t(`poll.kind.${poll.kind}`)} · ${t(`poll.electorate.${poll.electorate}`)} · ${poll.secret ? t('poll.secret') : t('poll.named')}`),
@@ -349,5 +352,6 @@ export async function show(main, params, id) {
     me ? ballotPanel(poll) : null,
     resultView(poll),
     poll.status === 'closed' ? receiptCheck(poll) : null,
-    assists && ['open', 'closed'].includes(poll.status) ? await assistedSection(poll, reload) : null);
+    assisted,
+  ].filter(Boolean));
 }
