@@ -75,6 +75,24 @@ fn text(code: &'static str, raw: &str, max: usize, what: &str) -> Result<String>
     Ok(t.to_string())
 }
 
+/// A session that can still take polls and proxies.
+async fn unended_session<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<session::Model> {
+    let s = session::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(E::Missing("session"))?;
+    if matches!(
+        SessionStatus::parse(&s.status),
+        SessionStatus::Closed | SessionStatus::Cancelled
+    ) {
+        return Err(E::Conflict(
+            "session_ended",
+            "This session has ended.".into(),
+        ));
+    }
+    Ok(s)
+}
+
 async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<poll::Model> {
     poll::Entity::find_by_id(id)
         .one(db)
@@ -251,19 +269,7 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
     let txn = state.db.write().await?;
     let community_id = match req.session_id {
         Some(sid) => {
-            let s = session::Entity::find_by_id(sid)
-                .one(&*txn)
-                .await?
-                .ok_or(E::Missing("session"))?;
-            if matches!(
-                SessionStatus::parse(&s.status),
-                SessionStatus::Closed | SessionStatus::Cancelled
-            ) {
-                return Err(E::Conflict(
-                    "session_ended",
-                    "This session has ended.".into(),
-                ));
-            }
+            let s = unended_session(&*txn, sid).await?;
             if req.community_id.is_some_and(|c| c != s.community_id) {
                 return Err(E::Invalid(
                     "invalid_community",
@@ -404,7 +410,7 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
     })
     .await?;
     txn.commit().await?;
-    view(&state.db.conn, Some(actor), p, true).await
+    view(&state.db.conn, Some(actor), p).await
 }
 
 // ---------------------------------------------------------------- reading
@@ -522,7 +528,6 @@ pub async fn view<C: ConnectionTrait>(
     db: &C,
     actor: Option<&Actor>,
     p: poll::Model,
-    runner: bool,
 ) -> Result<PollView> {
     let status = status_of(&p);
     let opened = matches!(status, PollStatus::Open | PollStatus::Closed);
@@ -561,7 +566,6 @@ pub async fn view<C: ConnectionTrait>(
             });
         }
     }
-    let _ = runner;
     Ok(PollView {
         id: p.id,
         community_id: p.community_id,
@@ -594,8 +598,8 @@ pub async fn view<C: ConnectionTrait>(
 
 pub async fn get(state: &AppState, actor: Option<&Actor>, id: Uuid) -> Result<PollView> {
     let db = &state.db.conn;
-    let (p, runner) = load_visible(db, actor, id).await?;
-    view(db, actor, p, runner).await
+    let (p, _) = load_visible(db, actor, id).await?;
+    view(db, actor, p).await
 }
 
 pub async fn list(
@@ -645,11 +649,11 @@ pub async fn list(
         .all(db)
         .await?
     {
-        let runner = convenor || runs(db, actor, &p).await?;
-        if status_of(&p) == PollStatus::Draft && !runner {
+        // Drafts are listed to those who run them; the check queries, so only for drafts.
+        if status_of(&p) == PollStatus::Draft && !(convenor || runs(db, actor, &p).await?) {
             continue;
         }
-        out.push(view(db, Some(actor), p, runner).await?);
+        out.push(view(db, Some(actor), p).await?);
     }
     Ok(out)
 }
@@ -1130,7 +1134,7 @@ pub async fn open(state: &AppState, actor: &Actor, id: Uuid) -> Result<PollView>
         }
     }
     let p = open_poll(state, id, Some(actor.id())).await?;
-    view(&state.db.conn, Some(actor), p, true).await
+    view(&state.db.conn, Some(actor), p).await
 }
 
 /// Counts once, stores and publishes the result, records it and mails the electorate.
@@ -1329,7 +1333,7 @@ pub async fn close(state: &AppState, actor: &Actor, id: Uuid) -> Result<PollView
     let p = load(&state.db.conn, id).await?;
     require_runner(&state.db.conn, actor, &p).await?;
     let p = close_poll(state, id, Some(actor.id())).await?;
-    view(&state.db.conn, Some(actor), p, true).await
+    view(&state.db.conn, Some(actor), p).await
 }
 
 pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid, reason: &str) -> Result<PollView> {
@@ -1372,7 +1376,7 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid, reason: &str) -> 
     .await?;
     let p = load(&*txn, id).await?;
     txn.commit().await?;
-    view(&state.db.conn, Some(actor), p, true).await
+    view(&state.db.conn, Some(actor), p).await
 }
 
 /// Opens polls whose opening time has come and closes those whose closing time has passed.
@@ -2074,19 +2078,7 @@ pub async fn create_proxy(
             p.community_id
         }
         (None, Some(sid)) => {
-            let s = session::Entity::find_by_id(sid)
-                .one(&*txn)
-                .await?
-                .ok_or(E::Missing("session"))?;
-            if matches!(
-                SessionStatus::parse(&s.status),
-                SessionStatus::Closed | SessionStatus::Cancelled
-            ) {
-                return Err(E::Conflict(
-                    "session_ended",
-                    "This session has ended.".into(),
-                ));
-            }
+            let s = unended_session(&*txn, sid).await?;
             s.community_id
         }
         (None, None) => return Err(E::NotFound),
