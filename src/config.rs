@@ -59,6 +59,10 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest request with evidence files (`YISHI_MAX_UPLOAD_BYTES`).
+    pub max_upload_bytes: usize,
+    /// Folder for evidence files of resolution updates (`YISHI_EVIDENCE_DIR`).
+    pub evidence_dir: PathBuf,
     /// Concurrent Argon2 hashes; each holds 19 MiB while it runs.
     pub max_concurrent_hashes: usize,
     /// Frames queued for one live-room connection before it is told to resync (close 4008).
@@ -89,6 +93,8 @@ impl Default for Settings {
             writes_per_minute: 120,
             allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 26 * 1024 * 1024,
+            evidence_dir: PathBuf::from("./evidence"),
             max_concurrent_hashes: 4,
             live_send_queue: 256,
             chat_per_10s: 5,
@@ -168,6 +174,10 @@ impl Settings {
                 .collect();
         }
         parsed(get, "YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
+        parsed(get, "YISHI_MAX_UPLOAD_BYTES", &mut s.max_upload_bytes)?;
+        if let Some(dir) = var("YISHI_EVIDENCE_DIR") {
+            s.evidence_dir = PathBuf::from(dir);
+        }
         parsed(
             get,
             "YISHI_MAX_CONCURRENT_HASHES",

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod proposals;
 pub mod ratelimit;
 pub mod realtime;
+pub mod resolutions;
 pub mod scheduler;
 pub mod sessions;
 pub mod startup;

@@ -19,11 +19,13 @@ pub enum Role {
     GridWorker,
     GovernmentOfficer,
     Evaluator,
+    /// The legal adviser who reviews major resolutions before they take effect (法制审核).
+    LegalReviewer,
     PlatformAdmin,
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Resident,
         Role::Owner,
         Role::CommitteeMember,
@@ -31,6 +33,7 @@ impl Role {
         Role::GridWorker,
         Role::GovernmentOfficer,
         Role::Evaluator,
+        Role::LegalReviewer,
         Role::PlatformAdmin,
     ];
 
@@ -43,6 +46,7 @@ impl Role {
             Role::GridWorker => "grid_worker",
             Role::GovernmentOfficer => "government_officer",
             Role::Evaluator => "evaluator",
+            Role::LegalReviewer => "legal_reviewer",
             Role::PlatformAdmin => "platform_admin",
         }
     }
@@ -150,6 +154,12 @@ pub enum Action {
     Moderate,
     /// Convene and run consultation sessions.
     Convene,
+    /// Review resolutions for legality before they take effect.
+    ReviewResolution,
+    /// Evaluate completed resolutions as an appointed third party.
+    EvaluateResolution,
+    /// See a community's (or several communities') dashboard.
+    ViewDashboard,
 }
 
 /// The whole rule table. `scope` is the place the object lives in.
@@ -186,6 +196,14 @@ pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool
         Action::VerifyAudit => {
             actor.holds_anywhere(Role::GovernmentOfficer) || actor.holds_anywhere(Role::Evaluator)
         }
+        Action::ReviewResolution => over(Role::LegalReviewer),
+        Action::EvaluateResolution => over(Role::Evaluator),
+        Action::ViewDashboard => {
+            committee()
+                || over(Role::GovernmentOfficer)
+                || over(Role::Evaluator)
+                || scope.is_some_and(|s| actor.is_member_of(s))
+        }
     }
 }
 
@@ -221,5 +239,8 @@ fn describe(action: Action) -> &'static str {
         }
         Action::Moderate => "moderate in this community",
         Action::Convene => "convene sessions in this community",
+        Action::ReviewResolution => "review resolutions here (a legal reviewer's role)",
+        Action::EvaluateResolution => "evaluate resolutions here (an evaluator's role)",
+        Action::ViewDashboard => "see this dashboard",
     }
 }

@@ -26,6 +26,11 @@ pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
             Ok(n) => tracing::info!(polls = n, "scheduled polls opened or closed"),
             Err(e) => tracing::warn!(error = %e, "poll pass failed; will retry"),
         }
+        match crate::resolutions::service::run_due(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(changes = n, "resolutions started or marked overdue"),
+            Err(e) => tracing::warn!(error = %e, "resolution pass failed; will retry"),
+        }
         tokio::select! {
             _ = shutdown.notified() => break,
             _ = tokio::time::sleep(every) => {}

@@ -61,9 +61,18 @@ async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
 /// Refuses bodies over `max_body_bytes`: by the declared length, or while reading a body sent
 /// without one (chunked).
 async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    // Progress updates carry evidence files; every other operation takes small bodies.
+    let upload = req.uri().path().starts_with("/api/v1/resolutions/")
+        && req.uri().path().ends_with("/updates");
     let max = req
         .data::<AppState>()
-        .map(|s| s.settings.max_body_bytes)
+        .map(|s| {
+            if upload {
+                s.settings.max_upload_bytes
+            } else {
+                s.settings.max_body_bytes
+            }
+        })
         .unwrap_or(1024 * 1024);
     let too_large = || {
         crate::error::problem_response(crate::error::Problem::new(

@@ -25,11 +25,16 @@ pub struct AppState {
     pub tallies: Arc<crate::voting::live::TallyBoard>,
     /// Writes ballots in shared transactions (group commit).
     pub ballots: Arc<crate::voting::writer::BallotWriter>,
+    /// Where evidence files of resolution updates are kept.
+    pub evidence: Arc<dyn crate::resolutions::evidence::EvidenceStore>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: Arc<Settings>) -> Self {
         let passwords = Passwords::new(settings.max_concurrent_hashes);
+        let evidence = Arc::new(crate::resolutions::evidence::DiskStore::new(
+            settings.evidence_dir.clone(),
+        ));
         Self {
             db,
             settings,
@@ -40,6 +45,7 @@ impl AppState {
             revocations: tokio::sync::broadcast::channel(1024).0,
             tallies: Arc::default(),
             ballots: Arc::default(),
+            evidence,
         }
     }
 

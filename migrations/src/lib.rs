@@ -9,6 +9,7 @@ mod m20261126_000003_sessions;
 mod m20261126_000004_voting;
 mod m20261126_000005_poll_result_mail;
 mod m20261126_000006_building_grids;
+mod m20261126_000007_resolutions;
 mod util;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_voting::Migration),
             Box::new(m20261126_000005_poll_result_mail::Migration),
             Box::new(m20261126_000006_building_grids::Migration),
+            Box::new(m20261126_000007_resolutions::Migration),
         ]
     }
 }

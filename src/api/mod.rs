@@ -13,6 +13,7 @@ use crate::communities::api::CommunitiesApi;
 use crate::error::ApiError;
 use crate::policy::Actor;
 use crate::proposals::api::ProposalsApi;
+use crate::resolutions::api::ResolutionsApi;
 use crate::sessions::api::SessionsApi;
 use crate::state::AppState;
 use crate::voting::api::VotingApi;
@@ -39,6 +40,9 @@ pub enum ApiTags {
     Sessions,
     /// Polls, electorates, ballots, proxies and assisted paper ballots; published results.
     Voting,
+    /// Resolutions: legal review, disclosure and objections, progress and evidence, ratings,
+    /// evaluations, and the community dashboard.
+    Resolutions,
 }
 
 /// An opaque bearer token from `POST /accounts/sessions`.
@@ -103,6 +107,7 @@ pub type Apis = (
     ProposalsApi,
     SessionsApi,
     VotingApi,
+    ResolutionsApi,
     AuditApi,
 );
 
@@ -122,6 +127,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             VotingApi {
+                state: state.clone(),
+            },
+            ResolutionsApi {
                 state: state.clone(),
             },
             AuditApi {

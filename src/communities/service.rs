@@ -436,6 +436,10 @@ fn role_fits(role: Role, kind: PlaceKind) -> bool {
             kind == PlaceKind::Community
         }
         Role::GridWorker => matches!(kind, PlaceKind::Community | PlaceKind::Grid),
+        Role::LegalReviewer => matches!(
+            kind,
+            PlaceKind::District | PlaceKind::Subdistrict | PlaceKind::Community
+        ),
     }
 }
 

@@ -331,3 +331,117 @@ pub fn assisted_counted(
         )
     }
 }
+
+/// To followers of a resolution: the responsible party reported progress.
+pub fn resolution_update(
+    language: &str,
+    name: &str,
+    title: &str,
+    organisation: &str,
+    percent: i32,
+    text: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("决议进展 · {title}"),
+            format!("{name}，您好："),
+            vec![
+                format!("{organisation}更新了「{title}」的进展：已完成 {percent}%。"),
+                text.to_string(),
+            ],
+            Some(("查看决议".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Progress · {title}"),
+            format!("Hello {name},"),
+            vec![
+                format!("{organisation} reported progress on \"{title}\": {percent}% done."),
+                text.to_string(),
+            ],
+            Some(("See the resolution".into(), url.into())),
+        )
+    }
+}
+
+/// To the responsible party and the committee: a resolution or one of its milestones is
+/// past its deadline. `milestone` is `None` for the resolution itself.
+pub fn resolution_overdue(
+    language: &str,
+    name: &str,
+    title: &str,
+    milestone: Option<&str>,
+    deadline: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        let what = match milestone {
+            Some(m) => format!("决议「{title}」的节点「{m}」"),
+            None => format!("决议「{title}」"),
+        };
+        render(
+            format!("已逾期 · {title}"),
+            format!("{name}，您好："),
+            vec![format!(
+                "{what}已超过期限（{deadline}）仍未完成。请尽快办理并更新进展。"
+            )],
+            Some(("查看决议".into(), url.into())),
+        )
+    } else {
+        let what = match milestone {
+            Some(m) => format!("The milestone \"{m}\" of the resolution \"{title}\""),
+            None => format!("The resolution \"{title}\""),
+        };
+        render(
+            format!("Overdue · {title}"),
+            format!("Hello {name},"),
+            vec![format!(
+                "{what} is past its deadline ({deadline}) and not done. Please act and post an update."
+            )],
+            Some(("See the resolution".into(), url.into())),
+        )
+    }
+}
+
+/// To the resident who objected: the committee's written answer.
+pub fn objection_answered(
+    language: &str,
+    name: &str,
+    title: &str,
+    upheld: bool,
+    answer: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("异议答复 · {title}"),
+            format!("{name}，您好："),
+            vec![
+                format!(
+                    "您对决议「{title}」提出的异议，居委会的答复：{}。",
+                    if upheld {
+                        "异议成立"
+                    } else {
+                        "异议不成立"
+                    }
+                ),
+                answer.to_string(),
+            ],
+            Some(("查看决议".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Your objection · {title}"),
+            format!("Hello {name},"),
+            vec![
+                format!(
+                    "The committee has answered your objection to \"{title}\": {}.",
+                    if upheld { "upheld" } else { "dismissed" }
+                ),
+                answer.to_string(),
+            ],
+            Some(("See the resolution".into(), url.into())),
+        )
+    }
+}

@@ -9,6 +9,7 @@ mod live;
 mod outbox;
 mod policy;
 mod proposals;
+mod resolutions;
 mod serving;
 mod sessions;
 mod smtp;

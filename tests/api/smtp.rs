@@ -116,18 +116,34 @@ impl SmtpServer {
 
     /// Waits until `count` messages to `address` have arrived, or fails after `timeout`.
     pub async fn wait_for(&self, address: &str, count: usize, timeout: Duration) -> Vec<Received> {
+        self.wait_matching(address, count, timeout, |_| true).await
+    }
+
+    /// Waits until `count` messages to `address` satisfy `matches`; returns those messages.
+    pub async fn wait_matching(
+        &self,
+        address: &str,
+        count: usize,
+        timeout: Duration,
+        matches: impl Fn(&Received) -> bool,
+    ) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.arrived.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let got = self.to(address);
+            let got: Vec<Received> = self
+                .to(address)
+                .into_iter()
+                .filter(|m| matches(m))
+                .collect();
             if got.len() >= count {
                 return got;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 panic!(
-                    "expected {count} message(s) to {address} within {timeout:?}, got {}",
+                    "expected {count} matching message(s) to {address} within {timeout:?}, got {} of {}",
+                    got.len(),
                     self.to(address).len()
                 );
             }

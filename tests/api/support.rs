@@ -111,6 +111,9 @@ pub async fn spawn_app_at(
         scheduler_interval_secs: 1,
         live_send_queue: options.live_send_queue,
         chat_per_10s: options.chat_per_10s,
+        evidence_dir: std::env::temp_dir()
+            .join("yishi-tests")
+            .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
         ..Settings::default()
     };
     let db = Db::connect(&settings).await.expect("connect");

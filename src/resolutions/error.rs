@@ -1,0 +1,60 @@
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolutionsError {
+    #[error("No such resolution.")]
+    NotFound,
+    #[error("No such {0}.")]
+    Missing(&'static str),
+    #[error("A resolution that is {from} cannot be {to}.")]
+    InvalidTransition { from: String, to: &'static str },
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedType(String),
+    #[error("The evidence store has no room left: {0}")]
+    StorageFull(String),
+    #[error("The evidence store failed: {0}")]
+    Storage(std::io::Error),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Communities(#[from] crate::communities::error::CommunitiesError),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl From<ResolutionsError> for ApiError {
+    fn from(err: ResolutionsError) -> Self {
+        let detail = err.to_string();
+        match err {
+            ResolutionsError::NotFound => ApiError::not_found("resolution_not_found", detail),
+            ResolutionsError::Missing(what) => {
+                ApiError::not_found(&format!("{}_not_found", what.replace(' ', "_")), detail)
+            }
+            ResolutionsError::InvalidTransition { .. } => {
+                ApiError::conflict("invalid_transition", detail)
+            }
+            ResolutionsError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            ResolutionsError::Conflict(code, _) => ApiError::conflict(code, detail),
+            ResolutionsError::Forbidden(_) => ApiError::forbidden(detail),
+            // The upload operation answers these with their own statuses (413, 415, 507);
+            // elsewhere they cannot arise.
+            ResolutionsError::TooLarge(_) => ApiError::unprocessable("file_too_large", detail),
+            ResolutionsError::UnsupportedType(_) => {
+                ApiError::unprocessable("unsupported_file_type", detail)
+            }
+            ResolutionsError::StorageFull(_) => ApiError::unavailable(detail),
+            ResolutionsError::Storage(e) => ApiError::internal(e),
+            ResolutionsError::Api(e) => e,
+            ResolutionsError::Communities(e) => e.into(),
+            ResolutionsError::Db(e) => e.into(),
+        }
+    }
+}
