@@ -215,6 +215,9 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
     let (e, n) = person("evaluator@demo.yishi.localhost", "周评（第三方评估）");
     let evaluator = insert_user(&*txn, &e, &n, &hash).await?.id;
     grant(&*txn, evaluator, Some(district), Role::Evaluator).await?;
+    let (e, n) = person("lawyer@demo.yishi.localhost", "刘律师（街道法律顾问）");
+    let lawyer = insert_user(&*txn, &e, &n, &hash).await?.id;
+    grant(&*txn, lawyer, Some(subdistrict), Role::LegalReviewer).await?;
     demo_org(
         &*txn,
         subdistrict,

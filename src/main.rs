@@ -134,6 +134,9 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             yishi::voting::demo::load(&state, "guihua")
                 .await
                 .map_err(|e| format!("demo polls: {e}"))?;
+            yishi::resolutions::demo::load(&state, "guihua")
+                .await
+                .map_err(|e| format!("demo resolutions: {e}"))?;
             println!(
                 "Demo loaded. Every demo account's password is {}",
                 yishi::admin::DEMO_PASSWORD

@@ -7,6 +7,7 @@ import * as proposals from './js/proposals.js';
 import * as sessions from './js/sessions.js';
 import * as live from './js/live.js';
 import * as voting from './js/voting.js';
+import * as resolutions from './js/resolutions.js';
 
 const routes = {
   '': accounts.home,
@@ -22,6 +23,8 @@ const routes = {
   moderation: proposals.moderation,
   sessions: sessions.list,
   polls: voting.list,
+  resolutions: resolutions.list,
+  dashboard: resolutions.dashboard,
 };
 
 /** Routes with an id: #/proposals/new, #/proposals/<id>, #/proposals/<id>/edit. */
@@ -35,6 +38,8 @@ function resolve(path) {
   if (head === 'sessions' && id) return (main, params) => sessions.show(main, params, id);
   if (head === 'polls' && id === 'new') return voting.create;
   if (head === 'polls' && id) return (main, params) => voting.show(main, params, id);
+  if (head === 'resolutions' && id === 'new') return resolutions.create;
+  if (head === 'resolutions' && id) return (main, params) => resolutions.show(main, params, id);
   return routes[path] ?? accounts.notFound;
 }
 
@@ -55,7 +60,7 @@ function renderNav() {
   const nav = document.getElementById('nav');
   const signedIn = session.token() !== null;
   const items = signedIn
-    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
+    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
     : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod dashboard;
+pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod model;

@@ -345,11 +345,14 @@ pub struct TimelineEntry {
 /// What the signed-in person may do with this resolution now.
 #[derive(Object, Debug, Clone, Default)]
 pub struct ResolutionAbilities {
+    /// Send to review, let take effect, cancel: the committee.
+    pub manage: bool,
     pub edit: bool,
     pub review: bool,
     pub answer_objections: bool,
     pub object: bool,
     pub post_update: bool,
+    pub complete: bool,
     pub rate: bool,
     pub evaluate: bool,
     pub follow: bool,

@@ -1926,7 +1926,13 @@ async fn view<C: ConnectionTrait>(
     let my_pending_objection = objections
         .iter()
         .any(|o| Some(o.user_id) == me && o.status == ObjectionStatus::Pending.as_str());
+    let working = matches!(
+        status,
+        ResolutionStatus::InProgress | ResolutionStatus::Overdue
+    );
     let can = ResolutionAbilities {
+        manage: standing.committee,
+        complete: (standing.responsible || standing.committee) && working,
         edit: standing.committee && status == ResolutionStatus::Draft,
         review: standing.reviewer && status == ResolutionStatus::InReview,
         answer_objections: standing.committee
@@ -1937,11 +1943,8 @@ async fn view<C: ConnectionTrait>(
             && status == ResolutionStatus::Disclosure
             && r.disclosure_ends_at.is_some_and(|e| now < e)
             && !my_pending_objection,
-        post_update: standing.responsible
-            && matches!(
-                status,
-                ResolutionStatus::InProgress | ResolutionStatus::Overdue
-            ),
+        post_update: standing.responsible && working,
+
         rate: standing.resident
             && status == ResolutionStatus::Completed
             && r.rating_closes_at.is_some_and(|e| now < e)

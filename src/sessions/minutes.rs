@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::error::SessionsError as E;
 use super::model::*;
-use crate::entities::{agenda_item, place, poll, session, user};
+use crate::entities::{agenda_item, place, poll, resolution, session, user};
 use crate::realtime::events;
 use crate::voting::counting::{Outcome, PollOption};
 
@@ -62,6 +62,30 @@ async fn votes<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<Vec<Minut
                 passed: p.passed,
                 counts,
             }
+        })
+        .collect())
+}
+
+/// Resolutions from this session, directly or through its polls. Drafts are left out: the
+/// minutes record what was adopted.
+async fn resolutions<C: ConnectionTrait>(
+    db: &C,
+    session_id: Uuid,
+) -> Result<Vec<MinutesResolution>, E> {
+    Ok(resolution::Entity::find()
+        .filter(resolution::Column::SessionId.eq(session_id))
+        .filter(resolution::Column::Status.is_not_in(["draft", "in_review", "approved"]))
+        .order_by_asc(resolution::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| MinutesResolution {
+            resolution_id: r.id,
+            agenda_item_id: r.agenda_item_id,
+            title: r.title,
+            origin: r.origin,
+            status: r.status,
+            deadline: r.deadline,
         })
         .collect())
 }
@@ -196,6 +220,7 @@ pub async fn build<C: ConnectionTrait>(
         attendance: view.attendance,
         items,
         votes: votes(db, s.id).await?,
+        resolutions: resolutions(db, s.id).await?,
     })
 }
 
@@ -281,6 +306,27 @@ pub fn markdown(m: &Minutes) -> String {
             out.push_str(&format!("；{}", v.counts.join("，")));
         }
         out.push('\n');
+    }
+    for r in &m.resolutions {
+        let origin = if r.origin == "consensus" {
+            "会议共识"
+        } else {
+            "表决通过"
+        };
+        let status = match r.status.as_str() {
+            "disclosure" => "公示中",
+            "in_progress" => "办理中",
+            "overdue" => "已逾期",
+            "completed" => "已办结",
+            "cancelled" => "已取消",
+            "withdrawn" => "已撤回",
+            other => other,
+        };
+        out.push_str(&format!("- 决议：{}（{origin}，{status}", r.title));
+        if let Some(d) = &r.deadline {
+            out.push_str(&format!("，期限 {d}"));
+        }
+        out.push_str("）\n");
     }
     out
 }

@@ -275,6 +275,22 @@ pub struct Minutes {
     pub items: Vec<MinutesItem>,
     /// The session's polls and their results.
     pub votes: Vec<MinutesVote>,
+    /// Resolutions recorded from this session (from its polls or its consensus), as they stand.
+    pub resolutions: Vec<MinutesResolution>,
+}
+
+/// A resolution of the session, as the minutes record it.
+#[derive(Object, Debug, Clone)]
+pub struct MinutesResolution {
+    pub resolution_id: Uuid,
+    pub agenda_item_id: Option<Uuid>,
+    pub title: String,
+    /// poll or consensus.
+    pub origin: String,
+    /// Where it stands now: draft, in_review, approved, disclosure, in_progress, overdue,
+    /// completed, cancelled or withdrawn.
+    pub status: String,
+    pub deadline: Option<String>,
 }
 
 /// One poll of the session, as the minutes record it.

@@ -1166,7 +1166,7 @@ async fn where_resolutions_come_from_and_what_is_refused() {
     let s = crate::sessions::convene(&app, &w, json!({ "all_residents": true })).await;
     let sid = id(&s);
     let item = s["agenda"][0]["id"].as_str().unwrap().to_string();
-    let consensus = json!({ "session_id": sid, "agenda_item_id": item, "title": "东门路灯由物业维修", "body": "与会各方一致同意。", "responsible_org_id": org });
+    let consensus = json!({ "session_id": sid, "agenda_item_id": item, "title": "东门路灯由物业维修", "body": "与会各方一致同意。", "responsible_org_id": org, "deadline": day(30) });
     create(&app, &w.committee_a, consensus.clone())
         .await
         .problem(409, "session_not_held");
@@ -1193,4 +1193,35 @@ async fn where_resolutions_come_from_and_what_is_refused() {
     assert_eq!(c.ok(201)["origin"], "consensus");
     assert_eq!(c.body["session_id"], sid.as_str());
     assert!(events(&c.body).contains(&"session.held".to_string()));
+    // Once adopted, the session's minutes record it.
+    app.post(
+        &format!("/sessions/{sid}/close"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let minutes = app
+        .get(&format!("/sessions/{sid}/minutes"), Some(&w.secretary_a))
+        .await;
+    assert_eq!(
+        minutes.ok(200)["resolutions"],
+        json!([]),
+        "drafts are not in the minutes"
+    );
+    let cid = id(&c.body);
+    app.post(
+        &format!("/resolutions/{cid}/take-effect"),
+        Some(&w.committee_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let minutes = app
+        .get(&format!("/sessions/{sid}/minutes"), Some(&w.secretary_a))
+        .await;
+    let recorded = &minutes.ok(200)["resolutions"][0];
+    assert_eq!(recorded["title"], "东门路灯由物业维修");
+    assert_eq!(recorded["origin"], "consensus");
+    assert_eq!(recorded["status"], "disclosure");
 }

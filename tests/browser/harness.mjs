@@ -69,6 +69,8 @@ export async function startServer(smtpPort) {
     YISHI_DATABASE_URL: `sqlite://${path.join(dir, 'yishi.db')}?mode=rwc`,
     YISHI_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     YISHI_LOG: 'warn',
+    YISHI_EVIDENCE_DIR: path.join(dir, 'evidence'),
+    YISHI_SCHEDULER_INTERVAL_SECS: '1',
   };
   execFileSync(binary, ['demo'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const child = spawn(binary, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -83,6 +85,7 @@ export async function startServer(smtpPort) {
   }
   return {
     base,
+    database: path.join(dir, 'yishi.db'),
     stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }),
   };
 }
@@ -122,4 +125,16 @@ export async function apiCall(base, token, method, path, body) {
   const text = await r.text();
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/**
+ * Runs one SQL statement on the server's SQLite file (through Python's sqlite3, which waits
+ * for the server's locks): how a test lets days pass, e.g. a disclosure period end.
+ */
+export function sqlite(database, sql, params = []) {
+  const script = 'import json, sqlite3, sys\n'
+    + 'c = sqlite3.connect(sys.argv[1], timeout=30)\n'
+    + 'n = c.execute(sys.argv[2], json.loads(sys.argv[3])).rowcount\n'
+    + 'c.commit()\nprint(n)\n';
+  return Number(execFileSync('python3', ['-c', script, database, sql, JSON.stringify(params)]).toString().trim());
 }

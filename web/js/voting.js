@@ -38,7 +38,7 @@ const area = (centi) => `${Math.floor(centi / 100)}.${String(centi % 100).padSta
  * Bars of each value against its total, with a dashed line at the required fraction: what a
  * reader needs to see whether a count cleared its threshold.
  */
-function barChart(title, rows, line) {
+export function barChart(title, rows, line) {
   const rowHeight = 30;
   const height = rows.length * rowHeight + 10;
   const chart = svg('svg', { viewBox: `0 0 480 ${height}`, role: 'img', class: 'chart', 'aria-label': title });
@@ -338,6 +338,7 @@ export async function show(main, params, id) {
     };
     if (poll.status === 'draft') actions.append(step('poll.open', 'open'));
     if (poll.status === 'open') actions.append(step('poll.close', 'close'));
+    if (poll.status === 'closed' && poll.passed) actions.append(el('a', { class: 'button', href: `#/resolutions/new?poll=${poll.id}`, text: t('resolution.recordFromPoll') }));
   }
   const progress = poll.participation ? el('p', { text: t('poll.participation', { participants: poll.participation.headcount, electorate: poll.electorate_size.headcount }) }) : null;
   const tally = poll.tally ? el('ul', {}, ...poll.tally.map((o) => el('li', { text: `${optionLabel(poll, o.id)}: ${o.headcount}` }))) : null;
