@@ -25,6 +25,7 @@ const routes = {
   polls: voting.list,
   resolutions: resolutions.list,
   dashboard: resolutions.dashboard,
+  board: resolutions.board,
 };
 
 /** Routes with an id: #/proposals/new, #/proposals/<id>, #/proposals/<id>/edit. */
@@ -61,7 +62,7 @@ function renderNav() {
   const signedIn = session.token() !== null;
   const items = signedIn
     ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
-    : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
+    : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/board', 'nav.board'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {
     const li = document.createElement('li');

@@ -108,6 +108,8 @@ test('from a passed vote to a completed, rated resolution shown on the dashboard
 
   // The public page tells the whole story without names.
   const reader = await open(null);
+  await reader.page.goto(`${server.base}/#/board`);
+  await reader.page.getByRole('link', { name: '游乐场开放时间定为 7:00 至 21:00' }).waitFor();
   await reader.page.goto(url);
   await reader.page.locator('.badge.status-completed').waitFor();
   await reader.page.getByText('表决结束').waitFor();

@@ -52,6 +52,20 @@ export async function list(main) {
   page(main, 'resolution.listTitle', ...(sections.length ? sections : [el('p', { class: 'hint', text: t('resolution.none') })]));
 }
 
+/** The public disclosure boards of every community: readable without signing in. */
+export async function board(main) {
+  let communities;
+  try { communities = await api.get('/places?kind=community'); } catch (err) { page(main, 'resolution.board', message('error', problemText(err))); return; }
+  const sections = [el('p', { class: 'hint', text: t('resolution.boardIntro') })];
+  for (const c of communities) {
+    let items;
+    try { items = await api.get(`/communities/${c.id}/disclosure-board`); } catch { continue; }
+    sections.push(el('h2', { text: c.name }),
+      items.length ? el('ul', { class: 'cards board' }, ...items.map(summaryCard)) : el('p', { class: 'hint', text: t('resolution.boardEmpty') }));
+  }
+  page(main, 'resolution.board', ...sections);
+}
+
 /** Milestones as "YYYY-MM-DD title", one per line. */
 function parseMilestones(text) {
   return String(text ?? '').split('\n').map((l) => l.trim()).filter(Boolean).map((line) => {
