@@ -61,6 +61,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Largest request with evidence files (`YISHI_MAX_UPLOAD_BYTES`).
     pub max_upload_bytes: usize,
+    /// Hours a message may keep being retried before it is given up (`YISHI_MAIL_DELIVERY_WINDOW_HOURS`).
+    pub mail_delivery_window_hours: i64,
+    /// Seconds within which messages about one object to one person are merged (`YISHI_MAIL_MERGE_SECS`).
+    pub mail_merge_secs: u64,
     /// Folder for evidence files of resolution updates (`YISHI_EVIDENCE_DIR`).
     pub evidence_dir: PathBuf,
     /// Concurrent Argon2 hashes; each holds 19 MiB while it runs.
@@ -94,6 +98,8 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 26 * 1024 * 1024,
+            mail_delivery_window_hours: 48,
+            mail_merge_secs: 600,
             evidence_dir: PathBuf::from("./evidence"),
             max_concurrent_hashes: 4,
             live_send_queue: 256,
@@ -175,6 +181,12 @@ impl Settings {
         }
         parsed(get, "YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
         parsed(get, "YISHI_MAX_UPLOAD_BYTES", &mut s.max_upload_bytes)?;
+        parsed(
+            get,
+            "YISHI_MAIL_DELIVERY_WINDOW_HOURS",
+            &mut s.mail_delivery_window_hours,
+        )?;
+        parsed(get, "YISHI_MAIL_MERGE_SECS", &mut s.mail_merge_secs)?;
         if let Some(dir) = var("YISHI_EVIDENCE_DIR") {
             s.evidence_dir = PathBuf::from(dir);
         }

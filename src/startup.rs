@@ -129,6 +129,10 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
             "/api/v1/sessions/:session_id/live",
             get(crate::realtime::live::live),
         )
+        .at(
+            "/api/v1/accounts/me/feed",
+            get(crate::notifications::feed::feed_socket),
+        )
         .nest("/api/v1", api_service)
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)

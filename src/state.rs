@@ -27,6 +27,8 @@ pub struct AppState {
     pub ballots: Arc<crate::voting::writer::BallotWriter>,
     /// Where evidence files of resolution updates are kept.
     pub evidence: Arc<dyn crate::resolutions::evidence::EvidenceStore>,
+    /// Hints to personal feed sockets that something new arrived.
+    pub feed: Arc<crate::notifications::feed::FeedHub>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             tallies: Arc::default(),
             ballots: Arc::default(),
             evidence,
+            feed: Arc::default(),
         }
     }
 

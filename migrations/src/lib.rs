@@ -10,6 +10,7 @@ mod m20261126_000004_voting;
 mod m20261126_000005_poll_result_mail;
 mod m20261126_000006_building_grids;
 mod m20261126_000007_resolutions;
+mod m20261126_000008_notifications;
 mod util;
 
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_poll_result_mail::Migration),
             Box::new(m20261126_000006_building_grids::Migration),
             Box::new(m20261126_000007_resolutions::Migration),
+            Box::new(m20261126_000008_notifications::Migration),
         ]
     }
 }

@@ -156,7 +156,16 @@ pub async fn register(
             &existing.display_name,
             &state.link("/#/signin"),
         );
-        notifications::enqueue(&*txn, &existing.email, mail).await?;
+        notifications::notify(
+            state,
+            &*txn,
+            notifications::Kind::AlreadyRegistered,
+            None,
+            existing.id,
+            &existing.email,
+            mail,
+        )
+        .await?;
         txn.commit().await?;
         state.mail_wake.notify_one();
         return Ok(());
@@ -182,7 +191,16 @@ pub async fn register(
         &display_name,
         &state.link(&format!("/#/verify?token={token}")),
     );
-    notifications::enqueue(&*txn, &email, mail).await?;
+    notifications::notify(
+        state,
+        &*txn,
+        notifications::Kind::VerifyEmail,
+        None,
+        id,
+        &email,
+        mail,
+    )
+    .await?;
     audit::record(
         &*txn,
         Change {
@@ -236,7 +254,16 @@ pub async fn resend_verification(state: &AppState, actor: &Actor) -> Result<()> 
         &actor.user.display_name,
         &state.link(&format!("/#/verify?token={token}")),
     );
-    notifications::enqueue(&*txn, &actor.user.email, mail).await?;
+    notifications::notify(
+        state,
+        &*txn,
+        notifications::Kind::VerifyEmail,
+        None,
+        actor.id(),
+        &actor.user.email,
+        mail,
+    )
+    .await?;
     txn.commit().await?;
     state.mail_wake.notify_one();
     Ok(())
@@ -555,7 +582,16 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> Result<()>
             &user.display_name,
             &state.link(&format!("/#/reset?token={token}")),
         );
-        notifications::enqueue(&*txn, &user.email, mail).await?;
+        notifications::notify(
+            state,
+            &*txn,
+            notifications::Kind::PasswordReset,
+            None,
+            user.id,
+            &user.email,
+            mail,
+        )
+        .await?;
         audit::record(
             &*txn,
             Change {

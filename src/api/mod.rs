@@ -11,6 +11,7 @@ use crate::accounts::api::AccountsApi;
 use crate::audit::api::AuditApi;
 use crate::communities::api::CommunitiesApi;
 use crate::error::ApiError;
+use crate::notifications::api::NotificationsApi;
 use crate::policy::Actor;
 use crate::proposals::api::ProposalsApi;
 use crate::resolutions::api::ResolutionsApi;
@@ -43,6 +44,8 @@ pub enum ApiTags {
     /// Resolutions: legal review, disclosure and objections, progress and evidence, ratings,
     /// evaluations, and the community dashboard.
     Resolutions,
+    /// Notification preferences, the in-app feed, one-click unsubscribe and the outbox.
+    Notifications,
 }
 
 /// An opaque bearer token from `POST /accounts/sessions`.
@@ -108,6 +111,7 @@ pub type Apis = (
     SessionsApi,
     VotingApi,
     ResolutionsApi,
+    NotificationsApi,
     AuditApi,
 );
 
@@ -130,6 +134,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             ResolutionsApi {
+                state: state.clone(),
+            },
+            NotificationsApi {
                 state: state.clone(),
             },
             AuditApi {

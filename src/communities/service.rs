@@ -1221,7 +1221,16 @@ pub async fn decide(
             status == MembershipStatus::Verified,
             reason.as_deref(),
         );
-        notifications::enqueue(&*txn, &person.email, mail).await?;
+        notifications::notify(
+            state,
+            &*txn,
+            notifications::Kind::MembershipDecided,
+            Some(m.id),
+            person.id,
+            &person.email,
+            mail,
+        )
+        .await?;
     }
     let m = membership::Entity::find_by_id(m.id)
         .one(&*txn)

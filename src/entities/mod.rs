@@ -1,5 +1,6 @@
 //! sea-orm entities only; rules live in each context's service.
 pub mod agenda_item;
+pub mod app_key;
 pub mod assisted_ballot;
 pub mod audit_entry;
 pub mod audit_head;
@@ -9,8 +10,12 @@ pub mod ballot_request;
 pub mod building;
 pub mod community_setting;
 pub mod content_report;
+pub mod digest_run;
 pub mod evidence_file;
 pub mod membership;
+pub mod notification;
+pub mod notification_preference;
+pub mod notification_setting;
 pub mod one_time_token;
 pub mod organisation;
 pub mod organisation_member;
@@ -38,5 +43,6 @@ pub mod session;
 pub mod session_attendance;
 pub mod session_event;
 pub mod session_invitation;
+pub mod suppressed_address;
 pub mod unit;
 pub mod user;

@@ -18,6 +18,9 @@ pub struct Model {
     pub sent_at: Option<DateTimeUtc>,
     /// An iCalendar attachment (invitation.ics), when the message carries one.
     pub ics: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub category: Option<String>,
+    pub merge_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,7 @@ pub struct Model {
     pub result: Option<String>,
     pub passed: Option<bool>,
     pub result_mailed_at: Option<DateTimeUtc>,
+    pub open_mailed_at: Option<DateTimeUtc>,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

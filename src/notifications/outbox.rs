@@ -29,6 +29,9 @@ pub async fn enqueue<C: ConnectionTrait>(txn: &C, to: &str, mail: Mail) -> Resul
         created_at: Set(now),
         sent_at: Set(None),
         ics: Set(mail.ics),
+        user_id: Set(None),
+        category: Set(None),
+        merge_key: Set(None),
     }
     .insert(txn)
     .await?;
@@ -55,6 +58,9 @@ pub async fn enqueue_many<C: ConnectionTrait>(
         created_at: Set(now),
         sent_at: Set(None),
         ics: Set(mail.ics),
+        user_id: Set(None),
+        category: Set(None),
+        merge_key: Set(None),
     });
     loop {
         let chunk: Vec<_> = rows.by_ref().take(200).collect();

@@ -7,6 +7,10 @@ pub struct Mail {
     pub html: String,
     /// An iCalendar object sent as `invite.ics` (text/calendar), for session invitations.
     pub ics: Option<String>,
+    /// The message without greeting and signature, for the in-app feed and digests.
+    pub summary: String,
+    /// Where the message points, if anywhere.
+    pub link: Option<String>,
 }
 
 fn escape(s: &str) -> String {
@@ -22,6 +26,8 @@ fn render(
     lines: Vec<String>,
     link: Option<(String, String)>,
 ) -> Mail {
+    let summary = lines.join("\n");
+    let target = link.as_ref().map(|(_, url)| url.clone());
     let mut text = format!("{greeting}\n\n");
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;font-size:16px\"><p>{}</p>",
@@ -48,6 +54,8 @@ fn render(
         text,
         html,
         ics: None,
+        summary,
+        link: target,
     }
 }
 
@@ -443,5 +451,218 @@ pub fn objection_answered(
             ],
             Some(("See the resolution".into(), url.into())),
         )
+    }
+}
+
+/// To the electorate: a vote has opened.
+pub fn poll_opened(
+    language: &str,
+    name: &str,
+    question: &str,
+    closes: Option<&str>,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        let until = closes
+            .map(|c| format!("投票截止：{c}。"))
+            .unwrap_or_default();
+        render(
+            format!("表决开始 · {question}"),
+            format!("{name}，您好："),
+            vec![format!("「{question}」已开始表决，您在表决名单中。{until}")],
+            Some(("去投票".into(), url.into())),
+        )
+    } else {
+        let until = closes
+            .map(|c| format!(" Voting closes {c}."))
+            .unwrap_or_default();
+        render(
+            format!("Vote open · {question}"),
+            format!("Hello {name},"),
+            vec![format!(
+                "The vote on \"{question}\" is open and you are in its electorate.{until}"
+            )],
+            Some(("Vote".into(), url.into())),
+        )
+    }
+}
+
+/// To a bidding organisation's members: the bid was received, with its hash.
+pub fn bid_confirmation(language: &str, name: &str, tender: &str, hash: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            format!("投标已收到 · {tender}"),
+            format!("{name}，您好："),
+            vec![
+                format!("贵机构对「{tender}」的投标已密封保存，截止前任何人都无法查看。"),
+                format!("投标文件摘要（SHA-256）：{hash}"),
+            ],
+            Some(("查看项目".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Bid received · {tender}"),
+            format!("Hello {name},"),
+            vec![
+                format!(
+                    "Your organisation's bid for \"{tender}\" is sealed; nobody can read it before the deadline."
+                ),
+                format!("Bid digest (SHA-256): {hash}"),
+            ],
+            Some(("See the tender".into(), url.into())),
+        )
+    }
+}
+
+/// To every bidder: the tender was decided.
+pub fn award_outcome(
+    language: &str,
+    name: &str,
+    tender: &str,
+    won: bool,
+    winner: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("评审结果 · {tender}"),
+            format!("{name}，您好："),
+            vec![if won {
+                format!("贵机构在「{tender}」中标。结果公示期内如无异议，将签订服务合同。")
+            } else {
+                format!(
+                    "「{tender}」的中标机构为{winner}。感谢贵机构参与；评分明细可在项目页查看。"
+                )
+            }],
+            Some(("查看结果".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Award · {tender}"),
+            format!("Hello {name},"),
+            vec![if won {
+                format!(
+                    "Your organisation won \"{tender}\". The contract follows if no objection is upheld during the publicity period."
+                )
+            } else {
+                format!(
+                    "\"{tender}\" was awarded to {winner}. Thank you for bidding; the scores are on the tender page."
+                )
+            }],
+            Some(("See the result".into(), url.into())),
+        )
+    }
+}
+
+/// To the contractor: a milestone was accepted or rejected.
+pub fn milestone_decision(
+    language: &str,
+    name: &str,
+    contract: &str,
+    milestone: &str,
+    accepted: bool,
+    reason: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("节点验收 · {contract}"),
+            format!("{name}，您好："),
+            vec![
+                format!(
+                    "合同「{contract}」的节点「{milestone}」{}。",
+                    if accepted {
+                        "已通过验收"
+                    } else {
+                        "未通过验收"
+                    }
+                ),
+                reason.to_string(),
+            ],
+            Some(("查看合同".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Milestone · {contract}"),
+            format!("Hello {name},"),
+            vec![
+                format!(
+                    "The milestone \"{milestone}\" of \"{contract}\" was {}.",
+                    if accepted { "accepted" } else { "not accepted" }
+                ),
+                reason.to_string(),
+            ],
+            Some(("See the contract".into(), url.into())),
+        )
+    }
+}
+
+/// The daily digest: one line per notification, newest last.
+pub fn digest(
+    language: &str,
+    name: &str,
+    day: &str,
+    items: &[(String, String, Option<String>)],
+    preferences_url: &str,
+) -> Mail {
+    let lines: Vec<String> = items
+        .iter()
+        .map(|(title, body, link)| match link {
+            Some(l) => format!("• {title}\n{body}\n{l}"),
+            None => format!("• {title}\n{body}"),
+        })
+        .collect();
+    if zh(language) {
+        let mut all = vec![format!("以下是 {day} 的 {} 条动态：", items.len())];
+        all.extend(lines);
+        render(
+            format!("每日摘要 · {day} · {} 条", items.len()),
+            format!("{name}，您好："),
+            all,
+            Some(("调整通知设置".into(), preferences_url.into())),
+        )
+    } else {
+        let mut all = vec![format!("{} updates for {day}:", items.len())];
+        all.extend(lines);
+        render(
+            format!("Daily digest · {day} · {}", items.len()),
+            format!("Hello {name},"),
+            all,
+            Some(("Notification settings".into(), preferences_url.into())),
+        )
+    }
+}
+
+/// To the attendees: the minutes (the record itself is in Chinese, the record's language).
+pub fn session_minutes(language: &str, title: &str, document: &str, url: &str) -> Mail {
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let (subject, summary) = if zh(language) {
+        (
+            format!("会议纪要 · {title}"),
+            format!("「{title}」的会议纪要已生成。"),
+        )
+    } else {
+        (
+            format!("Minutes · {title}"),
+            format!("The minutes of \"{title}\" are ready (in Chinese, the record's language)."),
+        )
+    };
+    Mail {
+        subject,
+        text: format!("{summary}\n\n{document}\n{url}\n"),
+        html: format!(
+            "<!doctype html><html><body><p>{}</p><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre><p><a href=\"{}\">{}</a></p></body></html>",
+            esc(&summary),
+            esc(document),
+            esc(url),
+            esc(url)
+        ),
+        ics: None,
+        summary,
+        link: Some(url.to_string()),
     }
 }

@@ -22,7 +22,7 @@ use super::outbox::{DEAD, PENDING, SENDING, SENT};
 use crate::clock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::entities::outbox;
+use crate::entities::{outbox, suppressed_address};
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -84,6 +84,13 @@ pub struct OutboxWorker {
     transport: Transport,
     from: Mailbox,
     wake: Arc<Notify>,
+    unsubscribe_key: tokio::sync::OnceCell<Vec<u8>>,
+}
+
+/// The one-click unsubscribe target (RFC 8058) and the page a reader opens from the footer.
+struct Unsubscribe {
+    post_url: String,
+    page_url: String,
 }
 
 fn backoff(attempts: i32) -> ChronoDuration {
@@ -107,6 +114,7 @@ impl OutboxWorker {
             transport,
             from,
             wake,
+            unsubscribe_key: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -180,9 +188,64 @@ impl OutboxWorker {
         Ok(handled)
     }
 
+    /// Where a message's reader turns its category off, for messages that may be muted.
+    async fn unsubscribe(
+        &self,
+        message: &outbox::Model,
+    ) -> Result<Option<Unsubscribe>, sea_orm::DbErr> {
+        let (Some(user), Some(category)) = (message.user_id, message.category.as_deref()) else {
+            return Ok(None);
+        };
+        let mutable = category == super::keys::DIGESTS
+            || super::catalogue::Category::parse(category).is_some_and(|c| c.mutable());
+        if !mutable {
+            return Ok(None);
+        }
+        let key = self
+            .unsubscribe_key
+            .get_or_try_init(|| super::keys::unsubscribe_key(&self.db.conn))
+            .await?;
+        let token = super::keys::sign(key, user, category);
+        let base = self.settings.public_url.trim_end_matches('/');
+        Ok(Some(Unsubscribe {
+            post_url: format!("{base}/api/v1/unsubscribe?token={token}"),
+            page_url: format!("{base}/#/unsubscribe?token={token}"),
+        }))
+    }
+
+    async fn suppressed(&self, address: &str) -> Result<bool, sea_orm::DbErr> {
+        Ok(
+            suppressed_address::Entity::find_by_id(address.trim().to_lowercase())
+                .one(&self.db.conn)
+                .await?
+                .is_some(),
+        )
+    }
+
     async fn deliver(&self, message: outbox::Model) -> Result<(), sea_orm::DbErr> {
         let attempts = message.attempts + 1;
-        let outcome = match self.build(&message) {
+        if self.suppressed(&message.to_address).await? {
+            tracing::info!(outbox_id = %message.id, "address suppressed after a permanent failure; not sent");
+            outbox::Entity::update_many()
+                .filter(outbox::Column::Id.eq(message.id))
+                .filter(outbox::Column::Status.eq(SENDING))
+                .col_expr(outbox::Column::Status, Expr::value(DEAD))
+                .col_expr(
+                    outbox::Column::LockedUntil,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .col_expr(
+                    outbox::Column::LastError,
+                    Expr::value(Some(
+                        "suppressed: this address failed permanently before".to_string(),
+                    )),
+                )
+                .exec(&self.db.conn)
+                .await?;
+            return Ok(());
+        }
+        let unsubscribe = self.unsubscribe(&message).await?;
+        let outcome = match self.build(&message, unsubscribe.as_ref()) {
             Ok(email) => {
                 self.transport
                     .send(email, Duration::from_secs(self.settings.smtp_timeout_secs))
@@ -191,6 +254,8 @@ impl OutboxWorker {
             Err(e) => Err(SendError::Permanent(e)),
         };
         let now = clock::now();
+        let window_over = now - message.created_at
+            >= ChronoDuration::hours(self.settings.mail_delivery_window_hours);
         let update = outbox::Entity::update_many()
             .filter(outbox::Column::Id.eq(message.id))
             .filter(outbox::Column::Status.eq(SENDING))
@@ -205,7 +270,9 @@ impl OutboxWorker {
                     .col_expr(outbox::Column::Status, Expr::value(SENT))
                     .col_expr(outbox::Column::SentAt, Expr::value(Some(now)))
             }
-            Err(SendError::Temporary(e)) if attempts < self.settings.mail_max_attempts => {
+            Err(SendError::Temporary(e))
+                if attempts < self.settings.mail_max_attempts && !window_over =>
+            {
                 let next = now + backoff(attempts);
                 tracing::warn!(outbox_id = %message.id, attempts, error = %e, retry_at = %next, "mail delivery failed; will retry");
                 update
@@ -213,7 +280,14 @@ impl OutboxWorker {
                     .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
                     .col_expr(outbox::Column::LastError, Expr::value(Some(e)))
             }
-            Err(SendError::Temporary(e)) | Err(SendError::Permanent(e)) => {
+            Err(SendError::Permanent(e)) => {
+                tracing::error!(outbox_id = %message.id, attempts, error = %e, "mail refused permanently; address suppressed");
+                self.suppress(&message.to_address, &e).await?;
+                update
+                    .col_expr(outbox::Column::Status, Expr::value(DEAD))
+                    .col_expr(outbox::Column::LastError, Expr::value(Some(e)))
+            }
+            Err(SendError::Temporary(e)) => {
                 tracing::error!(outbox_id = %message.id, attempts, error = %e, "mail delivery gave up; message is dead");
                 update
                     .col_expr(outbox::Column::Status, Expr::value(DEAD))
@@ -224,14 +298,68 @@ impl OutboxWorker {
         Ok(())
     }
 
-    fn build(&self, message: &outbox::Model) -> Result<Message, String> {
+    /// Adds the address to the suppression list (once).
+    async fn suppress(&self, address: &str, reason: &str) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::ActiveModelTrait;
+        let address = address.trim().to_lowercase();
+        if suppressed_address::Entity::find_by_id(address.clone())
+            .one(&self.db.conn)
+            .await?
+            .is_none()
+        {
+            let inserted = suppressed_address::ActiveModel {
+                address: sea_orm::Set(address),
+                reason: sea_orm::Set(reason.chars().take(500).collect()),
+                created_at: sea_orm::Set(clock::now()),
+            }
+            .insert(&self.db.conn)
+            .await;
+            if let Err(e) = inserted
+                && !matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                )
+            {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn build(
+        &self,
+        message: &outbox::Model,
+        unsubscribe: Option<&Unsubscribe>,
+    ) -> Result<Message, String> {
         let to: Mailbox = message
             .to_address
             .parse()
             .map_err(|e| format!("bad recipient: {e}"))?;
         let domain = self.from.email.domain().to_string();
-        let alternative =
-            MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone());
+        let (text, html) = match unsubscribe {
+            Some(u) => {
+                let esc = |s: &str| {
+                    s.replace('&', "&amp;")
+                        .replace('"', "&quot;")
+                        .replace('<', "&lt;")
+                };
+                (
+                    format!(
+                        "{}\n--\n不想再收到这类邮件？/ Stop these emails: {}\n",
+                        message.body_text, u.page_url
+                    ),
+                    message.body_html.replace(
+                        "</body>",
+                        &format!(
+                            "<hr><p style=\"font-size:13px;color:#666\"><a href=\"{}\">退订这类邮件 · Unsubscribe from these emails</a></p></body>",
+                            esc(&u.page_url)
+                        ),
+                    ),
+                )
+            }
+            None => (message.body_text.clone(), message.body_html.clone()),
+        };
+        let alternative = MultiPart::alternative_plain_html(text, html);
         let body = match &message.ics {
             Some(ics) => MultiPart::mixed().multipart(alternative).singlepart(
                 Attachment::new("invite.ics".to_string()).body(
@@ -242,12 +370,23 @@ impl OutboxWorker {
             ),
             None => alternative,
         };
-        Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
-            .message_id(Some(format!("<{}@{}>", message.id, domain)))
-            .multipart(body)
-            .map_err(|e| e.to_string())
+            .message_id(Some(format!("<{}@{}>", message.id, domain)));
+        if let Some(u) = unsubscribe {
+            use lettre::message::header::{HeaderName, HeaderValue};
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{}>", u.post_url),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        builder.multipart(body).map_err(|e| e.to_string())
     }
 }

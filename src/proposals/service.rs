@@ -669,7 +669,16 @@ async fn advance_if_supported<C: ConnectionTrait>(
                 &p.title,
                 &link(state, p.id),
             );
-            notifications::enqueue(txn, &proposer.email, mail).await?;
+            notifications::notify(
+                state,
+                txn,
+                notifications::Kind::ProposalThreshold,
+                Some(p.id),
+                proposer.id,
+                &proposer.email,
+                mail,
+            )
+            .await?;
         }
         return load(txn, p.id).await;
     }
@@ -1006,7 +1015,16 @@ async fn notify_expired<C: ConnectionTrait>(
             None,
             &link(state, p.id),
         );
-        notifications::enqueue(txn, &proposer.email, mail).await?;
+        notifications::notify(
+            state,
+            txn,
+            notifications::Kind::ModerationDecision,
+            Some(p.id),
+            proposer.id,
+            &proposer.email,
+            mail,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -1202,7 +1220,16 @@ async fn notify_decision<C: ConnectionTrait>(
             reason,
             &url,
         );
-        notifications::enqueue(txn, &proposer.email, mail).await?;
+        notifications::notify(
+            state,
+            txn,
+            notifications::Kind::ModerationDecision,
+            Some(p.id),
+            proposer.id,
+            &proposer.email,
+            mail,
+        )
+        .await?;
     }
     if event == Event::Accept {
         let cosigners: Vec<Uuid> = proposal_cosign::Entity::find()
@@ -1226,7 +1253,16 @@ async fn notify_decision<C: ConnectionTrait>(
                     &p.title,
                     &url,
                 );
-                notifications::enqueue(txn, &u.email, mail).await?;
+                notifications::notify(
+                    state,
+                    txn,
+                    notifications::Kind::CosignerAccepted,
+                    Some(p.id),
+                    u.id,
+                    &u.email,
+                    mail,
+                )
+                .await?;
             }
         }
     }

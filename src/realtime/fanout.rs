@@ -30,7 +30,12 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
     loop {
         let connected = async {
             let mut l = PgListener::connect(state.settings.database_url.expose()).await?;
-            l.listen_all([FANOUT_CHANNEL, REVOCATION_CHANNEL]).await?;
+            l.listen_all([
+                FANOUT_CHANNEL,
+                REVOCATION_CHANNEL,
+                crate::notifications::feed::FEED_CHANNEL,
+            ])
+            .await?;
             Ok::<_, sea_orm::sqlx::Error>(l)
         };
         let mut listener = tokio::select! {
@@ -52,6 +57,11 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
             tokio::select! {
                 _ = shutdown.notified() => return,
                 n = listener.recv() => match n {
+                    Ok(n) if n.channel() == crate::notifications::feed::FEED_CHANNEL => {
+                        for user in n.payload().split(',').filter_map(|s| s.parse::<Uuid>().ok()) {
+                            state.feed.hint(user);
+                        }
+                    }
                     Ok(n) if n.channel() == REVOCATION_CHANNEL => {
                         if let Ok(user) = n.payload().parse::<Uuid>() {
                             let _ = state.revocations.send(user);

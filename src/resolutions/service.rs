@@ -961,8 +961,12 @@ pub async fn answer_objection(
         .one(&*txn)
         .await?
     {
-        notifications::enqueue(
+        notifications::notify(
+            state,
             &*txn,
+            notifications::Kind::ObjectionAnswered,
+            Some(r.id),
+            u.id,
             &u.email,
             templates::objection_answered(
                 &u.language,
@@ -1097,10 +1101,21 @@ async fn mail_followers<C: ConnectionTrait>(
                 &text,
                 &url,
             );
-            (u.email, mail)
+            notifications::Recipient {
+                user_id: u.id,
+                email: u.email,
+                mail,
+            }
         })
         .collect();
-    notifications::enqueue_many(txn, rows).await?;
+    notifications::notify_many(
+        state,
+        txn,
+        notifications::Kind::ResolutionUpdate,
+        Some(r.id),
+        rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -1712,10 +1727,21 @@ async fn mail_overdue<C: ConnectionTrait>(
                 &deadline,
                 &url,
             );
-            (u.email, mail)
+            notifications::Recipient {
+                user_id: u.id,
+                email: u.email,
+                mail,
+            }
         })
         .collect();
-    notifications::enqueue_many(txn, rows).await?;
+    notifications::notify_many(
+        state,
+        txn,
+        notifications::Kind::ResolutionOverdue,
+        Some(milestone.map_or(r.id, |m| m.id)),
+        rows,
+    )
+    .await?;
     Ok(())
 }
 

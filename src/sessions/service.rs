@@ -485,7 +485,7 @@ async fn resolve_invitees<C: ConnectionTrait>(
     Ok(out)
 }
 
-fn session_mail(
+pub fn session_mail(
     state: &AppState,
     s: &session::Model,
     language: &str,
@@ -599,6 +599,8 @@ fn session_mail(
         text,
         html,
         ics: Some(ics),
+        summary: line,
+        link: Some(url),
     }
 }
 
@@ -621,19 +623,24 @@ async fn mail_invited<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(());
     }
-    for u in user::Entity::find()
+    let recipients = user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
         .filter(user::Column::DeletedAt.is_null())
         .all(txn)
         .await?
-    {
-        notifications::enqueue(
-            txn,
-            &u.email,
-            session_mail(state, s, &u.language, &u.display_name, kind),
-        )
-        .await?;
-    }
+        .into_iter()
+        .map(|u| notifications::Recipient {
+            mail: session_mail(state, s, &u.language, &u.display_name, kind),
+            user_id: u.id,
+            email: u.email,
+        })
+        .collect();
+    let what = match kind {
+        "invite" => notifications::Kind::SessionInvitation,
+        "reminder" => notifications::Kind::SessionReminder,
+        _ => notifications::Kind::SessionUpdate,
+    };
+    notifications::notify_many(state, txn, what, Some(s.id), recipients).await?;
     Ok(())
 }
 
@@ -796,33 +803,24 @@ async fn mail_minutes<C: ConnectionTrait>(
         return Ok(());
     }
     let url = state.link(&format!("/#/sessions/{}", s.id));
-    let esc = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     for u in user::Entity::find()
         .filter(user::Column::Id.is_in(attendees))
         .filter(user::Column::DeletedAt.is_null())
         .all(txn)
         .await?
     {
-        let mail = Mail {
-            subject: format!("会议纪要 · {}", s.title),
-            text: format!(
-                "{document}
-{url}
-"
-            ),
-            html: format!(
-                "<!doctype html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre><p><a href=\"{}\">{}</a></p></body></html>",
-                esc(&document),
-                esc(&url),
-                esc(&url)
-            ),
-            ics: None,
-        };
-        notifications::enqueue(txn, &u.email, mail).await?;
+        let mail =
+            notifications::templates::session_minutes(&u.language, &s.title, &document, &url);
+        notifications::notify(
+            state,
+            txn,
+            notifications::Kind::SessionMinutes,
+            Some(s.id),
+            u.id,
+            &u.email,
+            mail,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -395,6 +395,7 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
         result: Set(None),
         passed: Set(None),
         result_mailed_at: Set(None),
+        open_mailed_at: Set(None),
         created_by: Set(actor.id()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -1118,6 +1119,14 @@ async fn open_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll:
     .await?;
     txn.commit().await?;
     publish(state, &p).await;
+    // The electorate is told in a transaction of its own, right after; the scheduler finishes
+    // the job if this process stops first.
+    let background = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = mail_due_openings(&background).await {
+            tracing::warn!(error = %e, "opening notices failed; the scheduler will retry");
+        }
+    });
     Ok(p)
 }
 
@@ -1218,6 +1227,84 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
     Ok(p)
 }
 
+/// Tells the electorate of every open poll that has not been announced yet. The claim and the
+/// notices are one transaction, so each opening is announced once, by one process.
+pub async fn mail_due_openings(state: &AppState) -> Result<usize> {
+    let due = poll::Entity::find()
+        .filter(poll::Column::Status.eq(PollStatus::Open.as_str()))
+        .filter(poll::Column::OpenMailedAt.is_null())
+        .limit(20)
+        .all(&state.db.conn)
+        .await?;
+    let mut told = 0;
+    for p in due {
+        let txn = state.db.write().await?;
+        let claimed = poll::Entity::update_many()
+            .col_expr(poll::Column::OpenMailedAt, Expr::value(Some(clock::now())))
+            .filter(poll::Column::Id.eq(p.id))
+            .filter(poll::Column::OpenMailedAt.is_null())
+            .exec(&*txn)
+            .await?;
+        if claimed.rows_affected != 1 {
+            continue;
+        }
+        let people: Vec<Uuid> = poll_voter_person::Entity::find()
+            .select_only()
+            .column(poll_voter_person::Column::UserId)
+            .filter(poll_voter_person::Column::PollId.eq(p.id))
+            .into_tuple()
+            .all(&*txn)
+            .await?;
+        let url = state.link(&format!("/#/polls/{}", p.id));
+        let closes = p.closes_at.map(|c| {
+            (c + chrono::Duration::hours(8))
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        });
+        let mut rows = Vec::new();
+        for chunk in people.chunks(CHUNK) {
+            for (id, email, language, name) in user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .column(user::Column::Email)
+                .column(user::Column::Language)
+                .column(user::Column::DisplayName)
+                .filter(user::Column::Id.is_in(chunk.to_vec()))
+                .filter(user::Column::DeletedAt.is_null())
+                .into_tuple::<(Uuid, String, String, String)>()
+                .all(&*txn)
+                .await?
+            {
+                rows.push(notifications::Recipient {
+                    user_id: id,
+                    email,
+                    mail: templates::poll_opened(
+                        &language,
+                        &name,
+                        &p.question,
+                        closes.as_deref(),
+                        &url,
+                    ),
+                });
+            }
+        }
+        notifications::notify_many(
+            state,
+            &*txn,
+            notifications::Kind::PollOpened,
+            Some(p.id),
+            rows,
+        )
+        .await?;
+        txn.commit().await?;
+        told += 1;
+    }
+    if told > 0 {
+        state.mail_wake.notify_one();
+    }
+    Ok(told)
+}
+
 /// Mails the result of every closed poll whose electorate has not been told yet. The claim
 /// and the mail are one transaction, so each result is mailed once, by one process.
 pub async fn mail_due_results(state: &AppState) -> Result<usize> {
@@ -1275,20 +1362,22 @@ async fn mail_result<C: ConnectionTrait>(
     let summary = summarise(outcome, &options_of(p));
     let mut rows = Vec::new();
     for chunk in people.chunks(CHUNK) {
-        for (email, language, name) in user::Entity::find()
+        for (id, email, language, name) in user::Entity::find()
             .select_only()
+            .column(user::Column::Id)
             .column(user::Column::Email)
             .column(user::Column::Language)
             .column(user::Column::DisplayName)
             .filter(user::Column::Id.is_in(chunk.to_vec()))
             .filter(user::Column::DeletedAt.is_null())
-            .into_tuple::<(String, String, String)>()
+            .into_tuple::<(Uuid, String, String, String)>()
             .all(txn)
             .await?
         {
-            rows.push((
+            rows.push(notifications::Recipient {
+                user_id: id,
                 email,
-                templates::poll_result(
+                mail: templates::poll_result(
                     &language,
                     &name,
                     &p.question,
@@ -1296,10 +1385,17 @@ async fn mail_result<C: ConnectionTrait>(
                     &summary,
                     &url,
                 ),
-            ));
+            });
         }
     }
-    notifications::enqueue_many(txn, rows).await?;
+    notifications::notify_many(
+        state,
+        txn,
+        notifications::Kind::PollResult,
+        Some(p.id),
+        rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -1409,6 +1505,7 @@ pub async fn run_due(state: &AppState) -> Result<usize> {
             Err(e) => return Err(e),
         }
     }
+    done += mail_due_openings(state).await?;
     done += mail_due_results(state).await?;
     let to_close = poll::Entity::find()
         .filter(poll::Column::Status.eq(PollStatus::Open.as_str()))
@@ -1798,8 +1895,12 @@ async fn cast_by_proxy(
             .exec(&*txn)
             .await?;
         if let Some(owner) = user::Entity::find_by_id(px.grantor_id).one(&*txn).await? {
-            notifications::enqueue(
+            notifications::notify(
+                state,
                 &*txn,
+                notifications::Kind::ProxyUsed,
+                Some(p.id),
+                owner.id,
                 &owner.email,
                 templates::proxy_used(
                     &owner.language,
@@ -2494,8 +2595,12 @@ pub async fn confirm_assisted(
             .all(&*txn)
             .await?
         {
-            notifications::enqueue(
+            notifications::notify(
+                state,
                 &*txn,
+                notifications::Kind::AssistedCounted,
+                Some(p.id),
+                u.id,
                 &u.email,
                 templates::assisted_counted(
                     &u.language,

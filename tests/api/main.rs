@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod communities;
 mod live;
+mod notifications;
 mod outbox;
 mod policy;
 mod proposals;

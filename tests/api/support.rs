@@ -29,6 +29,7 @@ pub struct Options {
     pub smtp_timeout_secs: u64,
     pub live_send_queue: usize,
     pub chat_per_10s: u32,
+    pub mail_merge_secs: u64,
 }
 
 impl Default for Options {
@@ -40,6 +41,7 @@ impl Default for Options {
             smtp_timeout_secs: 5,
             live_send_queue: 256,
             chat_per_10s: 5,
+            mail_merge_secs: 600,
         }
     }
 }
@@ -111,6 +113,7 @@ pub async fn spawn_app_at(
         scheduler_interval_secs: 1,
         live_send_queue: options.live_send_queue,
         chat_per_10s: options.chat_per_10s,
+        mail_merge_secs: options.mail_merge_secs,
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
             .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
