@@ -8,6 +8,7 @@ import * as sessions from './js/sessions.js';
 import * as live from './js/live.js';
 import * as voting from './js/voting.js';
 import * as resolutions from './js/resolutions.js';
+import * as notifications from './js/notifications.js';
 
 const routes = {
   '': accounts.home,
@@ -26,6 +27,9 @@ const routes = {
   resolutions: resolutions.list,
   dashboard: resolutions.dashboard,
   board: resolutions.board,
+  notifications: notifications.feed,
+  unsubscribe: notifications.unsubscribe,
+  outbox: notifications.outbox,
 };
 
 /** Routes with an id: #/proposals/new, #/proposals/<id>, #/proposals/<id>/edit. */
@@ -39,6 +43,7 @@ function resolve(path) {
   if (head === 'sessions' && id) return (main, params) => sessions.show(main, params, id);
   if (head === 'polls' && id === 'new') return voting.create;
   if (head === 'polls' && id) return (main, params) => voting.show(main, params, id);
+  if (head === 'notifications' && id === 'preferences') return notifications.preferences;
   if (head === 'resolutions' && id === 'new') return resolutions.create;
   if (head === 'resolutions' && id) return (main, params) => resolutions.show(main, params, id);
   return routes[path] ?? accounts.notFound;
@@ -61,7 +66,7 @@ function renderNav() {
   const nav = document.getElementById('nav');
   const signedIn = session.token() !== null;
   const items = signedIn
-    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
+    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/notifications', 'nav.notifications'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
     : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/board', 'nav.board'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {
@@ -69,6 +74,13 @@ function renderNav() {
     const a = document.createElement('a');
     a.href = href;
     a.textContent = t(key);
+    if (href === '#/notifications') {
+      const count = document.createElement('span');
+      count.id = 'unread-count';
+      count.className = 'count';
+      count.hidden = true;
+      a.append(' ', count);
+    }
     if (location.hash === href || (href === '#/' && (location.hash === '' || location.hash === '#/'))) {
       a.setAttribute('aria-current', 'page');
     }
@@ -84,6 +96,7 @@ function renderNav() {
     out.addEventListener('click', async () => {
       try { await api.delete('/accounts/sessions/current'); } catch { /* already gone */ }
       session.clear();
+      notifications.disconnect();
       location.hash = '#/signin';
     });
     li.append(out);
@@ -99,6 +112,7 @@ export async function route(event) {
   live.leave();
   const main = document.getElementById('main');
   renderNav();
+  notifications.connect();
   await page(main, params);
   applyTranslations(document);
   // After in-app navigation, move focus to the new content; on first load keep it at the top

@@ -117,7 +117,12 @@ async fn every_catalogue_entry_renders_in_both_languages_and_arrives() {
                 .chars()
                 .next()
                 .is_some_and(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
-            assert_eq!(opens_chinese, language == "zh-CN", "{} ({language}): {expected}", e.key);
+            assert_eq!(
+                opens_chinese,
+                language == "zh-CN",
+                "{} ({language}): {expected}",
+                e.key
+            );
             let unsubscribe = header(m, "List-Unsubscribe");
             if e.category == Category::Security {
                 assert!(unsubscribe.is_none(), "{} must not be mutable", e.key);
@@ -251,7 +256,11 @@ async fn preferences_are_honoured_and_security_messages_ignore_them() {
         })
         .await;
     let threshold = samples::sample(&state, Kind::ProposalThreshold, "zh-CN").subject;
-    assert!(digests[0].text().contains(&threshold), "{}", digests[0].text());
+    assert!(
+        digests[0].text().contains(&threshold),
+        "{}",
+        digests[0].text()
+    );
     assert!(!digests[0].text().contains("表决结果"), "off means off");
     // The digest's own unsubscribe link turns off what came by digest.
     assert!(header(&digests[0], "List-Unsubscribe").is_some());
@@ -286,15 +295,23 @@ async fn the_digest_goes_out_once_with_two_processes_and_never_empty() {
         let db = yishi::db::Db::connect(&settings).await.unwrap();
         states.push(yishi::state::AppState::new(db, settings));
     }
-    tell(&states[0], Kind::PollResult, None, (id, &email), "zh-CN").await;
-    tell(
-        &states[1],
-        Kind::ResolutionUpdate,
-        Some(Uuid::new_v4()),
-        (id, &email),
-        "zh-CN",
-    )
-    .await;
+    // Two notices in one transaction, so that no digest can go out between them.
+    let txn = states[0].db.write().await.unwrap();
+    for kind in [Kind::PollResult, Kind::ResolutionUpdate] {
+        let mail = samples::sample(&states[0], kind, "zh-CN");
+        yishi::notifications::notify(
+            &states[0],
+            &*txn,
+            kind,
+            Some(Uuid::new_v4()),
+            id,
+            &email,
+            mail,
+        )
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
     // Both servers' schedulers run every second; four more passes race them.
     let passes = futures_util::future::join_all(
         states

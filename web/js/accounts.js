@@ -2,6 +2,7 @@
 import { api, session } from './api.js';
 import { t, problemText, loadLanguage } from './i18n.js';
 import { el, field, page, message, onSubmit, checkbox } from './ui.js';
+import { suppressionBanner } from './notifications.js';
 
 function requireSignIn(main) {
   if (session.token()) return false;
@@ -22,6 +23,7 @@ export async function home(main) {
   try {
     const me = await api.get('/accounts/me');
     const memberships = await api.get('/accounts/me/memberships');
+    const prefs = await api.get('/accounts/me/notification-preferences');
     const list = el('ul', { class: 'cards' }, ...memberships.map((m) => el('li', { class: 'card' },
       el('h2', { text: m.community_name }),
       el('p', { text: `${m.unit_label ?? ''}` }),
@@ -30,6 +32,7 @@ export async function home(main) {
     page(main, 'home.title',
       el('p', { text: t('home.welcome', { name: me.display_name }) }),
       me.email_verified ? null : message('error', t('profile.unverified')),
+      suppressionBanner(prefs, () => home(main)),
       el('h2', { text: t('home.memberships') }),
       memberships.length ? list : el('p', {}, el('a', { href: '#/join', text: t('home.joinPrompt') })));
   } catch (err) {
