@@ -11,6 +11,7 @@ mod m20261126_000005_poll_result_mail;
 mod m20261126_000006_building_grids;
 mod m20261126_000007_resolutions;
 mod m20261126_000008_notifications;
+mod m20261126_000009_member_lookup;
 mod util;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_building_grids::Migration),
             Box::new(m20261126_000007_resolutions::Migration),
             Box::new(m20261126_000008_notifications::Migration),
+            Box::new(m20261126_000009_member_lookup::Migration),
         ]
     }
 }

@@ -30,6 +30,7 @@ test('a resident moves votes to the daily digest, receives it, and unsubscribes 
   await page.goto(`${server.base}/#/notifications/preferences`);
   await page.getByLabel('表决').selectOption('digest');
   assert.equal(await page.getByLabel('账户安全').isDisabled(), true, 'security cannot be changed');
+  assert.ok(!(await page.locator('main').textContent()).includes('null'), 'no stray "null" where a banner is absent');
   await page.getByLabel('每日摘要发送时间（北京时间）').fill('23:59');
   await page.getByRole('button', { name: '保存设置' }).click();
   await page.getByText('已保存，立即生效。').waitFor();

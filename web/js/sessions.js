@@ -80,7 +80,11 @@ export async function show(main, params, id) {
     s.my_response ? el('p', { class: 'hint', text: t(`session.rsvp.mine.${s.my_response}`) }) : null,
     actions,
     el('h2', { text: t('session.agenda') }),
-    el('ol', {}, ...s.agenda.map((a) => el('li', { text: a.title }))),
+    el('ol', {}, ...s.agenda.map((a) => el('li', {}, a.title,
+      // A held session's convenors record what the meeting agreed on an item without a vote.
+      convenor && ['open', 'adjourned', 'closed'].includes(s.status)
+        ? el('a', { class: 'consensus-link', href: `#/resolutions/new?session=${id}&item=${a.id}`, text: ` ${t('session.recordConsensus')}` })
+        : null))),
     el('h2', { text: t('session.attendance') }),
     el('p', { text: t('session.attendanceLine', { invited: s.attendance.invited, confirmed: s.attendance.confirmed, online: s.attendance.present_online, assisted: s.attendance.present_assisted }) }),
   ].filter(Boolean));

@@ -38,7 +38,8 @@ export function message(kind, text) {
 }
 
 export function page(main, titleKey, ...children) {
-  main.replaceChildren(el('h1', { text: t(titleKey) }), ...children);
+  // Optional parts arrive as null; replaceChildren would print them as text.
+  main.replaceChildren(el('h1', { text: t(titleKey) }), ...children.filter((c) => c !== null && c !== undefined));
 }
 
 /** Wires a form: disables the button while the action runs; shows errors in the form. */
