@@ -12,6 +12,7 @@ mod m20261126_000006_building_grids;
 mod m20261126_000007_resolutions;
 mod m20261126_000008_notifications;
 mod m20261126_000009_member_lookup;
+mod m20261126_000010_poll_open_notice_cursor;
 mod util;
 
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_resolutions::Migration),
             Box::new(m20261126_000008_notifications::Migration),
             Box::new(m20261126_000009_member_lookup::Migration),
+            Box::new(m20261126_000010_poll_open_notice_cursor::Migration),
         ]
     }
 }

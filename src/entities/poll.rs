@@ -29,6 +29,7 @@ pub struct Model {
     pub passed: Option<bool>,
     pub result_mailed_at: Option<DateTimeUtc>,
     pub open_mailed_at: Option<DateTimeUtc>,
+    pub open_notice_after: Option<Uuid>,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -35,6 +35,8 @@ type Result<T> = std::result::Result<T, E>;
 
 /// Electorate rows are written in chunks of this many.
 const CHUNK: usize = 500;
+/// People told of a vote's opening per transaction.
+const NOTICE_CHUNK: usize = 100;
 
 fn status_of(p: &poll::Model) -> PollStatus {
     PollStatus::parse(&p.status)
@@ -396,6 +398,7 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
         passed: Set(None),
         result_mailed_at: Set(None),
         open_mailed_at: Set(None),
+        open_notice_after: Set(None),
         created_by: Set(actor.id()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -1227,82 +1230,105 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
     Ok(p)
 }
 
-/// Tells the electorate of every open poll that has not been announced yet. The claim and the
-/// notices are one transaction, so each opening is announced once, by one process.
+/// Tells the electorate of every open poll that has not been announced yet, a chunk of people
+/// per transaction (so ballots are not held up behind one long write). Each chunk moves a
+/// cursor with a compare-and-set, so several processes never tell anyone twice.
 pub async fn mail_due_openings(state: &AppState) -> Result<usize> {
-    let due = poll::Entity::find()
+    let due: Vec<Uuid> = poll::Entity::find()
+        .select_only()
+        .column(poll::Column::Id)
         .filter(poll::Column::Status.eq(PollStatus::Open.as_str()))
         .filter(poll::Column::OpenMailedAt.is_null())
         .limit(20)
+        .into_tuple()
         .all(&state.db.conn)
         .await?;
     let mut told = 0;
-    for p in due {
-        let txn = state.db.write().await?;
-        let claimed = poll::Entity::update_many()
-            .col_expr(poll::Column::OpenMailedAt, Expr::value(Some(clock::now())))
-            .filter(poll::Column::Id.eq(p.id))
-            .filter(poll::Column::OpenMailedAt.is_null())
-            .exec(&*txn)
-            .await?;
-        if claimed.rows_affected != 1 {
-            continue;
-        }
-        let people: Vec<Uuid> = poll_voter_person::Entity::find()
-            .select_only()
-            .column(poll_voter_person::Column::UserId)
-            .filter(poll_voter_person::Column::PollId.eq(p.id))
-            .into_tuple()
-            .all(&*txn)
-            .await?;
-        let url = state.link(&format!("/#/polls/{}", p.id));
-        let closes = p.closes_at.map(|c| {
-            (c + chrono::Duration::hours(8))
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        });
-        let mut rows = Vec::new();
-        for chunk in people.chunks(CHUNK) {
-            for (id, email, language, name) in user::Entity::find()
-                .select_only()
-                .column(user::Column::Id)
-                .column(user::Column::Email)
-                .column(user::Column::Language)
-                .column(user::Column::DisplayName)
-                .filter(user::Column::Id.is_in(chunk.to_vec()))
-                .filter(user::Column::DeletedAt.is_null())
-                .into_tuple::<(Uuid, String, String, String)>()
-                .all(&*txn)
-                .await?
-            {
-                rows.push(notifications::Recipient {
-                    user_id: id,
-                    email,
-                    mail: templates::poll_opened(
-                        &language,
-                        &name,
-                        &p.question,
-                        closes.as_deref(),
-                        &url,
-                    ),
-                });
+    for id in due {
+        let mut any = false;
+        while let Some(more) = announce_chunk(state, id).await? {
+            any = true;
+            state.mail_wake.notify_one();
+            if !more {
+                break;
             }
         }
-        notifications::notify_many(
-            state,
-            &*txn,
-            notifications::Kind::PollOpened,
-            Some(p.id),
-            rows,
-        )
-        .await?;
-        txn.commit().await?;
-        told += 1;
-    }
-    if told > 0 {
-        state.mail_wake.notify_one();
+        if any {
+            told += 1;
+        }
     }
     Ok(told)
+}
+
+/// Tells the next chunk of a poll's electorate. `None` when there was nothing to do (done, or
+/// another process took this chunk); otherwise whether people remain.
+async fn announce_chunk(state: &AppState, id: Uuid) -> Result<Option<bool>> {
+    let txn = state.db.write().await?;
+    let p = load(&*txn, id).await?;
+    if p.open_mailed_at.is_some() || status_of(&p) != PollStatus::Open {
+        return Ok(None);
+    }
+    let mut q = poll_voter_person::Entity::find()
+        .select_only()
+        .column(poll_voter_person::Column::UserId)
+        .filter(poll_voter_person::Column::PollId.eq(p.id))
+        .order_by_asc(poll_voter_person::Column::UserId)
+        .limit(NOTICE_CHUNK as u64);
+    if let Some(after) = p.open_notice_after {
+        q = q.filter(poll_voter_person::Column::UserId.gt(after));
+    }
+    let mut people: Vec<Uuid> = q.into_tuple().all(&*txn).await?;
+    let finished = people.len() < NOTICE_CHUNK;
+    let cursor = people.last().copied().or(p.open_notice_after);
+    people.dedup();
+    let mut claim = poll::Entity::update_many()
+        .col_expr(poll::Column::OpenNoticeAfter, Expr::value(cursor))
+        .filter(poll::Column::Id.eq(p.id))
+        .filter(poll::Column::OpenMailedAt.is_null());
+    claim = match p.open_notice_after {
+        Some(after) => claim.filter(poll::Column::OpenNoticeAfter.eq(after)),
+        None => claim.filter(poll::Column::OpenNoticeAfter.is_null()),
+    };
+    if finished {
+        claim = claim.col_expr(poll::Column::OpenMailedAt, Expr::value(Some(clock::now())));
+    }
+    if claim.exec(&*txn).await?.rows_affected != 1 {
+        return Ok(None);
+    }
+    let url = state.link(&format!("/#/polls/{}", p.id));
+    let closes = p.closes_at.map(|c| {
+        (c + chrono::Duration::hours(8))
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    });
+    let rows = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Email)
+        .column(user::Column::Language)
+        .column(user::Column::DisplayName)
+        .filter(user::Column::Id.is_in(people))
+        .filter(user::Column::DeletedAt.is_null())
+        .into_tuple::<(Uuid, String, String, String)>()
+        .all(&*txn)
+        .await?
+        .into_iter()
+        .map(|(id, email, language, name)| notifications::Recipient {
+            user_id: id,
+            email,
+            mail: templates::poll_opened(&language, &name, &p.question, closes.as_deref(), &url),
+        })
+        .collect();
+    notifications::notify_many(
+        state,
+        &*txn,
+        notifications::Kind::PollOpened,
+        Some(p.id),
+        rows,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(!finished))
 }
 
 /// Mails the result of every closed poll whose electorate has not been told yet. The claim

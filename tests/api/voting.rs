@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, World, id, spawn_app};
@@ -598,6 +599,38 @@ async fn concurrent_ballots_count_once_and_retries_return_the_first_answer() {
     assert_eq!((counted, refused), (125, 375));
     let view = app.get(&format!("/polls/{p}"), Some(&w.committee_a)).await;
     assert_eq!(view.ok(200)["participation"]["headcount"], 125);
+    // The 126 people of the electorate (resident-a too) were told of the opening once each,
+    // in chunks of 100 while the ballots came in, with a second pass racing the first.
+    let state = yishi::state::AppState::new(
+        app.db.clone(),
+        std::sync::Arc::new(yishi::config::Settings::default()),
+    );
+    yishi::voting::service::mail_due_openings(&state)
+        .await
+        .unwrap();
+    let poll_id: uuid::Uuid = p.parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let notices = yishi::entities::notification::Entity::find()
+            .filter(yishi::entities::notification::Column::ObjectId.eq(poll_id))
+            .filter(yishi::entities::notification::Column::Kind.eq("poll_opened"))
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        let mut people: Vec<uuid::Uuid> = notices.iter().map(|n| n.user_id).collect();
+        people.sort();
+        people.dedup();
+        assert_eq!(people.len(), notices.len(), "nobody is told twice");
+        if notices.len() == 126 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of 126 told",
+            notices.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Ballots written in shared transactions still form intact chains, one entry each.
     let report = app.get("/audit/verify", Some(&w.admin)).await;
     assert_eq!(report.ok(200)["intact"], true, "{}", report.body);
