@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::notify::{EMAIL_DIGEST, EMAIL_DIGESTED};
 use super::templates;
 use crate::clock;
-use crate::entities::{digest_run, notification, notification_setting, outbox, user};
+use crate::entities::{digest_run, notification, notification_setting, user};
 use crate::state::AppState;
 
 /// Sends every digest that is due; returns how many were queued.
@@ -108,26 +108,17 @@ async fn send_one(state: &AppState, user_id: Uuid, day: &str) -> Result<bool, se
         &entries,
         &state.link("/#/notifications/preferences"),
     );
-    let now = clock::now();
-    outbox::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        to_address: Set(person.email),
-        subject: Set(mail.subject),
-        body_text: Set(mail.text),
-        body_html: Set(mail.html),
-        status: Set(super::outbox::PENDING.into()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        locked_until: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        sent_at: Set(None),
-        ics: Set(None),
-        user_id: Set(Some(user_id)),
-        category: Set(Some(super::keys::DIGESTS.into())),
-        merge_key: Set(None),
-    }
-    .insert(&*txn)
+    super::outbox::insert(
+        &*txn,
+        &person.email,
+        mail,
+        super::outbox::Envelope {
+            user_id: Some(user_id),
+            category: Some(super::keys::DIGESTS.into()),
+            merge_key: None,
+        },
+        clock::now(),
+    )
     .await?;
     txn.commit().await?;
     Ok(true)

@@ -19,5 +19,4 @@ pub mod worker;
 
 pub use catalogue::Kind;
 pub use notify::{Recipient, notify, notify_many};
-pub use outbox::{enqueue, enqueue_many};
 pub use templates::Mail;

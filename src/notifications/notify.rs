@@ -8,14 +8,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::Duration;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::Mail;
 use super::catalogue::{Category, Kind, Mode, default_mode};
-use super::outbox::PENDING;
+use super::outbox::{Envelope, PENDING, insert};
 use crate::clock;
 use crate::entities::{
     notification, notification_preference, organisation_member, outbox, role_grant,
@@ -181,9 +180,7 @@ pub async fn notify_many<C: ConnectionTrait>(
                         txn,
                         &r.email,
                         r.mail,
-                        Some(r.user_id),
-                        Some(category),
-                        None,
+                        envelope(r.user_id, category, None),
                         now,
                     )
                     .await?;
@@ -211,38 +208,13 @@ pub async fn notify_many<C: ConnectionTrait>(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert<C: ConnectionTrait>(
-    txn: &C,
-    to: &str,
-    mail: Mail,
-    user_id: Option<Uuid>,
-    category: Option<Category>,
-    merge_key: Option<String>,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<Uuid, DbErr> {
-    let id = Uuid::new_v4();
-    outbox::ActiveModel {
-        id: Set(id),
-        to_address: Set(to.to_string()),
-        subject: Set(mail.subject),
-        body_text: Set(mail.text),
-        body_html: Set(mail.html),
-        status: Set(PENDING.into()),
-        attempts: Set(0),
-        next_attempt_at: Set(at),
-        locked_until: Set(None),
-        last_error: Set(None),
-        created_at: Set(clock::now()),
-        sent_at: Set(None),
-        ics: Set(mail.ics),
-        user_id: Set(user_id),
-        category: Set(category.map(|c| c.as_str().to_string())),
-        merge_key: Set(merge_key),
+/// The outbox envelope of a message to `user` in `category`.
+fn envelope(user: Uuid, category: Category, merge_key: Option<String>) -> Envelope {
+    Envelope {
+        user_id: Some(user),
+        category: Some(category.as_str().to_string()),
+        merge_key,
     }
-    .insert(txn)
-    .await?;
-    Ok(id)
 }
 
 /// The first message about an object goes at once; more within the merge window wait for the
@@ -275,9 +247,7 @@ async fn enqueue_merged<C: ConnectionTrait>(
             txn,
             &r.email,
             mail,
-            Some(r.user_id),
-            Some(category),
-            Some(key),
+            envelope(r.user_id, category, Some(key)),
             now,
         )
         .await?;
@@ -308,9 +278,7 @@ async fn enqueue_merged<C: ConnectionTrait>(
         txn,
         &r.email,
         mail,
-        Some(r.user_id),
-        Some(category),
-        Some(key),
+        envelope(r.user_id, category, Some(key)),
         release,
     )
     .await?;

@@ -1,4 +1,4 @@
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
 use uuid::Uuid;
 
 use super::Mail;
@@ -10,11 +10,25 @@ pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 pub const DEAD: &str = "dead";
 
-/// Queues a message inside the caller's transaction: it is sent if and only if the change
-/// that caused it commits.
-pub async fn enqueue<C: ConnectionTrait>(txn: &C, to: &str, mail: Mail) -> Result<Uuid, DbErr> {
+/// Who and what a queued message is about: the person (for unsubscribe links), the category
+/// (preference, or `digests`) and the key under which repeats are merged.
+#[derive(Default)]
+pub struct Envelope {
+    pub user_id: Option<Uuid>,
+    pub category: Option<String>,
+    pub merge_key: Option<String>,
+}
+
+/// Queues a message inside the caller's transaction, to be sent from `at`: it is sent if and
+/// only if the change that caused it commits.
+pub async fn insert<C: ConnectionTrait>(
+    txn: &C,
+    to: &str,
+    mail: Mail,
+    envelope: Envelope,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Uuid, DbErr> {
     let id = Uuid::new_v4();
-    let now = clock::now();
     outbox::ActiveModel {
         id: Set(id),
         to_address: Set(to.to_string()),
@@ -23,50 +37,17 @@ pub async fn enqueue<C: ConnectionTrait>(txn: &C, to: &str, mail: Mail) -> Resul
         body_html: Set(mail.html),
         status: Set(PENDING.into()),
         attempts: Set(0),
-        next_attempt_at: Set(now),
+        next_attempt_at: Set(at),
         locked_until: Set(None),
         last_error: Set(None),
-        created_at: Set(now),
+        created_at: Set(clock::now()),
         sent_at: Set(None),
         ics: Set(mail.ics),
-        user_id: Set(None),
-        category: Set(None),
-        merge_key: Set(None),
+        user_id: Set(envelope.user_id),
+        category: Set(envelope.category),
+        merge_key: Set(envelope.merge_key),
     }
     .insert(txn)
     .await?;
     Ok(id)
-}
-
-/// Queues many messages inside the caller's transaction, a few hundred rows per statement.
-pub async fn enqueue_many<C: ConnectionTrait>(
-    txn: &C,
-    messages: Vec<(String, Mail)>,
-) -> Result<(), DbErr> {
-    let now = clock::now();
-    let mut rows = messages.into_iter().map(|(to, mail)| outbox::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        to_address: Set(to),
-        subject: Set(mail.subject),
-        body_text: Set(mail.text),
-        body_html: Set(mail.html),
-        status: Set(PENDING.into()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        locked_until: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        sent_at: Set(None),
-        ics: Set(mail.ics),
-        user_id: Set(None),
-        category: Set(None),
-        merge_key: Set(None),
-    });
-    loop {
-        let chunk: Vec<_> = rows.by_ref().take(200).collect();
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        outbox::Entity::insert_many(chunk).exec(txn).await?;
-    }
 }

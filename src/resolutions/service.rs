@@ -215,6 +215,7 @@ pub async fn update_settings(
 // ---------------------------------------------------------------- who may do what
 
 /// What one actor is to one resolution.
+#[derive(Default)]
 struct Standing {
     committee: bool,
     reviewer: bool,
@@ -227,14 +228,7 @@ struct Standing {
 impl Standing {
     fn of(actor: Option<&Actor>, r: &resolution::Model, scope: &PlaceScope) -> Self {
         let Some(a) = actor else {
-            return Self {
-                committee: false,
-                reviewer: false,
-                evaluator: false,
-                responsible: false,
-                resident: false,
-                member: false,
-            };
+            return Self::default();
         };
         let community = r.community_id;
         Self {
