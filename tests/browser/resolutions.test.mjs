@@ -25,8 +25,10 @@ const PHOTO = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060
 /** Reloads the page until `locator` shows, or fails after 30 s (the scheduler runs every second). */
 async function reloadUntil(page, url, selector) {
   const deadline = Date.now() + 30000;
+  await page.goto(url);
   for (;;) {
-    await page.goto(url);
+    // Going to the same hash again would not render afresh; reload does.
+    await page.reload();
     await page.locator('h1').first().waitFor();
     if (await page.locator(selector).count() > 0) return;
     if (Date.now() > deadline) throw new Error(`${selector} did not appear on ${url}`);
