@@ -67,6 +67,13 @@ pub struct Settings {
     pub mail_merge_secs: u64,
     /// Folder for evidence files of resolution updates (`YISHI_EVIDENCE_DIR`).
     pub evidence_dir: PathBuf,
+    /// The file holding the key that seals bids (`YISHI_SEALING_KEY_FILE`); created on first
+    /// start. Processes sharing a database must share it.
+    pub sealing_key_file: PathBuf,
+    /// The OCDS prefix of procurement identifiers (`YISHI_OCID_PREFIX`).
+    pub ocid_prefix: String,
+    /// Who publishes the OCDS data (`YISHI_OCDS_PUBLISHER`).
+    pub ocds_publisher: String,
     /// Concurrent Argon2 hashes; each holds 19 MiB while it runs.
     pub max_concurrent_hashes: usize,
     /// Frames queued for one live-room connection before it is told to resync (close 4008).
@@ -101,6 +108,9 @@ impl Default for Settings {
             mail_delivery_window_hours: 48,
             mail_merge_secs: 600,
             evidence_dir: PathBuf::from("./evidence"),
+            sealing_key_file: PathBuf::from("./sealing.key"),
+            ocid_prefix: "ocds-yishi1".into(),
+            ocds_publisher: "Yishi 议事厅".into(),
             max_concurrent_hashes: 4,
             live_send_queue: 256,
             chat_per_10s: 5,
@@ -189,6 +199,15 @@ impl Settings {
         parsed(get, "YISHI_MAIL_MERGE_SECS", &mut s.mail_merge_secs)?;
         if let Some(dir) = var("YISHI_EVIDENCE_DIR") {
             s.evidence_dir = PathBuf::from(dir);
+        }
+        if let Some(file) = var("YISHI_SEALING_KEY_FILE") {
+            s.sealing_key_file = PathBuf::from(file);
+        }
+        if let Some(prefix) = var("YISHI_OCID_PREFIX") {
+            s.ocid_prefix = prefix;
+        }
+        if let Some(name) = var("YISHI_OCDS_PUBLISHER") {
+            s.ocds_publisher = name;
         }
         parsed(
             get,

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clock;
 pub mod communities;
 pub mod config;
+pub mod contracts;
 pub mod db;
 pub mod entities;
 pub mod error;

@@ -31,6 +31,11 @@ pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
             Ok(n) => tracing::info!(changes = n, "resolutions started or marked overdue"),
             Err(e) => tracing::warn!(error = %e, "resolution pass failed; will retry"),
         }
+        match crate::contracts::service::run_due(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tenders = n, "tenders' bids opened"),
+            Err(e) => tracing::warn!(error = %e, "bid opening pass failed; will retry"),
+        }
         match crate::notifications::digest::send_due(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(digests = n, "daily digests queued"),

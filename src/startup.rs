@@ -62,8 +62,11 @@ async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
 /// without one (chunked).
 async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
     // Progress updates carry evidence files; every other operation takes small bodies.
-    let upload = req.uri().path().starts_with("/api/v1/resolutions/")
-        && req.uri().path().ends_with("/updates");
+    let path = req.uri().path();
+    let upload = (path.starts_with("/api/v1/resolutions/") && path.ends_with("/updates"))
+        || (path.starts_with("/api/v1/tenders/")
+            && (path.ends_with("/documents") || path.ends_with("/bid")))
+        || (path.starts_with("/api/v1/contracts/") && path.ends_with("/report"));
     let max = req
         .data::<AppState>()
         .map(|s| {
@@ -155,6 +158,8 @@ pub enum StartError {
     Mail(String),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the bid sealing key ({0}): {1}")]
+    Sealing(String, std::io::Error),
 }
 
 /// Connects, migrates, starts the outbox worker and serves until `shutdown` resolves.
@@ -167,6 +172,10 @@ pub async fn run(
     let db = Db::connect(&settings).await?;
     db.migrate().await?;
     let state = AppState::new(db.clone(), settings.clone());
+    state
+        .sealing
+        .key()
+        .map_err(|e| StartError::Sealing(settings.sealing_key_file.display().to_string(), e))?;
     let worker = OutboxWorker::new(db, settings.clone(), state.mail_wake.clone())
         .map_err(StartError::Mail)?;
     let stop_worker = Arc::new(Notify::new());

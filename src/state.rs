@@ -29,10 +29,15 @@ pub struct AppState {
     pub evidence: Arc<dyn crate::resolutions::evidence::EvidenceStore>,
     /// Hints to personal feed sockets that something new arrived.
     pub feed: Arc<crate::notifications::feed::FeedHub>,
+    /// Seals bids until their tender's deadline.
+    pub sealing: Arc<crate::contracts::sealing::Sealing>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: Arc<Settings>) -> Self {
+        let sealing = Arc::new(crate::contracts::sealing::Sealing::new(
+            settings.sealing_key_file.clone(),
+        ));
         let passwords = Passwords::new(settings.max_concurrent_hashes);
         let evidence = Arc::new(crate::resolutions::evidence::DiskStore::new(
             settings.evidence_dir.clone(),
@@ -49,6 +54,7 @@ impl AppState {
             ballots: Arc::default(),
             evidence,
             feed: Arc::default(),
+            sealing,
         }
     }
 

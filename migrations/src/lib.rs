@@ -13,6 +13,7 @@ mod m20261126_000007_resolutions;
 mod m20261126_000008_notifications;
 mod m20261126_000009_member_lookup;
 mod m20261126_000010_poll_open_notice_cursor;
+mod m20261126_000011_procurement;
 mod util;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_notifications::Migration),
             Box::new(m20261126_000009_member_lookup::Migration),
             Box::new(m20261126_000010_poll_open_notice_cursor::Migration),
+            Box::new(m20261126_000011_procurement::Migration),
         ]
     }
 }

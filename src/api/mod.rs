@@ -10,6 +10,7 @@ use poem_openapi::{ApiResponse, OpenApiService, SecurityScheme, Tags};
 use crate::accounts::api::AccountsApi;
 use crate::audit::api::AuditApi;
 use crate::communities::api::CommunitiesApi;
+use crate::contracts::api::ContractsApi;
 use crate::error::ApiError;
 use crate::notifications::api::NotificationsApi;
 use crate::policy::Actor;
@@ -46,6 +47,9 @@ pub enum ApiTags {
     Resolutions,
     /// Notification preferences, the in-app feed, one-click unsubscribe and the outbox.
     Notifications,
+    /// Government purchase of services: bidder profiles, tenders, sealed bids, evaluation,
+    /// award, contracts and the OCDS publication.
+    Procurement,
 }
 
 /// An opaque bearer token from `POST /accounts/sessions`.
@@ -111,6 +115,7 @@ pub type Apis = (
     SessionsApi,
     VotingApi,
     ResolutionsApi,
+    ContractsApi,
     NotificationsApi,
     AuditApi,
 );
@@ -134,6 +139,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             ResolutionsApi {
+                state: state.clone(),
+            },
+            ContractsApi {
                 state: state.clone(),
             },
             NotificationsApi {

@@ -124,6 +124,7 @@ pub fn sample(state: &AppState, kind: Kind, language: &str) -> Mail {
             "社区居家养老服务",
             false,
             "乐龄为老服务中心",
+            "2/3 · 81.25 = 26.25 + 55.00",
             &url,
         ),
         Kind::MilestoneDecision => templates::milestone_decision(

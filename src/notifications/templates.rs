@@ -521,34 +521,37 @@ pub fn award_outcome(
     tender: &str,
     won: bool,
     winner: &str,
+    scores: &str,
     url: &str,
 ) -> Mail {
     if zh(language) {
         render(
             format!("评审结果 · {tender}"),
             format!("{name}，您好："),
-            vec![if won {
-                format!("贵机构在「{tender}」中标。结果公示期内如无异议，将签订服务合同。")
-            } else {
-                format!(
-                    "「{tender}」的中标机构为{winner}。感谢贵机构参与；评分明细可在项目页查看。"
-                )
-            }],
+            vec![
+                if won {
+                    format!("贵机构在「{tender}」中标。公示期已满，采购人将与贵机构签订服务合同。")
+                } else {
+                    format!("「{tender}」的中标机构为{winner}。感谢贵机构参与。")
+                },
+                format!("贵机构的评审结果（名次 · 总分 = 价格分 + 质量分）：{scores}"),
+            ],
             Some(("查看结果".into(), url.into())),
         )
     } else {
         render(
             format!("Award · {tender}"),
             format!("Hello {name},"),
-            vec![if won {
-                format!(
-                    "Your organisation won \"{tender}\". The contract follows if no objection is upheld during the publicity period."
-                )
-            } else {
-                format!(
-                    "\"{tender}\" was awarded to {winner}. Thank you for bidding; the scores are on the tender page."
-                )
-            }],
+            vec![
+                if won {
+                    format!(
+                        "Your organisation won \"{tender}\". The publicity period is over; the buyer will sign the contract with you."
+                    )
+                } else {
+                    format!("\"{tender}\" was awarded to {winner}. Thank you for bidding.")
+                },
+                format!("Your result (rank · total = price points + quality points): {scores}"),
+            ],
             Some(("See the result".into(), url.into())),
         )
     }

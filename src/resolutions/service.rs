@@ -1177,7 +1177,7 @@ fn check_files(files: &[IncomingFile]) -> Result<Vec<&'static str>> {
         .collect()
 }
 
-fn safe_name(raw: &str) -> String {
+pub fn safe_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
@@ -1883,6 +1883,10 @@ async fn timeline_of<C: ConnectionTrait>(
         .await?
     {
         out.push(entry(first.created_at, "rating.first", None));
+    }
+    // The procurement that carries the resolution out, and its contract's milestones.
+    for (at, event, detail) in crate::contracts::delivery::resolution_timeline(db, r.id).await? {
+        out.push(entry(at, event, detail));
     }
     out.sort_by_key(|e| e.at);
     Ok(out)

@@ -46,6 +46,14 @@ impl Default for Options {
     }
 }
 
+/// One sealing key file for every test server in this run, so that several servers on one
+/// database (as in production) open each other's bids.
+pub fn shared_sealing_key() -> std::path::PathBuf {
+    std::env::temp_dir()
+        .join("yishi-tests")
+        .join(format!("sealing-{}.key", std::process::id()))
+}
+
 pub async fn fresh_database_url() -> String {
     match std::env::var("YISHI_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
@@ -117,6 +125,7 @@ pub async fn spawn_app_at(
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
             .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
+        sealing_key_file: shared_sealing_key(),
         ..Settings::default()
     };
     let db = Db::connect(&settings).await.expect("connect");

@@ -70,6 +70,7 @@ export async function startServer(smtpPort) {
     YISHI_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     YISHI_LOG: 'warn',
     YISHI_EVIDENCE_DIR: path.join(dir, 'evidence'),
+    YISHI_SEALING_KEY_FILE: path.join(dir, 'sealing.key'),
     YISHI_SCHEDULER_INTERVAL_SECS: '1',
   };
   execFileSync(binary, ['demo'], { env, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -1,0 +1,1 @@
+//! Demo procurements: filled in by `yishi demo` (see `seed`).

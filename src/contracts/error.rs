@@ -1,0 +1,42 @@
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContractsError {
+    #[error("No such {0}.")]
+    Missing(&'static str),
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("The evidence store has no room left: {0}")]
+    StorageFull(String),
+    #[error("The evidence store failed: {0}")]
+    Storage(std::io::Error),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Communities(#[from] crate::communities::error::CommunitiesError),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl From<ContractsError> for ApiError {
+    fn from(err: ContractsError) -> Self {
+        let detail = err.to_string();
+        match err {
+            ContractsError::Missing(what) => {
+                ApiError::not_found(&format!("{}_not_found", what.replace(' ', "_")), detail)
+            }
+            ContractsError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            ContractsError::Conflict(code, _) => ApiError::conflict(code, detail),
+            ContractsError::Forbidden(_) => ApiError::forbidden(detail),
+            ContractsError::StorageFull(_) => ApiError::unavailable(detail),
+            ContractsError::Storage(e) => ApiError::internal(e),
+            ContractsError::Api(e) => e,
+            ContractsError::Communities(e) => e.into(),
+            ContractsError::Db(e) => e.into(),
+        }
+    }
+}
