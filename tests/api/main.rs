@@ -9,6 +9,7 @@ mod live;
 mod notifications;
 mod outbox;
 mod policy;
+mod procurement;
 mod proposals;
 mod resolutions;
 mod serving;
