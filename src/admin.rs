@@ -236,6 +236,15 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
         &[(evaluator, "representative")],
     )
     .await?;
+    // Experts the officer appoints to tender evaluation panels.
+    for (email, name) in [
+        ("expert1@demo.yishi.localhost", "吴教授（评审专家）"),
+        ("expert2@demo.yishi.localhost", "郑会计师（评审专家）"),
+        ("expert3@demo.yishi.localhost", "冯社工师（评审专家）"),
+    ] {
+        let (e, n) = person(email, name);
+        insert_user(&*txn, &e, &n, &hash).await?;
+    }
     let (e, n) = person("property@demo.yishi.localhost", "陈经理（锦绣物业）");
     let property_rep = insert_user(&*txn, &e, &n, &hash).await?.id;
     let (e, n) = person("care@demo.yishi.localhost", "林主任（乐龄为老服务中心）");

@@ -137,6 +137,9 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             yishi::resolutions::demo::load(&state, "guihua")
                 .await
                 .map_err(|e| format!("demo resolutions: {e}"))?;
+            yishi::contracts::demo::load(&state, "guihua")
+                .await
+                .map_err(|e| format!("demo procurements: {e}"))?;
             println!(
                 "Demo loaded. Every demo account's password is {}",
                 yishi::admin::DEMO_PASSWORD

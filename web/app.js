@@ -9,6 +9,7 @@ import * as live from './js/live.js';
 import * as voting from './js/voting.js';
 import * as resolutions from './js/resolutions.js';
 import * as notifications from './js/notifications.js';
+import * as procurement from './js/procurement.js';
 
 const routes = {
   '': accounts.home,
@@ -30,6 +31,7 @@ const routes = {
   notifications: notifications.feed,
   unsubscribe: notifications.unsubscribe,
   outbox: notifications.outbox,
+  tenders: procurement.list,
 };
 
 /** Routes with an id: #/proposals/new, #/proposals/<id>, #/proposals/<id>/edit. */
@@ -46,6 +48,11 @@ function resolve(path) {
   if (head === 'notifications' && id === 'preferences') return notifications.preferences;
   if (head === 'resolutions' && id === 'new') return resolutions.create;
   if (head === 'resolutions' && id) return (main, params) => resolutions.show(main, params, id);
+  if (head === 'tenders' && id === 'new') return procurement.create;
+  if (head === 'tenders' && id && sub === 'evaluation') return (main, params) => procurement.evaluation(main, params, id);
+  if (head === 'tenders' && id) return (main, params) => procurement.show(main, params, id);
+  if (head === 'contracts' && id) return (main, params) => procurement.contract(main, params, id);
+  if (head === 'organisations' && id && sub === 'profile') return (main, params) => procurement.profile(main, params, id);
   return routes[path] ?? accounts.notFound;
 }
 
@@ -66,8 +73,8 @@ function renderNav() {
   const nav = document.getElementById('nav');
   const signedIn = session.token() !== null;
   const items = signedIn
-    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/notifications', 'nav.notifications'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
-    : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/board', 'nav.board'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
+    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/tenders', 'nav.tenders'], ['#/notifications', 'nav.notifications'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
+    : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/board', 'nav.board'], ['#/tenders', 'nav.tenders'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {
     const li = document.createElement('li');

@@ -1305,7 +1305,8 @@ pub async fn run_due(state: &AppState) -> Result<usize> {
     Ok(opened)
 }
 
-async fn open_bids(state: &AppState, id: Uuid) -> Result<bool> {
+/// Opens one tender's bids if its deadline has passed; false when there was nothing to do.
+pub async fn open_bids(state: &AppState, id: Uuid) -> Result<bool> {
     let txn = state.db.write().await?;
     let t = load_tender(&*txn, id).await?;
     let now = clock::now();

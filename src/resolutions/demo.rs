@@ -33,11 +33,12 @@ fn e(err: super::error::ResolutionsError) -> String {
     err.to_string()
 }
 
-fn db(err: sea_orm::DbErr) -> String {
+pub(crate) fn db(err: sea_orm::DbErr) -> String {
     err.to_string()
 }
 
-async fn actor(state: &AppState, email: &str) -> Result<Actor> {
+/// The demo account with this email, as the actor its requests would carry.
+pub(crate) async fn actor(state: &AppState, email: &str) -> Result<Actor> {
     let u = user::Entity::find()
         .filter(user::Column::Email.eq(email))
         .one(&state.db.conn)

@@ -8,8 +8,17 @@ use crate::support::fresh_database_url;
 
 fn yishi(database_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_yishi"));
+    let scratch = std::env::temp_dir().join("yishi-tests");
     cmd.env("YISHI_DATABASE_URL", database_url)
-        .env("YISHI_LOG", "info");
+        .env("YISHI_LOG", "info")
+        .env(
+            "YISHI_SEALING_KEY_FILE",
+            crate::support::shared_sealing_key(),
+        )
+        .env(
+            "YISHI_EVIDENCE_DIR",
+            scratch.join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
+        );
     cmd.env_remove("YISHI_SMTP_URL")
         .env_remove("YISHI_ADMIN_PASSWORD");
     cmd
@@ -81,6 +90,37 @@ async fn migrate_demo_admin_and_audit_commands() {
         statuses.sort();
         statuses.dedup();
         assert_eq!(statuses.len(), 9, "{statuses:?}");
+        // Procurements in every state, the awarded one with its contract under way.
+        let mut tenders: Vec<String> = yishi::entities::tender::Entity::find()
+            .all(&db.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.status)
+            .collect();
+        tenders.sort();
+        assert_eq!(
+            tenders,
+            [
+                "active",
+                "awarded",
+                "cancelled",
+                "evaluation",
+                "planned",
+                "unsuccessful"
+            ]
+        );
+        let milestones: Vec<String> = yishi::entities::contract_milestone::Entity::find()
+            .all(&db.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.status)
+            .collect();
+        assert!(
+            milestones.contains(&"accepted".to_string())
+                && milestones.contains(&"reported".to_string())
+        );
         assert!(
             yishi::entities::proposal_cosign::Entity::find()
                 .count(&db.conn)
