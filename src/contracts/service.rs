@@ -1725,7 +1725,21 @@ pub async fn standing<C: ConnectionTrait>(db: &C, t: &tender::Model) -> Result<S
                 .or_default()
                 .push(s.score);
         }
-        let ranked = scoring::rank(&criteria, &valid, &by);
+        // The valid bids decide the order (the lowest valid price gets full marks); bids
+        // disqualified after a complaint follow, scored as they were before.
+        let mut ranked = scoring::rank(&criteria, &valid, &by);
+        let all: Vec<scoring::Bid> = bids
+            .iter()
+            .map(|b| scoring::Bid {
+                id: b.id,
+                price_fen: b.price_fen.unwrap_or(0),
+                submitted_at: b.submitted_at,
+            })
+            .collect();
+        ranked.extend(scoring::rank(&criteria, &all, &by).into_iter().filter(|s| {
+            bids.iter()
+                .any(|b| b.id == s.bid_id && b.status == "disqualified")
+        }));
         let by_id: HashMap<Uuid, bid::Model> = bids.into_iter().map(|b| (b.id, b)).collect();
         for s in ranked {
             if let Some(b) = by_id.get(&s.bid_id) {

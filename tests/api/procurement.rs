@@ -1089,3 +1089,219 @@ async fn ocds_releases_are_valid_in_every_state_and_reveal_no_bid_before_the_awa
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A resolution of community A in force (its work under way), from a passed vote.
+async fn resolution_in_force(app: &TestApp, w: &World, responsible: &str) -> String {
+    use crate::resolutions::{day, end_disclosure, passed_poll, wait_status};
+    let voters = app.residents(&w.admin, &w.community_a, 1).await;
+    let poll = passed_poll(app, w, &voters).await;
+    let rid = id(app
+        .post(
+            "/resolutions",
+            Some(&w.committee_a),
+            json!({ "poll_id": poll, "title": "为独居老人提供助餐", "body": "由街道购买助餐服务。", "responsible_org_id": responsible, "deadline": day(90) }),
+        )
+        .await
+        .ok(201));
+    app.post(
+        &format!("/resolutions/{rid}/take-effect"),
+        Some(&w.committee_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    end_disclosure(app, &rid).await;
+    wait_status(app, Some(&w.committee_a), &rid, "in_progress").await;
+    rid
+}
+
+#[tokio::test]
+async fn withdrawn_bids_upheld_complaints_and_the_resolution_timeline() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let w = &s.w;
+    let c = bidder(&app, w, "邻里互助社", 3).await;
+    let rid = resolution_in_force(&app, w, &s.a.org).await;
+    let mut body = tender_body(w, "助餐服务（落实决议）");
+    body["resolution_ids"] = json!([rid]);
+    let t = id(app.post("/tenders", Some(&w.officer), body).await.ok(201));
+    app.post(
+        &format!("/tenders/{t}/publish"),
+        Some(&w.officer),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(
+        app.get(&format!("/tenders/{t}"), None).await.ok(200)["resolution_ids"],
+        json!([rid])
+    );
+
+    // A bids and withdraws: its bid is not opened.
+    submit(&app, &t, &s.a, 20_000_000, "A").await.ok(200);
+    let withdrawn = app
+        .delete(
+            &format!("/tenders/{t}/bid?organisation_id={}", s.a.org),
+            Some(&s.a.token),
+        )
+        .await;
+    assert_eq!(withdrawn.status, 204);
+    let own = app
+        .get(
+            &format!("/tenders/{t}/bid?organisation_id={}", s.a.org),
+            Some(&s.a.token),
+        )
+        .await;
+    assert_eq!(own.ok(200)["status"], "withdrawn");
+    submit(&app, &t, &s.b, 30_000_000, "B").await.ok(200);
+    submit(&app, &t, &c, 40_000_000, "C").await.ok(200);
+    let opened = open(&app, w, &t).await;
+    assert_eq!(opened["opening"]["bid_count"], 2);
+
+    // Equal marks: B wins on price. C's complaint is upheld: B is disqualified and the award
+    // goes to C.
+    let evaluators = panel(&app, w, &t).await;
+    let sheet0 = app
+        .get(&format!("/tenders/{t}/evaluation"), Some(&evaluators[0]))
+        .await
+        .ok(200)
+        .clone();
+    for e in &evaluators {
+        app.call(
+            Method::PUT,
+            &format!("/tenders/{t}/scores"),
+            Some(e),
+            Some(sheet(&sheet0, &[80, 80])),
+        )
+        .await
+        .ok(200);
+    }
+    let proposed = app
+        .post(&format!("/tenders/{t}/award"), Some(&w.officer), json!({}))
+        .await;
+    assert_eq!(proposed.ok(200)["award"]["organisation_id"], json!(s.b.org));
+    let complained = app
+        .post(
+            &format!("/tenders/{t}/complaints"),
+            Some(&c.token),
+            json!({ "organisation_id": c.org, "body": "中标方登记证书已被吊销。" }),
+        )
+        .await;
+    let cid = complained.ok(201)["complaints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let upheld = app
+        .post(
+            &format!("/tenders/{t}/complaints/{cid}/answer"),
+            Some(&w.officer),
+            json!({ "decision": "uphold", "answer": "经核实属实，取消其中标资格。" }),
+        )
+        .await;
+    assert!(upheld.ok(200)["award"].is_null());
+    assert_eq!(upheld.body["complaints"][0]["status"], "upheld");
+    let ranking = app
+        .get(&format!("/tenders/{t}/evaluation"), Some(&w.officer))
+        .await
+        .ok(200)["ranking"]
+        .clone();
+    assert_eq!(ranking[0]["organisation_id"], json!(c.org));
+    assert_eq!(ranking[0]["disqualified"], false);
+    assert_eq!(ranking[1]["organisation_id"], json!(s.b.org));
+    assert_eq!(ranking[1]["disqualified"], true);
+    let again = app
+        .post(&format!("/tenders/{t}/award"), Some(&w.officer), json!({}))
+        .await;
+    assert_eq!(again.ok(200)["award"]["organisation_id"], json!(c.org));
+    tender::Entity::update_many()
+        .col_expr(
+            tender::Column::PublicityEndsAt,
+            Expr::value(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
+        )
+        .filter(tender::Column::Id.eq(uuid_of(&t)))
+        .exec(&app.db.conn)
+        .await
+        .unwrap();
+    app.post(
+        &format!("/tenders/{t}/award/confirm"),
+        Some(&w.officer),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let releases = app.get("/ocds/releases", None).await.ok(200).clone();
+    assert!(
+        releases["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["tag"] == json!(["awardCancellation"]))
+    );
+
+    // The contract's accepted milestone shows on the resolution's timeline.
+    let contract = app
+        .post(
+            &format!("/tenders/{t}/contract"),
+            Some(&w.officer),
+            json!({
+                "value_fen": 40_000_000, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": "2026-12-20",
+                "milestones": [{ "title": "首月助餐", "deliverable": "助餐台账", "due_date": "2027-01-31", "amount_fen": 4_000_000 }],
+            }),
+        )
+        .await;
+    let cid = id(contract.ok(201));
+    let mid = contract.body["milestones"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        &format!("/contracts/{cid}/milestones/{mid}/report"),
+        Some(&c.token),
+        json!({ "report": "首月助餐 1,800 份。" }),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/contracts/{cid}/milestones/{mid}/decision"),
+        Some(&w.officer),
+        json!({ "accept": false, "reason": "缺少签收记录，请补充。" }),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/contracts/{cid}/milestones/{mid}/report"),
+        Some(&c.token),
+        json!({ "report": "已补充签收记录。" }),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/contracts/{cid}/milestones/{mid}/decision"),
+        Some(&w.officer),
+        json!({ "accept": true, "reason": "验收通过。" }),
+    )
+    .await
+    .ok(200);
+    let mails = app
+        .smtp
+        .wait_matching(&c.email, 2, Duration::from_secs(30), |m| {
+            m.subject().contains("节点验收")
+        })
+        .await;
+    assert!(mails.iter().any(|m| m.text().contains("未通过验收")));
+    let r = app.get(&format!("/resolutions/{rid}"), None).await;
+    let events: Vec<&str> = r.ok(200)["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for e in [
+        "tender.published",
+        "tender.awarded",
+        "contract.signed",
+        "contract.milestone_accepted",
+    ] {
+        assert!(events.contains(&e), "{e} in {events:?}");
+    }
+}

@@ -12,12 +12,12 @@ use yishi::entities::{outbox, resolution, resolution_milestone};
 
 use crate::support::{Answer, Options, TestApp, World, id, spawn_app, spawn_app_at};
 
-fn day(offset: i64) -> String {
+pub(crate) fn day(offset: i64) -> String {
     (yishi::resolutions::service::today() + chrono::Duration::days(offset)).to_string()
 }
 
 /// A closed yes/no poll of community A's residents that passed.
-async fn passed_poll(app: &TestApp, w: &World, voters: &[(String, String)]) -> String {
+pub(crate) async fn passed_poll(app: &TestApp, w: &World, voters: &[(String, String)]) -> String {
     let p = id(app
         .post(
             "/polls",
@@ -88,7 +88,7 @@ fn uuid_of(s: &str) -> uuid::Uuid {
 }
 
 /// Moves a resolution's disclosure end into the past, as if the days had gone by.
-async fn end_disclosure(app: &TestApp, rid: &str) {
+pub(crate) async fn end_disclosure(app: &TestApp, rid: &str) {
     resolution::Entity::update_many()
         .col_expr(
             resolution::Column::DisclosureEndsAt,
@@ -101,7 +101,12 @@ async fn end_disclosure(app: &TestApp, rid: &str) {
 }
 
 /// Reads the resolution until it reaches `status` (the scheduler runs every second in tests).
-async fn wait_status(app: &TestApp, token: Option<&str>, rid: &str, status: &str) -> Value {
+pub(crate) async fn wait_status(
+    app: &TestApp,
+    token: Option<&str>,
+    rid: &str,
+    status: &str,
+) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let r = app.get(&format!("/resolutions/{rid}"), token).await;
