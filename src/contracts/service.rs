@@ -2095,6 +2095,35 @@ pub async fn answer_complaint(
             .await?;
         ocds::release(state, &*txn, id, &["awardCancellation"]).await?;
     }
+    let lodged = complaint::Entity::find_by_id(complaint_id)
+        .one(&*txn)
+        .await?
+        .ok_or(E::Missing("complaint"))?;
+    let link = tender_link(state, id);
+    let recipients = members_of(&*txn, lodged.organisation_id)
+        .await?
+        .into_iter()
+        .map(|u| notifications::Recipient {
+            user_id: u.id,
+            email: u.email.clone(),
+            mail: templates::complaint_answered(
+                &u.language,
+                &u.display_name,
+                &t.title,
+                req.decision == ComplaintDecision::Uphold,
+                &answer,
+                &link,
+            ),
+        })
+        .collect();
+    notifications::notify_many(
+        state,
+        &*txn,
+        notifications::Kind::ComplaintAnswered,
+        Some(id),
+        recipients,
+    )
+    .await?;
     record(
         &*txn,
         Some(actor.id()),
@@ -2105,6 +2134,7 @@ pub async fn answer_complaint(
     )
     .await?;
     txn.commit().await?;
+    state.mail_wake.notify_one();
     get(state, Some(actor), id).await
 }
 

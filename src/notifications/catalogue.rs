@@ -108,6 +108,7 @@ pub enum Kind {
     ObjectionAnswered,
     BidConfirmation,
     AwardOutcome,
+    ComplaintAnswered,
     MilestoneDecision,
 }
 
@@ -122,7 +123,7 @@ pub struct Entry {
     pub mergeable: bool,
 }
 
-pub const CATALOGUE: [Entry; 21] = [
+pub const CATALOGUE: [Entry; 22] = [
     Entry {
         kind: Kind::VerifyEmail,
         key: "verify_email",
@@ -261,6 +262,13 @@ pub const CATALOGUE: [Entry; 21] = [
         key: "award_outcome",
         category: Category::Contracts,
         audience: "every bidder, when a tender is decided",
+        mergeable: false,
+    },
+    Entry {
+        kind: Kind::ComplaintAnswered,
+        key: "complaint_answered",
+        category: Category::Contracts,
+        audience: "a bidding organisation's members, when its complaint about an award is answered",
         mergeable: false,
     },
     Entry {

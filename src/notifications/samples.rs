@@ -127,6 +127,14 @@ pub fn sample(state: &AppState, kind: Kind, language: &str) -> Mail {
             "2/3 · 81.25 = 26.25 + 55.00",
             &url,
         ),
+        Kind::ComplaintAnswered => templates::complaint_answered(
+            language,
+            name,
+            "社区居家养老服务",
+            false,
+            "经核查，中标方团队人数符合要求。",
+            &url,
+        ),
         Kind::MilestoneDecision => templates::milestone_decision(
             language,
             name,

@@ -557,6 +557,52 @@ pub fn award_outcome(
     }
 }
 
+/// To a bidder: its complaint about the proposed award was answered.
+pub fn complaint_answered(
+    language: &str,
+    name: &str,
+    tender: &str,
+    upheld: bool,
+    answer: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("质疑答复 · {tender}"),
+            format!("{name}，您好："),
+            vec![
+                format!(
+                    "贵机构对「{tender}」拟授予结果提出的质疑，采购人的答复：{}。",
+                    if upheld {
+                        "质疑成立，拟授予结果已撤销"
+                    } else {
+                        "质疑不成立，维持拟授予结果"
+                    }
+                ),
+                answer.to_string(),
+            ],
+            Some(("查看项目".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Your complaint · {tender}"),
+            format!("Hello {name},"),
+            vec![
+                format!(
+                    "The buyer has answered your organisation's complaint about the proposed award of \"{tender}\": {}.",
+                    if upheld {
+                        "upheld; the proposed award is withdrawn"
+                    } else {
+                        "dismissed; the proposed award stands"
+                    }
+                ),
+                answer.to_string(),
+            ],
+            Some(("See the tender".into(), url.into())),
+        )
+    }
+}
+
 /// To the contractor: a milestone was accepted or rejected.
 pub fn milestone_decision(
     language: &str,

@@ -1199,6 +1199,13 @@ async fn withdrawn_bids_upheld_complaints_and_the_resolution_timeline() {
         )
         .await;
     assert!(upheld.ok(200)["award"].is_null());
+    let told = app
+        .smtp
+        .wait_matching(&c.email, 1, Duration::from_secs(30), |m| {
+            m.subject().contains("质疑答复")
+        })
+        .await;
+    assert!(told[0].text().contains("质疑成立") && told[0].text().contains("取消其中标资格"));
     assert_eq!(upheld.body["complaints"][0]["status"], "upheld");
     let ranking = app
         .get(&format!("/tenders/{t}/evaluation"), Some(&w.officer))
