@@ -74,6 +74,9 @@ pub struct Settings {
     pub ocid_prefix: String,
     /// Who publishes the OCDS data (`YISHI_OCDS_PUBLISHER`).
     pub ocds_publisher: String,
+    /// Seconds a process remembers who a bearer token belongs to (`YISHI_AUTH_CACHE_SECS`; 0
+    /// turns it off). Access changes evict at once; this bounds only a lost notice.
+    pub auth_cache_secs: u64,
     /// Concurrent Argon2 hashes; each holds 19 MiB while it runs.
     pub max_concurrent_hashes: usize,
     /// Frames queued for one live-room connection before it is told to resync (close 4008).
@@ -111,6 +114,7 @@ impl Default for Settings {
             sealing_key_file: PathBuf::from("./sealing.key"),
             ocid_prefix: "ocds-yishi1".into(),
             ocds_publisher: "Yishi 议事厅".into(),
+            auth_cache_secs: 5,
             max_concurrent_hashes: 4,
             live_send_queue: 256,
             chat_per_10s: 5,
@@ -209,6 +213,7 @@ impl Settings {
         if let Some(name) = var("YISHI_OCDS_PUBLISHER") {
             s.ocds_publisher = name;
         }
+        parsed(get, "YISHI_AUTH_CACHE_SECS", &mut s.auth_cache_secs)?;
         parsed(
             get,
             "YISHI_MAX_CONCURRENT_HASHES",

@@ -29,12 +29,17 @@ pub struct AppState {
     pub evidence: Arc<dyn crate::resolutions::evidence::EvidenceStore>,
     /// Hints to personal feed sockets that something new arrived.
     pub feed: Arc<crate::notifications::feed::FeedHub>,
+    /// Who recent bearer tokens belong to.
+    pub actors: Arc<crate::accounts::cache::ActorCache>,
     /// Seals bids until their tender's deadline.
     pub sealing: Arc<crate::contracts::sealing::Sealing>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: Arc<Settings>) -> Self {
+        let actors = Arc::new(crate::accounts::cache::ActorCache::new(
+            std::time::Duration::from_secs(settings.auth_cache_secs),
+        ));
         let sealing = Arc::new(crate::contracts::sealing::Sealing::new(
             settings.sealing_key_file.clone(),
         ));
@@ -55,12 +60,14 @@ impl AppState {
             evidence,
             feed: Arc::default(),
             sealing,
+            actors,
         }
     }
 
     /// Tells every process that a person's access changed, so their open sockets re-check it
     /// at once. Call after the change has committed.
     pub async fn announce_revocation(&self, user_id: uuid::Uuid) {
+        self.actors.evict(user_id);
         let _ = self.revocations.send(user_id);
         if self.db.backend() == sea_orm::DbBackend::Postgres {
             use sea_orm::ConnectionTrait;

@@ -2,6 +2,7 @@
 //! data export and account deletion.
 
 pub mod api;
+pub mod cache;
 pub mod error;
 pub mod model;
 pub mod service;

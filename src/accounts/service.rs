@@ -240,6 +240,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<()> {
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(used.user_id).await;
     Ok(())
 }
 
@@ -344,8 +345,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
         return Err(unauthorized());
     }
     let now = clock::now();
+    let token_hash = hash_token(token);
+    if let Some(actor) = state.actors.get(&token_hash, now) {
+        return Ok(actor);
+    }
     let session = auth_session::Entity::find()
-        .filter(auth_session::Column::TokenHash.eq(hash_token(token)))
+        .filter(auth_session::Column::TokenHash.eq(token_hash.clone()))
         .filter(auth_session::Column::ExpiresAt.gt(now))
         .one(&state.db.conn)
         .await?
@@ -365,12 +370,16 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
     }
     let grants = grants_of(&state.db.conn, user.id).await?;
     let affiliations = affiliations_of(&state.db.conn, user.id).await?;
-    Ok(Actor {
+    let actor = Actor {
         user,
         session_id: session.id,
         grants,
         affiliations,
-    })
+    };
+    state
+        .actors
+        .put(token_hash, actor.clone(), session.expires_at);
+    Ok(actor)
 }
 
 pub async fn grants_of<C: ConnectionTrait>(
@@ -495,6 +504,7 @@ pub async fn update_profile(
     })
     .await?;
     txn.commit().await?;
+    state.announce_revocation(actor.id()).await;
     Ok(profile(&state.db.conn, &updated).await?)
 }
 

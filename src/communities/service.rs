@@ -333,6 +333,7 @@ pub async fn add_member(
     )
     .await?;
     txn.commit().await?;
+    state.announce_revocation(person.id).await;
     Ok(MemberView {
         user_id: person.id,
         display_name: person.display_name,
@@ -508,6 +509,7 @@ pub async fn grant_role(
     })
     .await?;
     txn.commit().await?;
+    state.announce_revocation(person.id).await;
     Ok(GrantView {
         id: grant.id,
         user_id: person.id,
@@ -1238,6 +1240,7 @@ pub async fn decide(
         .ok_or(E::MembershipNotFound)?;
     txn.commit().await?;
     state.mail_wake.notify_one();
+    state.announce_revocation(m.user_id).await;
     membership_view(&state.db.conn, m).await
 }
 

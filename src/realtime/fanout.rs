@@ -64,6 +64,7 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
                     }
                     Ok(n) if n.channel() == REVOCATION_CHANNEL => {
                         if let Ok(user) = n.payload().parse::<Uuid>() {
+                            state.actors.evict(user);
                             let _ = state.revocations.send(user);
                         }
                     }

@@ -502,7 +502,13 @@ async fn export_and_delete_account() {
 #[tokio::test]
 async fn expired_sessions_are_refused() {
     use sea_orm::ConnectionTrait;
-    let app = spawn_app().await;
+    // The sign-in's expiry is moved behind the server's back, which no process is told of; a
+    // real expiry is a time, which the token memory honours too (unit test in accounts::cache).
+    let app = spawn_app_with(Options {
+        auth_cache_secs: 0,
+        ..Options::default()
+    })
+    .await;
     let token = app.verified_user("e@example.org", "E").await;
     app.get("/accounts/me", Some(&token)).await.ok(200);
     app.db
@@ -552,4 +558,70 @@ async fn writes_are_rate_limited_per_actor() {
     answer.problem(429, "rate_limited");
     // Reads are not limited.
     app.get("/places", None).await.ok(200);
+}
+
+#[tokio::test]
+async fn remembered_tokens_are_forgotten_at_once_on_sign_out_and_role_changes() {
+    // A memory long enough that only eviction can make these pass.
+    let options = || Options {
+        auth_cache_secs: 3600,
+        ..Options::default()
+    };
+    let first = spawn_app_with(options()).await;
+    // On PostgreSQL a second process shares the database and is told by NOTIFY; on SQLite the
+    // deployment is one process.
+    let second = if first.database_url.starts_with("postgres") {
+        Some(
+            crate::support::spawn_app_at(options(), first.smtp.clone(), first.database_url.clone())
+                .await,
+        )
+    } else {
+        None
+    };
+    let other = second.as_ref().unwrap_or(&first);
+    let w = first.world().await;
+    // The resident is remembered by both processes.
+    for app in [&first, other] {
+        app.get("/accounts/me", Some(&w.resident_a)).await.ok(200);
+    }
+    // A role granted through one process is honoured by the other: the unit register opens.
+    let units = format!("/communities/{}/units", w.community_a);
+    first
+        .get(&units, Some(&w.resident_a))
+        .await
+        .problem(403, "forbidden");
+    let me = first
+        .get("/accounts/me", Some(&w.resident_a))
+        .await
+        .ok(200)
+        .clone();
+    let email = me["email"].as_str().unwrap().to_string();
+    other
+        .grant(&w.admin, &w.community_a, &email, "committee_member")
+        .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if first.get(&units, Some(&w.resident_a)).await.status == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the grant was not seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Signing out through one process refuses the token in the other.
+    other
+        .delete("/accounts/sessions/current", Some(&w.resident_a))
+        .await;
+    loop {
+        if first.get("/accounts/me", Some(&w.resident_a)).await.status == 401 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sign-out was not seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -30,6 +30,7 @@ pub struct Options {
     pub live_send_queue: usize,
     pub chat_per_10s: u32,
     pub mail_merge_secs: u64,
+    pub auth_cache_secs: u64,
 }
 
 impl Default for Options {
@@ -42,6 +43,7 @@ impl Default for Options {
             live_send_queue: 256,
             chat_per_10s: 5,
             mail_merge_secs: 600,
+            auth_cache_secs: 5,
         }
     }
 }
@@ -122,6 +124,7 @@ pub async fn spawn_app_at(
         live_send_queue: options.live_send_queue,
         chat_per_10s: options.chat_per_10s,
         mail_merge_secs: options.mail_merge_secs,
+        auth_cache_secs: options.auth_cache_secs,
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
             .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
