@@ -385,14 +385,37 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
 
     // Nobody reads another organisation's bid before the deadline: not the officer, not the
     // administrator, not the other bidder; the evaluation shows nothing; the row is ciphertext.
-    for token in [&w.officer, &w.admin, &s.b.token] {
+    for token in [
+        &w.officer,
+        &w.admin,
+        &s.b.token,
+        &w.secretary_a,
+        &w.committee_a,
+        &w.grid_worker_a,
+        &w.resident_a,
+        &w.outsider,
+    ] {
         app.get(
             &format!("/tenders/{t}/bid?organisation_id={}", s.a.org),
             Some(token),
         )
         .await
         .problem(404, "bid_not_found");
+        let ev = app
+            .get(&format!("/tenders/{t}/evaluation"), Some(token))
+            .await;
+        assert!(
+            ev.status == 403 || ev.body["bids"].as_array().is_some_and(|b| b.is_empty()),
+            "{:?}",
+            ev.body
+        );
     }
+    app.get(
+        &format!("/tenders/{t}/bid?organisation_id={}", s.a.org),
+        None,
+    )
+    .await
+    .problem(401, "unauthenticated");
     let own = app
         .get(
             &format!("/tenders/{t}/bid?organisation_id={}", s.a.org),
