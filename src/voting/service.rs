@@ -1840,6 +1840,10 @@ pub async fn cast(
                 .map(|first| (first, true))
                 .ok_or_else(|| E::Conflict("already_voted", "This ballot has been cast.".into()))
         }
+        super::writer::Written::Closed => Err(E::Conflict(
+            "poll_not_open",
+            "This poll closed before the ballot could be counted; nothing was stored.".into(),
+        )),
         super::writer::Written::AlreadyVoted => {
             // Another process may have answered this key between our reads.
             if let Some(k) = key

@@ -43,6 +43,8 @@ pub enum Written {
     AlreadyVoted,
     /// A request with this key was answered before; its sealed answer.
     Replayed(String),
+    /// The poll closed before this ballot could be written; nothing was stored.
+    Closed,
 }
 
 type Reply = oneshot::Sender<Result<Written, DbErr>>;
@@ -168,7 +170,26 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
             polls.entry(j.poll_id).or_default().push(i);
         }
     }
-    for (_, members) in polls {
+    for (poll_id, members) in polls {
+        // The poll must still be open when its ballots are written. On PostgreSQL the shared
+        // lock makes a close wait for this batch (and this batch wait for a close under way,
+        // then see it), so every acknowledged ballot is in the count; on SQLite the write
+        // gate already orders the two.
+        let mut open = crate::entities::poll::Entity::find_by_id(poll_id)
+            .filter(crate::entities::poll::Column::Status.eq("open"));
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            open = open.lock_shared();
+        }
+        let still_open = open
+            .one(&*txn)
+            .await?
+            .is_some_and(|p| p.closes_at.is_none_or(|c| c > now));
+        if !still_open {
+            for &i in &members {
+                slots[i] = Slot::Decided(Written::Closed);
+            }
+            continue;
+        }
         let secret = jobs[members[0]].secret;
         let mut cast_by = sea_orm::sea_query::CaseStatement::new();
         for &i in &members {

@@ -1256,3 +1256,75 @@ async fn the_residents_of_a_grid_as_an_electorate() {
         4
     );
 }
+
+#[tokio::test]
+async fn a_ballot_read_as_open_but_written_after_the_close_is_refused_not_lost() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let people = app.residents(&w.admin, &w.community_a, 2).await;
+    let p = poll(
+        &app,
+        &w,
+        json!({ "kind": "yes_no", "electorate": "residents" }),
+    )
+    .await;
+    open(&app, &w.committee_a, &p).await;
+    let poll_id: uuid::Uuid = p.parse().unwrap();
+    let me = app
+        .get("/accounts/me", Some(&people[0].0))
+        .await
+        .ok(200)
+        .clone();
+    let user_id: uuid::Uuid = me["id"].as_str().unwrap().parse().unwrap();
+    let link = yishi::entities::poll_voter_person::Entity::find()
+        .filter(yishi::entities::poll_voter_person::Column::PollId.eq(poll_id))
+        .filter(yishi::entities::poll_voter_person::Column::UserId.eq(user_id))
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .expect("the resident is in the electorate");
+    // The ballot was read while the poll was open; the close commits before it is written.
+    close(&app, &w.committee_a, &p).await;
+    let state = yishi::state::AppState::new(
+        app.db.clone(),
+        std::sync::Arc::new(yishi::config::Settings::default()),
+    );
+    let written = state
+        .ballots
+        .submit(
+            &state,
+            yishi::voting::writer::Job {
+                poll_id,
+                secret: false,
+                voter_id: link.voter_id,
+                area_centi: 0,
+                choices: vec!["yes".into()],
+                cast_by: user_id,
+                receipt: "late-receipt".into(),
+                request: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(written, yishi::voting::writer::Written::Closed),
+        "{written:?}"
+    );
+    let stored = yishi::entities::ballot::Entity::find()
+        .filter(yishi::entities::ballot::Column::PollId.eq(poll_id))
+        .count(&app.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing is stored after the close");
+    let view = app.get(&format!("/polls/{p}"), Some(&w.committee_a)).await;
+    assert_eq!(view.ok(200)["participation"]["headcount"], 0);
+    // Through the API, a ballot after the close is refused.
+    app.post(
+        &format!("/polls/{p}/ballots"),
+        Some(&people[1].0),
+        json!({ "choices": ["yes"] }),
+    )
+    .await
+    .problem(409, "poll_not_open");
+}
