@@ -23,6 +23,8 @@ pub struct AppState {
     pub revocations: tokio::sync::broadcast::Sender<uuid::Uuid>,
     /// Polls whose running tally changed, for the live room.
     pub tallies: Arc<crate::voting::live::TallyBoard>,
+    /// Open polls read by recent ballots.
+    pub open_polls: Arc<crate::voting::writer::OpenPolls>,
     /// Writes ballots in shared transactions (group commit).
     pub ballots: Arc<crate::voting::writer::BallotWriter>,
     /// Where evidence files of resolution updates are kept.
@@ -57,6 +59,7 @@ impl AppState {
             revocations: tokio::sync::broadcast::channel(1024).0,
             tallies: Arc::default(),
             ballots: Arc::default(),
+            open_polls: Arc::default(),
             evidence,
             feed: Arc::default(),
             sealing,

@@ -1218,6 +1218,7 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
     )
     .await?;
     txn.commit().await?;
+    state.open_polls.forget(p.id);
     publish(state, &p).await;
     // The electorate is mailed in a transaction of its own, right after; the scheduler
     // finishes the job if this process stops first.
@@ -1769,7 +1770,16 @@ pub async fn cast(
 ) -> Result<(BallotReceipt, bool)> {
     let key = check_key(key)?;
     let db = &state.db.conn;
-    let p = load(db, poll_id).await?;
+    let p = match state.open_polls.get(poll_id) {
+        Some(p) => p,
+        None => {
+            let p = load(db, poll_id).await?;
+            if status_of(&p) == PollStatus::Open {
+                state.open_polls.put(p.clone());
+            }
+            p
+        }
+    };
     if let Err(e) = ensure_open(&p) {
         // A retry is answered by the writer while the poll is open; once it is not, a retry
         // still gets its first answer rather than a refusal.

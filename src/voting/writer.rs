@@ -49,6 +49,39 @@ pub enum Written {
 
 type Reply = oneshot::Sender<Result<Written, DbErr>>;
 
+/// Open polls' rows, remembered for a second or two so that a burst of ballots does not read
+/// the same poll for every ballot. Safe because an open poll's definition is frozen and the
+/// writer itself checks, in its transaction, that the poll is still open.
+#[derive(Default)]
+pub struct OpenPolls {
+    entries: Mutex<HashMap<Uuid, (crate::entities::poll::Model, std::time::Instant)>>,
+}
+
+impl OpenPolls {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+    pub fn get(&self, id: Uuid) -> Option<crate::entities::poll::Model> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&id)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    pub fn put(&self, p: crate::entities::poll::Model) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+        entries.insert(p.id, (p, std::time::Instant::now()));
+    }
+
+    pub fn forget(&self, id: Uuid) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+}
+
 pub struct BallotWriter {
     tx: mpsc::Sender<(Job, Reply)>,
     rx: Mutex<Option<mpsc::Receiver<(Job, Reply)>>>,
