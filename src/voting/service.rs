@@ -1152,6 +1152,8 @@ pub async fn open(state: &AppState, actor: &Actor, id: Uuid) -> Result<PollView>
 /// Counts once, stores and publishes the result, records it and mails the electorate.
 async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll::Model> {
     let txn = state.db.write().await?;
+    // Waits for ballot batches being written, and makes later ones see the close.
+    super::writer::poll_lock(&*txn, id, true).await?;
     let p = load(&*txn, id).await?;
     if status_of(&p) != PollStatus::Open {
         return Err(E::InvalidTransition {

@@ -49,6 +49,31 @@ pub enum Written {
 
 type Reply = oneshot::Sender<Result<Written, DbErr>>;
 
+/// On PostgreSQL, the transaction-scoped advisory lock that orders ballot batches (shared)
+/// against the poll's close (exclusive). Nothing on SQLite, whose writes are serialised.
+pub async fn poll_lock<C: ConnectionTrait>(
+    txn: &C,
+    poll_id: Uuid,
+    exclusive: bool,
+) -> Result<(), DbErr> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let key = i64::from_be_bytes(poll_id.as_bytes()[..8].try_into().expect("8 bytes"));
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    };
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        sql,
+        [key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Open polls' rows, remembered for a second or two so that a burst of ballots does not read
 /// the same poll for every ballot. Safe because an open poll's definition is frozen and the
 /// writer itself checks, in its transaction, that the poll is still open.
@@ -205,15 +230,14 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
     }
     for (poll_id, members) in polls {
         // The poll must still be open when its ballots are written. On PostgreSQL the shared
-        // lock makes a close wait for this batch (and this batch wait for a close under way,
-        // then see it), so every acknowledged ballot is in the count; on SQLite the write
-        // gate already orders the two.
-        let mut open = crate::entities::poll::Entity::find_by_id(poll_id)
-            .filter(crate::entities::poll::Column::Status.eq("open"));
-        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-            open = open.lock_shared();
-        }
-        let still_open = open
+        // advisory lock makes a close (which takes it exclusively) wait for this batch, and
+        // this batch wait for a close under way and then see it, so every acknowledged ballot
+        // is in the count; on SQLite the write gate already orders the two. An advisory lock
+        // rather than a row lock: it writes nothing, and does not queue behind the opening
+        // notices that update the poll's row.
+        poll_lock(&*txn, poll_id, false).await?;
+        let still_open = crate::entities::poll::Entity::find_by_id(poll_id)
+            .filter(crate::entities::poll::Column::Status.eq("open"))
             .one(&*txn)
             .await?
             .is_some_and(|p| p.closes_at.is_none_or(|c| c > now));
