@@ -822,7 +822,35 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid, reason: &str) -> 
     if from != TenderStatus::Planned {
         ocds::release(state, &*txn, id, &["tenderCancellation"]).await?;
     }
+    // Every organisation with a bid in is told, with the reason.
+    let link = tender_link(state, id);
+    for b in bidders_of(&*txn, id).await? {
+        let recipients = members_of(&*txn, b.organisation_id)
+            .await?
+            .into_iter()
+            .map(|u| notifications::Recipient {
+                user_id: u.id,
+                email: u.email.clone(),
+                mail: templates::tender_cancelled(
+                    &u.language,
+                    &u.display_name,
+                    &t.title,
+                    &reason,
+                    &link,
+                ),
+            })
+            .collect();
+        notifications::notify_many(
+            state,
+            &*txn,
+            notifications::Kind::TenderCancelled,
+            Some(id),
+            recipients,
+        )
+        .await?;
+    }
     txn.commit().await?;
+    state.mail_wake.notify_one();
     get(state, Some(actor), id).await
 }
 

@@ -108,6 +108,7 @@ pub enum Kind {
     ObjectionAnswered,
     BidConfirmation,
     AwardOutcome,
+    TenderCancelled,
     ComplaintAnswered,
     MilestoneDecision,
 }
@@ -123,7 +124,7 @@ pub struct Entry {
     pub mergeable: bool,
 }
 
-pub const CATALOGUE: [Entry; 22] = [
+pub const CATALOGUE: [Entry; 23] = [
     Entry {
         kind: Kind::VerifyEmail,
         key: "verify_email",
@@ -262,6 +263,13 @@ pub const CATALOGUE: [Entry; 22] = [
         key: "award_outcome",
         category: Category::Contracts,
         audience: "every bidder, when a tender is decided",
+        mergeable: false,
+    },
+    Entry {
+        kind: Kind::TenderCancelled,
+        key: "tender_cancelled",
+        category: Category::Contracts,
+        audience: "the members of every organisation that bid, when a tender is cancelled",
         mergeable: false,
     },
     Entry {

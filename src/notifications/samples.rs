@@ -127,6 +127,13 @@ pub fn sample(state: &AppState, kind: Kind, language: &str) -> Mail {
             "2/3 · 81.25 = 26.25 + 55.00",
             &url,
         ),
+        Kind::TenderCancelled => templates::tender_cancelled(
+            language,
+            name,
+            "社区居家养老服务",
+            "预算调整，项目取消。",
+            &url,
+        ),
         Kind::ComplaintAnswered => templates::complaint_answered(
             language,
             name,

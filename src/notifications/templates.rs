@@ -557,6 +557,33 @@ pub fn award_outcome(
     }
 }
 
+/// To a bidder: the tender it bid for was cancelled.
+pub fn tender_cancelled(language: &str, name: &str, tender: &str, reason: &str, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            format!("项目取消 · {tender}"),
+            format!("{name}，您好："),
+            vec![
+                format!("贵机构投标的「{tender}」已由采购人取消，投标不再开启评审。"),
+                format!("取消理由：{reason}"),
+            ],
+            Some(("查看项目".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Tender cancelled · {tender}"),
+            format!("Hello {name},"),
+            vec![
+                format!(
+                    "\"{tender}\", which your organisation bid for, has been cancelled by the buyer; the bids will not be evaluated."
+                ),
+                format!("Reason: {reason}"),
+            ],
+            Some(("See the tender".into(), url.into())),
+        )
+    }
+}
+
 /// To a bidder: its complaint about the proposed award was answered.
 pub fn complaint_answered(
     language: &str,

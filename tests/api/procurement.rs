@@ -911,6 +911,9 @@ async fn ocds_releases_are_valid_in_every_state_and_reveal_no_bid_before_the_awa
         .ok(201));
     // Cancelled after publication.
     let cancelled = published(&app, w, "被取消的项目").await;
+    submit(&app, &cancelled, &s.b, 1_000_000, "CANCELLED-SECRET")
+        .await
+        .ok(200);
     app.post(
         &format!("/tenders/{cancelled}/cancel"),
         Some(&w.officer),
@@ -918,6 +921,14 @@ async fn ocds_releases_are_valid_in_every_state_and_reveal_no_bid_before_the_awa
     )
     .await
     .ok(200);
+    // The bidder is told, with the reason.
+    let told = app
+        .smtp
+        .wait_matching(&s.b.email, 1, Duration::from_secs(30), |m| {
+            m.subject().contains("项目取消")
+        })
+        .await;
+    assert!(told[0].text().contains("预算调整。"));
     // Unsuccessful: no bids by the deadline.
     let empty = published(&app, w, "无人投标的项目").await;
     assert_eq!(open(&app, w, &empty).await["status"], "unsuccessful");
