@@ -129,24 +129,28 @@ pub fn parse_units_csv(input: &str) -> (Vec<UnitRow>, Vec<(usize, String)>) {
 /// Checks a unified social credit code (统一社会信用代码, GB 32100-2015): 18 characters from
 /// the code alphabet, the last a check character over the first 17.
 pub fn valid_credit_code(code: &str) -> bool {
-    const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let chars: Vec<char> = code.chars().collect();
+    chars.len() == 18
+        && CREDIT_CODE_ALPHABET.contains(chars[17])
+        && credit_code_check(&chars[..17].iter().collect::<String>()) == Some(chars[17])
+}
+
+const CREDIT_CODE_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// The check character of a credit code's first 17 characters, if they are all valid.
+pub fn credit_code_check(base: &str) -> Option<char> {
     const WEIGHTS: [usize; 17] = [
         1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
     ];
-    let chars: Vec<char> = code.chars().collect();
-    if chars.len() != 18 {
-        return false;
+    let values: Vec<usize> = base
+        .chars()
+        .map(|c| CREDIT_CODE_ALPHABET.find(c))
+        .collect::<Option<_>>()?;
+    if values.len() != 17 {
+        return None;
     }
-    let mut values = Vec::with_capacity(18);
-    for c in &chars {
-        match ALPHABET.find(*c) {
-            Some(v) => values.push(v),
-            None => return false,
-        }
-    }
-    let sum: usize = values[..17].iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
-    let check = (31 - sum % 31) % 31;
-    values[17] == check
+    let sum: usize = values.iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
+    CREDIT_CODE_ALPHABET.chars().nth((31 - sum % 31) % 31)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::files;
 use super::model::*;
 use super::ocds;
 use super::service::{
-    Result, clean, is_officer, load_tender, members_of, record, represents, resolutions_of,
+    Result, clean, is_officer, load_tender, notify_members, record, represents, resolutions_of,
     status_of,
 };
 use crate::clock;
@@ -395,13 +395,14 @@ pub async fn decide(
         }
     }
     let url = link(state, id);
-    let recipients = members_of(&*txn, c.organisation_id)
-        .await?
-        .into_iter()
-        .map(|u| notifications::Recipient {
-            user_id: u.id,
-            email: u.email.clone(),
-            mail: templates::milestone_decision(
+    notify_members(
+        state,
+        &*txn,
+        c.organisation_id,
+        notifications::Kind::MilestoneDecision,
+        id,
+        |u| {
+            templates::milestone_decision(
                 &u.language,
                 &u.display_name,
                 &c.title,
@@ -409,15 +410,8 @@ pub async fn decide(
                 req.accept,
                 &reason,
                 &url,
-            ),
-        })
-        .collect();
-    notifications::notify_many(
-        state,
-        &*txn,
-        notifications::Kind::MilestoneDecision,
-        Some(id),
-        recipients,
+            )
+        },
     )
     .await?;
     ocds::release(state, &*txn, t.id, &tags).await?;

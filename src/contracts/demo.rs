@@ -540,16 +540,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
 
 /// Completes a 17-character base with its check character (the demo codes are made up).
 fn with_check(code: &str) -> String {
-    const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [usize; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
     let base: String = code.chars().take(17).collect();
-    let sum: usize = base
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| ALPHABET.find(c).unwrap_or(0) * w)
-        .sum();
-    let check = ALPHABET.chars().nth((31 - sum % 31) % 31).unwrap_or('0');
+    let check = crate::communities::register::credit_code_check(&base).unwrap_or('0');
     format!("{base}{check}")
 }

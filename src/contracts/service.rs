@@ -159,6 +159,28 @@ pub async fn members_of<C: ConnectionTrait>(db: &C, org: Uuid) -> Result<Vec<use
         .await?)
 }
 
+/// Notifies every member of an organisation, each with the mail `mail` writes for them.
+pub async fn notify_members<C: ConnectionTrait>(
+    state: &AppState,
+    txn: &C,
+    org: Uuid,
+    kind: notifications::Kind,
+    object: Uuid,
+    mail: impl Fn(&user::Model) -> notifications::Mail,
+) -> Result<()> {
+    let recipients = members_of(txn, org)
+        .await?
+        .into_iter()
+        .map(|u| notifications::Recipient {
+            user_id: u.id,
+            email: u.email.clone(),
+            mail: mail(&u),
+        })
+        .collect();
+    notifications::notify_many(state, txn, kind, Some(object), recipients).await?;
+    Ok(())
+}
+
 pub fn tender_link(state: &AppState, id: Uuid) -> String {
     state.link(&format!("/#/tenders/{id}"))
 }
@@ -825,27 +847,13 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid, reason: &str) -> 
     // Every organisation with a bid in is told, with the reason.
     let link = tender_link(state, id);
     for b in bidders_of(&*txn, id).await? {
-        let recipients = members_of(&*txn, b.organisation_id)
-            .await?
-            .into_iter()
-            .map(|u| notifications::Recipient {
-                user_id: u.id,
-                email: u.email.clone(),
-                mail: templates::tender_cancelled(
-                    &u.language,
-                    &u.display_name,
-                    &t.title,
-                    &reason,
-                    &link,
-                ),
-            })
-            .collect();
-        notifications::notify_many(
+        notify_members(
             state,
             &*txn,
+            b.organisation_id,
             notifications::Kind::TenderCancelled,
-            Some(id),
-            recipients,
+            id,
+            |u| templates::tender_cancelled(&u.language, &u.display_name, &t.title, &reason, &link),
         )
         .await?;
     }
@@ -1190,27 +1198,13 @@ pub async fn submit_bid(
     )
     .await?;
     let link = tender_link(state, id);
-    let recipients = members_of(&*txn, org.id)
-        .await?
-        .into_iter()
-        .map(|u| notifications::Recipient {
-            user_id: u.id,
-            email: u.email.clone(),
-            mail: templates::bid_confirmation(
-                &u.language,
-                &u.display_name,
-                &t.title,
-                &digest,
-                &link,
-            ),
-        })
-        .collect();
-    notifications::notify_many(
+    notify_members(
         state,
         &*txn,
+        org.id,
         notifications::Kind::BidConfirmation,
-        Some(id),
-        recipients,
+        id,
+        |u| templates::bid_confirmation(&u.language, &u.display_name, &t.title, &digest, &link),
     )
     .await?;
     txn.commit().await?;
@@ -2128,28 +2122,22 @@ pub async fn answer_complaint(
         .await?
         .ok_or(E::Missing("complaint"))?;
     let link = tender_link(state, id);
-    let recipients = members_of(&*txn, lodged.organisation_id)
-        .await?
-        .into_iter()
-        .map(|u| notifications::Recipient {
-            user_id: u.id,
-            email: u.email.clone(),
-            mail: templates::complaint_answered(
+    notify_members(
+        state,
+        &*txn,
+        lodged.organisation_id,
+        notifications::Kind::ComplaintAnswered,
+        id,
+        |u| {
+            templates::complaint_answered(
                 &u.language,
                 &u.display_name,
                 &t.title,
                 req.decision == ComplaintDecision::Uphold,
                 &answer,
                 &link,
-            ),
-        })
-        .collect();
-    notifications::notify_many(
-        state,
-        &*txn,
-        notifications::Kind::ComplaintAnswered,
-        Some(id),
-        recipients,
+            )
+        },
     )
     .await?;
     record(
@@ -2233,13 +2221,14 @@ pub async fn confirm_award(state: &AppState, actor: &Actor, id: Uuid) -> Result<
     for (i, (s, b)) in st.ranking.iter().enumerate() {
         let won = b.id == award_bid;
         let line = scores_line(i + 1, total, s, b);
-        let recipients = members_of(&*txn, b.organisation_id)
-            .await?
-            .into_iter()
-            .map(|u| notifications::Recipient {
-                user_id: u.id,
-                email: u.email.clone(),
-                mail: templates::award_outcome(
+        notify_members(
+            state,
+            &*txn,
+            b.organisation_id,
+            notifications::Kind::AwardOutcome,
+            id,
+            |u| {
+                templates::award_outcome(
                     &u.language,
                     &u.display_name,
                     &t.title,
@@ -2247,15 +2236,8 @@ pub async fn confirm_award(state: &AppState, actor: &Actor, id: Uuid) -> Result<
                     &winner_name,
                     &line,
                     &link,
-                ),
-            })
-            .collect();
-        notifications::notify_many(
-            state,
-            &*txn,
-            notifications::Kind::AwardOutcome,
-            Some(id),
-            recipients,
+                )
+            },
         )
         .await?;
     }
