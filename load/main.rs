@@ -46,6 +46,16 @@ struct Args {
     /// Skip the bare broadcast ceiling.
     #[arg(long)]
     no_ceiling: bool,
+    /// After the chat, disconnect every client at once, post messages while they are away,
+    /// and measure how long until all are back and have caught up, with nothing missed.
+    #[arg(long)]
+    reconnect: bool,
+    /// Messages posted while the clients are away (with --reconnect).
+    #[arg(long, default_value_t = 20)]
+    missed: usize,
+    /// Internal: serve the bare broadcast ceiling and print its port.
+    #[arg(long, hide = true)]
+    serve_ceiling: bool,
 }
 
 struct Report {
@@ -54,6 +64,12 @@ struct Report {
     delivered: u64,
     latencies_us: Vec<u64>,
     connect_secs: f64,
+    /// The last sequence number each client saw, by client (room events only).
+    last_seqs: Vec<Option<i64>>,
+    /// Events a client saw out of order or after a hole in the sequence.
+    gaps: u64,
+    /// The server's resident memory with every client connected, in KiB.
+    connected_kib: u64,
 }
 
 impl Report {
@@ -66,11 +82,12 @@ impl Report {
     }
     fn print(&self) {
         println!(
-            "{:<8} delivered {:>9} of {:>9} (lost {:>6})  p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  connect {:>5.1} s",
+            "{:<8} delivered {:>9} of {:>9} (lost {:>6}, gaps {})  p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  connect {:>5.1} s",
             self.name,
             self.delivered,
             self.expected,
             self.expected.saturating_sub(self.delivered),
+            self.gaps,
             self.pct(0.50),
             self.pct(0.95),
             self.pct(0.99),
@@ -207,63 +224,128 @@ async fn seed(db: &Db, n: usize) -> (Uuid, Vec<String>) {
     (sid, tokens)
 }
 
-/// The ceiling: a broadcast server with nothing but a shared frame per message.
-async fn bare_server() -> u16 {
+/// The ceiling: a broadcast server with nothing but a shared frame per message. It runs in a
+/// process of its own, as Yishi does, and prints its port.
+async fn serve_ceiling() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    println!("{}", listener.local_addr().unwrap().port());
     let (tx, _) = broadcast::channel::<Message>(4096);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
-                    return;
-                };
-                let (mut sink, mut stream) = ws.split();
-                let mut rx = tx.subscribe();
-                let _ = sink
-                    .send(Message::Text("{\"type\":\"welcome\"}".into()))
-                    .await;
-                let out = tokio::spawn(async move {
-                    while let Ok(m) = rx.recv().await {
-                        if sink.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                while let Some(Ok(m)) = stream.next().await {
-                    if let Message::Text(t) = m {
-                        // Shaped like the room's events, so clients parse the same thing.
-                        let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
-                        let frame = serde_json::json!({ "type": "event", "kind": "chat.posted", "payload": { "text": v["text"] } });
-                        let _ = tx.send(Message::Text(frame.to_string().into()));
+    while let Ok((stream, _)) = listener.accept().await {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            let (mut sink, mut stream) = ws.split();
+            let mut rx = tx.subscribe();
+            let _ = sink
+                .send(Message::Text("{\"type\":\"welcome\"}".into()))
+                .await;
+            let out = tokio::spawn(async move {
+                while let Ok(m) = rx.recv().await {
+                    if sink.send(m).await.is_err() {
+                        break;
                     }
                 }
-                out.abort();
             });
-        }
-    });
-    port
+            while let Some(Ok(m)) = stream.next().await {
+                if let Message::Text(t) = m {
+                    // Shaped like the room's events, so clients parse the same thing.
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
+                    let frame = serde_json::json!({ "type": "event", "kind": "chat.posted", "payload": { "text": v["text"] } });
+                    let _ = tx.send(Message::Text(frame.to_string().into()));
+                }
+            }
+            out.abort();
+        });
+    }
 }
 
-async fn run_clients(name: &'static str, urls: Vec<String>, args: &Args, epoch: Instant) -> Report {
+/// Starts the ceiling's process and returns it with its port.
+async fn start_ceiling() -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--serve-ceiling")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    tokio::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    (child, line.trim().parse().unwrap())
+}
+
+/// The clients' websocket settings, the same for Yishi and the ceiling.
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(8 * 1024)
+}
+
+async fn connect(url: &str) -> Option<Socket> {
+    for _ in 0..10 {
+        if let Ok((ws, _)) =
+            tokio_tungstenite::connect_async_with_config(url, Some(client_config()), false).await
+        {
+            return Some(ws);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    None
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Follows a room's sequence numbers as a client sees them: `welcome` sets where it starts,
+/// each event must be the next one.
+#[derive(Default)]
+struct SeqTrack {
+    last: Option<i64>,
+    gaps: u64,
+}
+
+impl SeqTrack {
+    fn see(&mut self, frame: &serde_json::Value) {
+        match frame["type"].as_str() {
+            Some("welcome") => {
+                if let Some(at) = frame["last_seq"].as_i64() {
+                    self.last = Some(at);
+                }
+            }
+            Some("event") => {
+                if let (Some(seq), Some(last)) = (frame["seq"].as_i64(), self.last) {
+                    if seq != last + 1 {
+                        self.gaps += 1;
+                    }
+                    self.last = Some(seq);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Connects every client, lets arrivals settle, has the senders chat, and measures. `server`
+/// is the server's process, whose memory is read once everyone is connected.
+async fn run_clients(
+    name: &'static str,
+    urls: &[String],
+    args: &Args,
+    epoch: Instant,
+    server: Option<u32>,
+) -> Report {
     let started = Instant::now();
     let delivered = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     let mut senders = Vec::new();
-    let connects = futures_util::future::join_all(urls.into_iter().map(|u| async move {
-        for _ in 0..5 {
-            if let Ok((ws, _)) = tokio_tungstenite::connect_async(u.as_str()).await {
-                return Some(ws);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        None
-    }))
-    .await;
+    let connects = futures_util::future::join_all(urls.iter().map(|u| connect(u.as_str()))).await;
     let connect_secs = started.elapsed().as_secs_f64();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    for (i, ws) in connects.into_iter().flatten().enumerate() {
+    let mut last_seqs = vec![None; urls.len()];
+    for (i, ws) in connects.into_iter().enumerate() {
+        let Some(ws) = ws else { continue };
         let (sink, mut stream) = ws.split();
         if i < args.senders {
             senders.push(sink);
@@ -272,49 +354,55 @@ async fn run_clients(name: &'static str, urls: Vec<String>, args: &Args, epoch: 
         }
         let delivered = delivered.clone();
         let mut stop = stop_rx.clone();
-        readers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let m = tokio::select! {
-                    _ = stop.changed() => break,
-                    m = stream.next() => m,
-                };
-                let t = match m {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(c))) => {
-                        eprintln!("a client was closed: {c:?}");
-                        break;
+        readers.push((
+            i,
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut track = SeqTrack::default();
+                loop {
+                    let m = tokio::select! {
+                        _ = stop.changed() => break,
+                        m = stream.next() => m,
+                    };
+                    let t = match m {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(c))) => {
+                            eprintln!("a client was closed: {c:?}");
+                            break;
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => {
+                            eprintln!("a client failed: {e}");
+                            break;
+                        }
+                        None => break,
+                    };
+                    let v: serde_json::Value = match serde_json::from_str(&t) {
+                        Ok(v) => v,
+                        Err(_) => continue,
+                    };
+                    if v["type"] == "error" {
+                        eprintln!("error frame: {}", v["code"]);
                     }
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => {
-                        eprintln!("a client failed: {e}");
-                        break;
+                    track.see(&v);
+                    if v["kind"] == "chat.posted"
+                        && let Some(sent) = v["payload"]["text"]
+                            .as_str()
+                            .and_then(|s| s.strip_prefix("t="))
+                            .and_then(|s| s.parse::<u64>().ok())
+                    {
+                        lat.push((epoch.elapsed().as_micros() as u64).saturating_sub(sent));
+                        delivered.fetch_add(1, Ordering::Relaxed);
                     }
-                    None => break,
-                };
-                let v: serde_json::Value = match serde_json::from_str(&t) {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                };
-                if v["type"] == "error" {
-                    eprintln!("error frame: {}", v["code"]);
                 }
-                if v["kind"] == "chat.posted"
-                    && let Some(sent) = v["payload"]["text"]
-                        .as_str()
-                        .and_then(|s| s.strip_prefix("t="))
-                        .and_then(|s| s.parse::<u64>().ok())
-                {
-                    lat.push((epoch.elapsed().as_micros() as u64).saturating_sub(sent));
-                    delivered.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            lat
-        }));
+                (lat, track)
+            }),
+        ));
     }
     let clients = readers.len() as u64;
     // Let the arrivals (one presence event each, fanned out to everyone) settle first.
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
+    let connected_kib = server.map(rss_kib).unwrap_or((0, 0)).0;
     let per_sender = args.rate / senders.len().max(1) as f64;
     let total_each = (per_sender * args.seconds as f64).round() as u64;
     let sent_total = Arc::new(AtomicU64::new(0));
@@ -351,9 +439,12 @@ async fn run_clients(name: &'static str, urls: Vec<String>, args: &Args, epoch: 
     }
     let _ = stop_tx.send(true);
     let mut latencies_us = Vec::new();
-    for r in readers {
-        if let Ok(mut lat) = r.await {
+    let mut gaps = 0;
+    for (i, r) in readers {
+        if let Ok((mut lat, track)) = r.await {
             latencies_us.append(&mut lat);
+            last_seqs[i] = track.last;
+            gaps += track.gaps;
         }
     }
     latencies_us.sort_unstable();
@@ -364,7 +455,163 @@ async fn run_clients(name: &'static str, urls: Vec<String>, args: &Args, epoch: 
         delivered: delivered.load(Ordering::Relaxed),
         latencies_us,
         connect_secs,
+        last_seqs,
+        gaps,
+        connected_kib,
     }
+}
+
+/// What the reconnect storm showed.
+struct Recovery {
+    clients: usize,
+    recovered: usize,
+    /// Clients that came back with a snapshot instead of the missed events.
+    snapshots: usize,
+    /// Events a reconnected client saw out of order or after a hole.
+    gaps: u64,
+    /// Seconds from the storm's start until each client had caught up, sorted.
+    secs: Vec<f64>,
+    /// Seconds from the storm's start until each client had its ticket, sorted.
+    ticket_secs: Vec<f64>,
+}
+
+impl Recovery {
+    fn print(&self) {
+        let at = |p: f64| {
+            self.secs
+                .get(((self.secs.len() as f64 - 1.0) * p).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        let ticket = |p: f64| {
+            self.ticket_secs
+                .get(((self.ticket_secs.len() as f64 - 1.0) * p).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        println!(
+            "reconnect: {} of {} caught up (snapshots {}, gaps {})  p50 {:.1} s  p99 {:.1} s  all {:.1} s  (tickets: p50 {:.1} s, all {:.1} s)",
+            self.recovered,
+            self.clients,
+            self.snapshots,
+            self.gaps,
+            at(0.5),
+            at(0.99),
+            at(1.0),
+            ticket(0.5),
+            ticket(1.0)
+        );
+    }
+}
+
+/// Every client reconnects at once, as browsers do after a network blip: a fresh ticket over
+/// HTTP, then the socket with its last sequence number. A client has caught up when it has
+/// every event up to `target` with no hole.
+async fn reconnect_storm(
+    base: &str,
+    sid: Uuid,
+    tokens: &[String],
+    last_seqs: &[Option<i64>],
+    target: i64,
+) -> Recovery {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let ws_base = base.replace("http://", "ws://");
+    let outcomes = futures_util::future::join_all(
+        tokens
+            .iter()
+            .zip(last_seqs)
+            .filter_map(|(token, last)| last.map(|last| (token, last)))
+            .map(|(token, last)| {
+                let (http, ws_base) = (http.clone(), ws_base.clone());
+                async move {
+                    let ticket = loop {
+                        let answer = http
+                            .post(format!("{base}/api/v1/sessions/{sid}/tickets"))
+                            .bearer_auth(token)
+                            .json(&serde_json::json!({}))
+                            .send()
+                            .await;
+                        if let Ok(a) = answer
+                            && a.status() == 201
+                            && let Ok(v) = a.json::<serde_json::Value>().await
+                        {
+                            break v["ticket"].as_str().unwrap_or_default().to_string();
+                        }
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    };
+                    let ticketed = started.elapsed().as_secs_f64();
+                    let url = format!(
+                        "{ws_base}/api/v1/sessions/{sid}/live?ticket={ticket}&last_seq={last}"
+                    );
+                    let mut ws = connect(&url).await?;
+                    let mut track = SeqTrack {
+                        last: Some(last),
+                        gaps: 0,
+                    };
+                    let mut resumed = false;
+                    while track.last.unwrap_or(0) < target {
+                        let m = tokio::time::timeout(Duration::from_secs(60), ws.next())
+                            .await
+                            .ok()??
+                            .ok()?;
+                        let Message::Text(t) = m else { continue };
+                        let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+                        if v["type"] == "welcome" {
+                            resumed = v["resumed"] == true;
+                            if !resumed {
+                                return Some((started.elapsed().as_secs_f64(), ticketed, false, 0));
+                            }
+                            continue;
+                        }
+                        track.see(&v);
+                    }
+                    let _ = ws.close(None).await;
+                    Some((
+                        started.elapsed().as_secs_f64(),
+                        ticketed,
+                        resumed,
+                        track.gaps,
+                    ))
+                }
+            }),
+    )
+    .await;
+    let mut r = Recovery {
+        clients: outcomes.len(),
+        recovered: 0,
+        snapshots: 0,
+        gaps: 0,
+        secs: Vec::new(),
+        ticket_secs: Vec::new(),
+    };
+    for (secs, ticketed, resumed, gaps) in outcomes.into_iter().flatten() {
+        r.ticket_secs.push(ticketed);
+        if resumed {
+            r.recovered += 1;
+            r.secs.push(secs);
+        } else {
+            r.snapshots += 1;
+        }
+        r.gaps += gaps;
+    }
+    r.secs.sort_by(f64::total_cmp);
+    r.ticket_secs.sort_by(f64::total_cmp);
+    r
+}
+
+/// POSTs JSON with a bearer token and returns the JSON answer.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let answer = http.post(url).bearer_auth(token).json(&body).send().await;
+    answer.unwrap().json().await.unwrap()
 }
 
 fn rss_kib(pid: u32) -> (u64, u64) {
@@ -383,6 +630,10 @@ fn rss_kib(pid: u32) -> (u64, u64) {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.serve_ceiling {
+        serve_ceiling().await;
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("yishi-load-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let db_url = format!("sqlite://{}?mode=rwc", dir.join("load.db").display());
@@ -427,45 +678,64 @@ async fn main() {
     eprintln!("issuing tickets…");
     let mut urls = Vec::with_capacity(tokens.len());
     for token in &tokens {
-        let t: serde_json::Value = http
-            .post(format!("{base}/api/v1/sessions/{sid}/tickets"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let t = post(
+            &http,
+            &format!("{base}/api/v1/sessions/{sid}/tickets"),
+            token,
+            serde_json::json!({}),
+        )
+        .await;
         urls.push(format!(
             "ws://127.0.0.1:{port}/api/v1/sessions/{sid}/live?ticket={}",
             t["ticket"].as_str().unwrap_or_default()
         ));
     }
+    let (idle, _) = server.id().map(rss_kib).unwrap_or((0, 0));
     let epoch = Instant::now();
     eprintln!(
         "yishi: {} clients, {} msg/s for {} s…",
         args.clients, args.rate, args.seconds
     );
-    let yishi_report = run_clients("yishi", urls, &args, epoch).await;
-    let (rss, hwm) = server.id().map(rss_kib).unwrap_or((0, 0));
+    let yishi_report = run_clients("yishi", &urls, &args, epoch, server.id()).await;
+    let (_, hwm) = server.id().map(rss_kib).unwrap_or((0, 0));
+    let recovery = if args.reconnect {
+        // Everyone is away now: what is said meanwhile must reach them when they are back.
+        let mut target = 0;
+        for i in 0..args.missed {
+            let posted = post(
+                &http,
+                &format!("{base}/api/v1/sessions/{sid}/room"),
+                &tokens[0],
+                serde_json::json!({ "type": "chat", "text": format!("while away {i}") }),
+            )
+            .await;
+            target = target.max(posted["seq"].as_i64().unwrap_or(0));
+        }
+        eprintln!("reconnect: {} clients at once…", args.clients);
+        Some(reconnect_storm(&base, sid, &tokens, &yishi_report.last_seqs, target).await)
+    } else {
+        None
+    };
     let _ = server.kill().await;
     let ceiling = if args.no_ceiling {
         None
     } else {
-        let port = bare_server().await;
-        let urls = (0..args.clients)
+        let (mut child, port) = start_ceiling().await;
+        let urls: Vec<String> = (0..args.clients)
             .map(|_| format!("ws://127.0.0.1:{port}/"))
             .collect();
         eprintln!("ceiling: the same against a bare broadcast server…");
-        Some(run_clients("ceiling", urls, &args, epoch).await)
+        let report = run_clients("ceiling", &urls, &args, epoch, child.id()).await;
+        let (_, hwm) = child.id().map(rss_kib).unwrap_or((0, 0));
+        let _ = child.kill().await;
+        Some((report, hwm))
     };
     println!(
         "clients {}  rate {} msg/s  seconds {}",
         args.clients, args.rate, args.seconds
     );
     yishi_report.print();
-    if let Some(c) = &ceiling {
+    if let Some((c, _)) = &ceiling {
         c.print();
         println!(
             "ratio yishi/ceiling: p50 {:.2}  p99 {:.2}",
@@ -473,10 +743,25 @@ async fn main() {
             yishi_report.pct(0.99) / c.pct(0.99)
         );
     }
+    if let Some(r) = &recovery {
+        r.print();
+    }
+    let rss = yishi_report.connected_kib;
     println!(
-        "yishi server memory: rss {} MiB, peak {} MiB",
+        "yishi server memory: idle {} MiB, with {} sockets {} MiB ({:.1} KiB per socket), peak {} MiB",
+        idle / 1024,
+        args.clients,
         rss / 1024,
+        rss.saturating_sub(idle) as f64 / args.clients.max(1) as f64,
         hwm / 1024
     );
+    if let Some((c, hwm)) = &ceiling {
+        println!(
+            "ceiling server memory: with {} sockets {} MiB, peak {} MiB",
+            args.clients,
+            c.connected_kib / 1024,
+            hwm / 1024
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

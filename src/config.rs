@@ -81,6 +81,9 @@ pub struct Settings {
     pub max_concurrent_hashes: usize,
     /// Frames queued for one live-room connection before it is told to resync (close 4008).
     pub live_send_queue: usize,
+    /// Seconds a person whose last connection to a room dropped is still shown present
+    /// (`YISHI_PRESENCE_GRACE_SECS`): a reload or a network blip is not a leave and a return.
+    pub presence_grace_secs: u64,
     /// Chat messages one person may send to a room in 10 seconds.
     pub chat_per_10s: u32,
     /// Seconds between passes of the scheduler (expiring proposals).
@@ -117,6 +120,7 @@ impl Default for Settings {
             auth_cache_secs: 5,
             max_concurrent_hashes: 4,
             live_send_queue: 256,
+            presence_grace_secs: 15,
             chat_per_10s: 5,
             scheduler_interval_secs: 30,
             log_format: "text".into(),
@@ -220,6 +224,7 @@ impl Settings {
             &mut s.max_concurrent_hashes,
         )?;
         parsed(get, "YISHI_LIVE_SEND_QUEUE", &mut s.live_send_queue)?;
+        parsed(get, "YISHI_PRESENCE_GRACE_SECS", &mut s.presence_grace_secs)?;
         parsed(get, "YISHI_CHAT_PER_10S", &mut s.chat_per_10s)?;
         parsed(
             get,
@@ -259,6 +264,12 @@ impl Settings {
             return Err(ConfigError {
                 name: "YISHI_LIVE_SEND_QUEUE",
                 message: "must be at least 8".into(),
+            });
+        }
+        if self.presence_grace_secs > 3600 {
+            return Err(ConfigError {
+                name: "YISHI_PRESENCE_GRACE_SECS",
+                message: "must be at most 3600".into(),
             });
         }
         if self.scheduler_interval_secs < 1 {

@@ -3,18 +3,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use poem::web::websocket::{CloseCode, Message, WebSocket};
 use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use uuid::Uuid;
 
 use super::events::{self, RoomEvent};
 use super::protocol::*;
-use super::room::Room;
+use super::room::{Frame, Room};
+use super::socket::Socket;
 use crate::clock;
 use crate::entities::{agenda_item, session};
 use crate::error::ApiError;
@@ -39,18 +43,20 @@ pub async fn live(
     req: &Request,
     Path(session_id): Path<Uuid>,
     Query(q): Query<LiveQuery>,
-    ws: WebSocket,
     Data(state): Data<&AppState>,
 ) -> Response {
+    let accept = match super::socket::check(req) {
+        Ok(accept) => accept,
+        Err(e) => return e.into_response(),
+    };
     match prepare(req, session_id, q.ticket.as_deref(), state).await {
         Err(e) => e.into_response(),
         Ok((actor, session, room, chair)) => {
             let state = state.clone();
             let last_seq = q.last_seq;
-            ws.on_upgrade(move |socket| async move {
+            super::socket::upgrade(req, accept, move |socket| async move {
                 serve(socket, state, actor, session, room, chair, last_seq).await;
             })
-            .into_response()
         }
     }
 }
@@ -112,9 +118,172 @@ async fn append(
     Ok(e)
 }
 
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: WsCloseCode::from(code),
+        reason: reason.into(),
+    }))
+}
+
+/// The first frames of a connection: who you are, then either exactly the events missed since
+/// the client's `last_seq`, or the room's state as a `snapshot`. Returns the sequence number
+/// the client is now at.
+async fn greet(
+    sink: &mut SplitSink<Socket, Message>,
+    state: &AppState,
+    room: &Room,
+    user: Uuid,
+    chair: bool,
+    last_seq: Option<i64>,
+) -> Result<i64, tokio_tungstenite::tungstenite::Error> {
+    let (at, snapshot) = room.snapshot_frame();
+    // Exactly the events missed, when the client says where it was and it is not too far.
+    let missed = match last_seq {
+        Some(from) if from == at => Some(Vec::new()),
+        Some(from) if from >= 0 && from < at && at - from <= MAX_REPLAY => {
+            events::after(&state.db.conn, room.session_id, from, (at - from) as u64)
+                .await
+                .ok()
+                .filter(|m| m.len() as i64 == at - from)
+        }
+        _ => None,
+    };
+    let welcome = json!({ "type": "welcome", "you": user, "chair": chair, "session_id": room.session_id, "last_seq": at, "resumed": missed.is_some() });
+    sink.feed(Message::text(welcome.to_string())).await?;
+    match missed {
+        Some(missed) => {
+            for e in missed {
+                if let Ok(frame) = serde_json::to_string(&e) {
+                    sink.feed(Message::text(frame)).await?;
+                }
+            }
+        }
+        None => sink.feed(Message::Text(snapshot)).await?,
+    }
+    sink.flush().await?;
+    Ok(at)
+}
+
+/// Most events replayed to a reconnecting client; further behind, it gets a snapshot.
+const MAX_REPLAY: i64 = 2000;
+/// How often a write that does not finish checks how far behind its client is.
+const STALL_CHECK: Duration = Duration::from_millis(200);
+/// A client that accepts nothing for this long is dropped even in a quiet room.
+const MAX_STALL: Duration = Duration::from_secs(60);
+/// Most frames written in one system call.
+const BATCH: usize = 64;
+
+enum Stop {
+    /// The reader is done (the client left, or was refused).
+    Done,
+    /// The client fell behind: tell it to resync.
+    Behind,
+    /// The socket failed or the session closed.
+    Ended,
+}
+
+/// The one task that writes to a socket: room frames from the broadcast, shared not copied,
+/// and the reader's own answers. A client that falls more than `limit` frames behind is told
+/// to resync and dropped, so it never holds back the room.
+async fn write_loop(
+    mut sink: SplitSink<Socket, Message>,
+    mut frames: broadcast::Receiver<Frame>,
+    mut own: mpsc::Receiver<Message>,
+    mut sent_upto: i64,
+    limit: usize,
+) {
+    let mut batch: Vec<Message> = Vec::with_capacity(BATCH);
+    let stop = 'run: loop {
+        let mut closing = tokio::select! {
+            biased;
+            m = own.recv() => match m {
+                Some(m) => {
+                    let close = matches!(m, Message::Close(_));
+                    batch.push(m);
+                    close
+                }
+                None => break 'run Stop::Done,
+            },
+            f = frames.recv() => match f {
+                Ok(f) if f.seq <= sent_upto => continue,
+                Ok(f) => {
+                    sent_upto = f.seq;
+                    batch.push(Message::Text(f.text));
+                    f.closes
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => break 'run Stop::Behind,
+                Err(broadcast::error::RecvError::Closed) => break 'run Stop::Done,
+            },
+        };
+        if frames.len() > limit {
+            break Stop::Behind;
+        }
+        // Whatever else is already waiting goes in the same write.
+        while !closing && batch.len() < BATCH {
+            match frames.try_recv() {
+                Ok(f) if f.seq <= sent_upto => {}
+                Ok(f) => {
+                    sent_upto = f.seq;
+                    closing = f.closes;
+                    batch.push(Message::Text(f.text));
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => break 'run Stop::Behind,
+                Err(_) => break,
+            }
+        }
+        let session_closed = closing && !matches!(batch.last(), Some(Message::Close(_)));
+        // A write that does not finish while the room moves on means a client that does not
+        // read: check how far behind it is now and then.
+        let written = {
+            let write = async {
+                for m in batch.drain(..) {
+                    sink.feed(m).await?;
+                }
+                sink.flush().await
+            };
+            tokio::pin!(write);
+            let mut waited = Duration::ZERO;
+            loop {
+                tokio::select! {
+                    biased;
+                    w = &mut write => break Some(w),
+                    _ = tokio::time::sleep(STALL_CHECK) => {
+                        waited += STALL_CHECK;
+                        if frames.len() > limit || waited >= MAX_STALL {
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        match written {
+            None => break Stop::Behind,
+            Some(Err(_)) => break Stop::Ended,
+            Some(Ok(())) if session_closed => {
+                let _ = sink
+                    .send(close(CLOSE_SESSION_CLOSED, "session closed"))
+                    .await;
+                break Stop::Ended;
+            }
+            Some(Ok(())) if closing => break Stop::Ended,
+            Some(Ok(())) => {}
+        }
+    };
+    if let Stop::Behind = stop {
+        // Skip what is queued and say so; give the client a while to read it.
+        drop(frames);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(30),
+            sink.send(close(CLOSE_RESYNC, "resync")),
+        )
+        .await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn serve(
-    socket: poem::web::websocket::WebSocketStream,
+    socket: Socket,
     state: AppState,
     actor: Actor,
     session: session::Model,
@@ -123,205 +292,113 @@ async fn serve(
     last_seq: Option<i64>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let mut frames = room.tx.subscribe();
+    // Subscribed before the greeting is taken, so nothing falls between the two.
+    let frames = room.tx.subscribe();
     let user = actor.id();
-    let name = actor.user.display_name.clone();
-    // Arriving records attendance and, for a person's first connection, a presence event:
-    // one transaction for both.
-    if room.connect(user) {
-        // Arrivals are batched: a join storm becomes a few events, not one per person.
-        room.queue_presence(
+    room.connect(&state, user, &actor.user.display_name);
+    let greeted = greet(&mut sink, &state, &room, user, chair, last_seq).await;
+    if let Ok(at) = greeted {
+        let (out_tx, out_rx) = mpsc::channel::<Message>(64);
+        let mut writer = tokio::spawn(write_loop(
+            sink,
+            frames,
+            out_rx,
+            at,
+            state.settings.live_send_queue,
+        ));
+        let writer_ended = read_loop(
+            &mut stream,
+            &out_tx,
+            &mut writer,
             &state,
-            super::room::PresenceChange::Joined {
-                user_id: user,
-                name: name.clone(),
-            },
-        );
-    }
-    let snapshot = room.snapshot();
-    let mut sent_upto = snapshot.last_seq;
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(state.settings.live_send_queue);
-    // Set when this client fell behind: the writer then sends only the close frame.
-    let resync = Arc::new(tokio::sync::Notify::new());
-    let writer_resync = resync.clone();
-    let writer = tokio::spawn(async move {
-        loop {
-            let frame = tokio::select! {
-                biased;
-                _ = writer_resync.notified() => break,
-                frame = out_rx.recv() => match frame {
-                    Some(frame) => frame,
-                    None => return,
-                },
-            };
-            // Write whatever else is already queued in the same flush: under load a
-            // connection catches up with one system call for many frames.
-            let mut closing = matches!(frame, Message::Close(_));
-            let mut batch = vec![frame];
-            while !closing && batch.len() < 64 {
-                match out_rx.try_recv() {
-                    Ok(next) => {
-                        closing = matches!(next, Message::Close(_));
-                        batch.push(next);
-                    }
-                    Err(_) => break,
-                }
-            }
-            let write = async {
-                for frame in batch {
-                    sink.feed(frame).await?;
-                }
-                sink.flush().await
-            };
-            tokio::select! {
-                sent = write => {
-                    if sent.is_err() || closing {
-                        let _ = sink.close().await;
-                        return;
-                    }
-                }
-                _ = writer_resync.notified() => break,
-            }
-        }
-        // Behind: skip what is queued and say so; give the client a while to read it.
-        let close = Message::Close(Some((CloseCode::Reserved(CLOSE_RESYNC), "resync".into())));
-        let _ = tokio::time::timeout(Duration::from_secs(30), sink.send(close)).await;
-        let _ = sink.close().await;
-    });
-    let welcome = json!({ "type": "welcome", "you": user, "chair": chair, "session_id": session.id, "state": snapshot });
-    let _ = out_tx.send(Message::Text(welcome.to_string())).await;
-    // Catch up from the client's last sequence number: exactly the events it missed.
-    if let Some(from) = last_seq.filter(|f| *f < sent_upto) {
-        match events::after(&state.db.conn, session.id, from, (sent_upto - from) as u64).await {
-            Ok(missed) if (missed.len() as i64) == sent_upto - from && missed.len() <= 2000 => {
-                for e in missed {
-                    if let Ok(frame) = serde_json::to_string(&e)
-                        && out_tx.send(Message::Text(frame)).await.is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-            _ => {
-                // Too far behind: the welcome's state is the snapshot to start from.
-                let _ = out_tx
-                    .send(Message::Text(
-                        json!({ "type": "snapshot", "state": room.snapshot() }).to_string(),
-                    ))
-                    .await;
-            }
+            &room,
+            &actor,
+            chair,
+            session.id,
+        )
+        .await;
+        drop(out_tx);
+        if !writer_ended {
+            let _ = tokio::time::timeout(Duration::from_secs(35), writer).await;
         }
     }
-    let forward_tx = out_tx.clone();
-    let forward_resync = resync.clone();
-    let forwarder = tokio::spawn(async move {
-        loop {
-            match frames.recv().await {
-                Ok((seq, frame)) => {
-                    if seq <= sent_upto {
-                        continue;
-                    }
-                    sent_upto = seq;
-                    if forward_tx
-                        .try_send(Message::Text(frame.to_string()))
-                        .is_err()
-                    {
-                        // The client is not reading: tell it to resync and stop sending.
-                        forward_resync.notify_one();
-                        break;
-                    }
-                    if frame.contains("\"kind\":\"session.closed\"") {
-                        let _ = forward_tx
-                            .send(Message::Close(Some((
-                                CloseCode::Reserved(CLOSE_SESSION_CLOSED),
-                                "session closed".into(),
-                            ))))
-                            .await;
-                        break;
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    forward_resync.notify_one();
-                    break;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
+    room.disconnect(&state, user);
+}
+
+/// Reads the client's messages until it leaves, breaks a rule, loses its access, or the writer
+/// ends (then true).
+#[allow(clippy::too_many_arguments)]
+async fn read_loop(
+    stream: &mut SplitStream<Socket>,
+    out: &mpsc::Sender<Message>,
+    writer: &mut tokio::task::JoinHandle<()>,
+    state: &AppState,
+    room: &Arc<Room>,
+    actor: &Actor,
+    chair: bool,
+    session_id: Uuid,
+) -> bool {
+    let user = actor.id();
     let mut revocations = state.revocations.subscribe();
     loop {
         let message = tokio::select! {
+            _ = &mut *writer => return true,
             m = stream.next() => match m {
                 Some(Ok(m)) => m,
-                _ => break,
+                Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                    let _ = out.send(close(u16::from(WsCloseCode::Size), "frame too large")).await;
+                    return false;
+                }
+                _ => return false,
             },
             r = revocations.recv() => {
                 let affected = match r {
                     Ok(who) => who == user,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(_) => false,
                 };
-                if affected && !still_allowed(&state, &actor, session.id).await {
-                    let _ = out_tx.send(Message::Close(Some((CloseCode::Policy, "access revoked".into())))).await;
-                    break;
+                if affected && !still_allowed(state, actor, session_id).await {
+                    let _ = out.send(close(u16::from(WsCloseCode::Policy), "access revoked")).await;
+                    return false;
                 }
                 continue;
             }
         };
-        match message {
+        let reply = match message {
             Message::Text(text) if text.len() > MAX_FRAME_BYTES => {
-                let _ = out_tx
-                    .send(Message::Close(Some((
-                        CloseCode::Size,
-                        "frame too large".into(),
-                    ))))
+                let _ = out
+                    .send(close(u16::from(WsCloseCode::Size), "frame too large"))
                     .await;
-                break;
+                return false;
             }
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
-                Ok(ClientMessage::Ping) => {
-                    let _ = out_tx
-                        .send(Message::Text(json!({ "type": "pong" }).to_string()))
-                        .await;
-                }
-                Ok(msg) => {
-                    if let Err(e) = act(&state, &room, &actor, chair, msg).await {
+                Ok(ClientMessage::Ping) => Some(json!({ "type": "pong" }).to_string()),
+                Ok(msg) => match act(state, room, actor, chair, msg).await {
+                    Ok(_) => None,
+                    Err(e) => {
                         let p = e.problem();
-                        let _ = out_tx
-                            .send(Message::Text(error_frame(&p.code, &p.detail)))
-                            .await;
+                        Some(error_frame(&p.code, &p.detail))
                     }
-                }
-                Err(e) => {
-                    let _ = out_tx
-                        .send(Message::Text(error_frame(
-                            "invalid_message",
-                            &e.to_string(),
-                        )))
-                        .await;
-                }
+                },
+                Err(e) => Some(error_frame("invalid_message", &e.to_string())),
             },
             Message::Binary(_) => {
-                let _ = out_tx
-                    .send(Message::Close(Some((
-                        CloseCode::Unsupported,
-                        "text frames only".into(),
-                    ))))
+                let _ = out
+                    .send(close(
+                        u16::from(WsCloseCode::Unsupported),
+                        "text frames only",
+                    ))
                     .await;
-                break;
+                return false;
             }
-            Message::Close(_) => break,
-            _ => {}
+            Message::Close(_) => return false,
+            _ => None,
+        };
+        if let Some(reply) = reply
+            && out.send(Message::text(reply)).await.is_err()
+        {
+            return false;
         }
-        if writer.is_finished() {
-            break;
-        }
-    }
-    forwarder.abort();
-    drop(out_tx);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
-    if room.disconnect(user) {
-        room.queue_presence(&state, super::room::PresenceChange::Left { user_id: user });
     }
 }
 

@@ -7,3 +7,4 @@ pub mod fanout;
 pub mod live;
 pub mod protocol;
 pub mod room;
+pub mod socket;

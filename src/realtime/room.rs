@@ -1,9 +1,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
 use super::events::{self, RoomEvent};
@@ -152,15 +154,27 @@ pub enum PresenceChange {
 }
 
 /// How long arrivals and departures gather before they are written as one event.
-const PRESENCE_BATCH: std::time::Duration = std::time::Duration::from_millis(200);
+const PRESENCE_BATCH: Duration = Duration::from_millis(200);
+
+/// One serialised room event, shared by every socket that sends it (the text is reference
+/// counted, not copied per socket).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub seq: i64,
+    /// The session closed with this event: sockets close after sending it.
+    pub closes: bool,
+    pub text: Utf8Bytes,
+}
 
 /// One session's room in this process.
 pub struct Room {
     pub session_id: Uuid,
     /// Serialised event frames, in sequence order.
-    pub tx: broadcast::Sender<(i64, Arc<str>)>,
+    pub tx: broadcast::Sender<Frame>,
     state: Mutex<RoomState>,
-    connections: Mutex<HashMap<Uuid, usize>>,
+    /// The latest `snapshot` frame, made once per sequence number however many sockets ask.
+    snapshot_frame: Mutex<Option<(i64, Utf8Bytes)>>,
+    connections: Mutex<HashMap<Uuid, Connections>>,
     /// Presence changes not yet written, and whether a flush is on its way.
     presence: Mutex<(Vec<PresenceChange>, bool)>,
 }
@@ -173,6 +187,25 @@ impl Room {
     /// Reads part of the state without copying all of it.
     pub fn with_state<T>(&self, f: impl FnOnce(&RoomState) -> T) -> T {
         f(&self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The `snapshot` frame of the current state, with the sequence number it reflects.
+    pub fn snapshot_frame(&self) -> (i64, Utf8Bytes) {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cached = self
+            .snapshot_frame
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((seq, frame)) = cached.as_ref()
+            && *seq == state.last_seq
+        {
+            return (*seq, frame.clone());
+        }
+        let frame = Utf8Bytes::from(
+            serde_json::json!({ "type": "snapshot", "state": &*state }).to_string(),
+        );
+        *cached = Some((state.last_seq, frame.clone()));
+        (state.last_seq, frame)
     }
 
     pub fn last_seq(&self) -> i64 {
@@ -202,8 +235,12 @@ impl Room {
                 continue;
             }
             room.apply(&e);
-            if let Ok(frame) = serde_json::to_string(&e) {
-                let _ = self.tx.send((e.seq, frame.into()));
+            if let Ok(text) = serde_json::to_string(&e) {
+                let _ = self.tx.send(Frame {
+                    seq: e.seq,
+                    closes: e.kind == "session.closed",
+                    text: text.into(),
+                });
             }
         }
     }
@@ -279,29 +316,73 @@ impl Room {
         }
     }
 
-    /// Counts a connection; true when it is the person's first in this room.
-    pub fn connect(&self, user: Uuid) -> bool {
-        let mut c = self.connections.lock().unwrap_or_else(|p| p.into_inner());
-        let n = c.entry(user).or_insert(0);
-        *n += 1;
-        *n == 1
-    }
-
-    /// Uncounts a connection; true when it was the person's last.
-    pub fn disconnect(&self, user: Uuid) -> bool {
-        let mut c = self.connections.lock().unwrap_or_else(|p| p.into_inner());
-        match c.get_mut(&user) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                false
-            }
-            Some(_) => {
-                c.remove(&user);
-                true
-            }
-            None => false,
+    /// Counts a connection. A person's first connection announces their arrival, unless the
+    /// room still shows them present (they dropped within the grace period).
+    pub fn connect(self: &Arc<Self>, state: &AppState, user: Uuid, name: &str) {
+        let first = {
+            let mut c = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = c.entry(user).or_default();
+            entry.count += 1;
+            entry.count == 1
+        };
+        if first && !self.with_state(|s| s.present.contains_key(&user)) {
+            // Arrivals are batched: a join storm becomes a few events, not one per person.
+            self.queue_presence(
+                state,
+                PresenceChange::Joined {
+                    user_id: user,
+                    name: name.to_string(),
+                },
+            );
         }
     }
+
+    /// Uncounts a connection. When it was the person's last, they are shown leaving after the
+    /// grace period, unless they are back by then.
+    pub fn disconnect(self: &Arc<Self>, state: &AppState, user: Uuid) {
+        let departure = {
+            let mut c = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+            match c.get_mut(&user) {
+                Some(e) if e.count > 1 => {
+                    e.count -= 1;
+                    return;
+                }
+                Some(e) => {
+                    e.count = 0;
+                    e.departures += 1;
+                    e.departures
+                }
+                None => return,
+            }
+        };
+        let (room, state) = (self.clone(), state.clone());
+        tokio::spawn(async move {
+            let grace = Duration::from_secs(state.settings.presence_grace_secs);
+            tokio::time::sleep(grace).await;
+            let gone = {
+                let mut c = room.connections.lock().unwrap_or_else(|p| p.into_inner());
+                let gone = c
+                    .get(&user)
+                    .is_some_and(|e| e.count == 0 && e.departures == departure);
+                if gone {
+                    c.remove(&user);
+                }
+                gone
+            };
+            if gone {
+                room.queue_presence(&state, PresenceChange::Left { user_id: user });
+            }
+        });
+    }
+}
+
+/// A person's connections to a room in this process.
+#[derive(Default)]
+struct Connections {
+    count: usize,
+    /// Counts the times their last connection dropped; a pending departure acts only if no
+    /// later one superseded it.
+    departures: u64,
 }
 
 /// The rooms this process serves, loaded on first use.
@@ -378,6 +459,7 @@ impl Rooms {
             session_id: session.id,
             tx,
             state: Mutex::new(folded),
+            snapshot_frame: Mutex::default(),
             connections: Mutex::default(),
             presence: Mutex::default(),
         });

@@ -86,15 +86,25 @@ async fn until(
     }
 }
 
-/// A presence batch that includes this person's arrival.
-fn arrival_of(user: String) -> impl Fn(&Value) -> bool {
+/// A presence batch that includes this change (`joined` or `left`) for this person.
+fn presence(op: &'static str, user: String) -> impl Fn(&Value) -> bool {
     move |f: &Value| {
         f["kind"] == "presence.changed"
             && f["payload"]["changes"].as_array().is_some_and(|c| {
                 c.iter()
-                    .any(|c| c["op"] == "joined" && c["user_id"] == user.as_str())
+                    .any(|c| c["op"] == op && c["user_id"] == user.as_str())
             })
     }
+}
+
+/// A presence batch that includes this person's arrival.
+fn arrival_of(user: String) -> impl Fn(&Value) -> bool {
+    presence("joined", user)
+}
+
+/// A presence batch that includes this person's departure.
+fn departure_of(user: String) -> impl Fn(&Value) -> bool {
+    presence("left", user)
 }
 
 fn event(kind: &'static str) -> impl Fn(&Value) -> bool {
@@ -133,6 +143,11 @@ async fn the_upgrade_needs_a_fresh_ticket_and_an_allowed_origin() {
         refused(tokio_tungstenite::connect_async(ws_url(&app, &sid, "")).await),
         401
     );
+    // A plain request to the room's address is told it is a websocket.
+    let t = ticket(&app, &w.resident_a, &sid).await;
+    app.get(&format!("/sessions/{sid}/live?ticket={t}"), None)
+        .await
+        .problem(400, "websocket_expected");
     assert_eq!(
         refused(tokio_tungstenite::connect_async(ws_url(&app, &sid, "ticket=forged")).await),
         401
@@ -278,6 +293,50 @@ async fn presence_chat_and_the_speaker_queue() {
 }
 
 #[tokio::test]
+async fn a_reload_is_not_a_departure_but_leaving_is() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        presence_grace_secs: 1,
+        ..Default::default()
+    })
+    .await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    let mut a = join(&app, &w.resident_a, &sid, None).await;
+    let (welcome, _) = until(&mut a, "welcome", |f| f["type"] == "welcome").await;
+    let a_id = welcome["you"].as_str().unwrap().to_string();
+    until(&mut chair, "a's arrival", arrival_of(a_id.clone())).await;
+    let neighbour = app.residents(&w.admin, &w.community_a, 1).await.remove(0).0;
+    let mut b = join(&app, &neighbour, &sid, None).await;
+    let (welcome, _) = until(&mut b, "welcome", |f| f["type"] == "welcome").await;
+    let b_id = welcome["you"].as_str().unwrap().to_string();
+    until(&mut chair, "b's arrival", arrival_of(b_id.clone())).await;
+
+    // A reloads: the socket closes and a new one opens at once.
+    a.close(None).await.unwrap();
+    while let Some(Ok(_)) = a.next().await {}
+    let mut a = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut a, "welcome", |f| f["type"] == "welcome").await;
+    // B leaves for good, after A's drop: B's departure is announced after A's grace is over.
+    b.close(None).await.unwrap();
+    while let Some(Ok(_)) = b.next().await {}
+    let (_, before) = until(&mut chair, "b's departure", departure_of(b_id.clone())).await;
+    let about_a = |f: &Value| {
+        f["kind"] == "presence.changed" && f["payload"].to_string().contains(a_id.as_str())
+    };
+    assert!(
+        !before.iter().any(about_a),
+        "A's reload was not shown as leaving and arriving: {before:?}"
+    );
+    // The room shows A present and B gone.
+    let mut second = join(&app, &w.secretary_a, &sid, None).await;
+    let (snapshot, _) = until(&mut second, "snapshot", |f| f["type"] == "snapshot").await;
+    let present = snapshot["state"]["present"].as_object().unwrap();
+    assert!(present.contains_key(&a_id) && !present.contains_key(&b_id));
+}
+
+#[tokio::test]
 async fn reconnecting_replays_exactly_the_missed_events() {
     let app = spawn_app().await;
     let w = app.world().await;
@@ -286,7 +345,16 @@ async fn reconnecting_replays_exactly_the_missed_events() {
     until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
     let mut resident = join(&app, &w.resident_a, &sid, None).await;
     let (welcome, _) = until(&mut resident, "welcome", |f| f["type"] == "welcome").await;
-    let mut last = welcome["state"]["last_seq"].as_i64().unwrap();
+    let mut last = welcome["last_seq"].as_i64().unwrap();
+    // A client that does not say where it was starts from the room's state at that point.
+    assert_eq!(welcome["resumed"], false);
+    let (snapshot, skipped) = until(&mut resident, "snapshot", |f| f["type"] == "snapshot").await;
+    assert!(
+        skipped.is_empty(),
+        "the snapshot comes right after the welcome"
+    );
+    assert_eq!(snapshot["state"]["last_seq"], last);
+    assert_eq!(snapshot["state"]["status"], "open");
     send(&mut chair, json!({ "type": "chat", "text": "第一条" })).await;
     let (first, _) = until(&mut resident, "first chat", event("chat.posted")).await;
     last = last.max(first["seq"].as_i64().unwrap());
@@ -304,7 +372,8 @@ async fn reconnecting_replays_exactly_the_missed_events() {
     }
     let mut back = join(&app, &w.resident_a, &sid, Some(last)).await;
     let (welcome, _) = until(&mut back, "welcome", |f| f["type"] == "welcome").await;
-    let now = welcome["state"]["last_seq"].as_i64().unwrap();
+    assert_eq!(welcome["resumed"], true);
+    let now = welcome["last_seq"].as_i64().unwrap();
     let mut replayed = Vec::new();
     while replayed.len() < (now - last) as usize {
         let (f, _) = until(&mut back, "replay", |f| f["type"] == "event").await;
@@ -358,6 +427,16 @@ async fn oversize_and_binary_frames_close_the_socket_and_others_carry_on() {
         .await
         .unwrap();
     assert_eq!(close_code(&mut big).await, Some(u16::from(CloseCode::Size)));
+    // Far over the limit, the frame is refused before it is read whole.
+    let mut huge = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut huge, "welcome", |f| f["type"] == "welcome").await;
+    let _ = huge
+        .send(Message::Text("x".repeat(1024 * 1024).into()))
+        .await;
+    assert_eq!(
+        close_code(&mut huge).await,
+        Some(u16::from(CloseCode::Size))
+    );
     let mut binary = join(&app, &w.resident_a, &sid, None).await;
     until(&mut binary, "welcome", |f| f["type"] == "welcome").await;
     binary

@@ -31,6 +31,7 @@ pub struct Options {
     pub chat_per_10s: u32,
     pub mail_merge_secs: u64,
     pub auth_cache_secs: u64,
+    pub presence_grace_secs: u64,
 }
 
 impl Default for Options {
@@ -44,6 +45,7 @@ impl Default for Options {
             chat_per_10s: 5,
             mail_merge_secs: 600,
             auth_cache_secs: 5,
+            presence_grace_secs: 15,
         }
     }
 }
@@ -125,6 +127,7 @@ pub async fn spawn_app_at(
         chat_per_10s: options.chat_per_10s,
         mail_merge_secs: options.mail_merge_secs,
         auth_cache_secs: options.auth_cache_secs,
+        presence_grace_secs: options.presence_grace_secs,
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
             .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),

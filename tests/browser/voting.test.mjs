@@ -78,3 +78,43 @@ test('two residents vote in the live room, the chair closes the vote, both see t
   assert.deepEqual(errors, []);
   for (const c of [...contexts, anonymous]) await c.close();
 });
+
+test('a poll with a custom counting rule is made in the form and shows its rule in words', async () => {
+  const email = 'committee@guihua.demo.yishi.localhost';
+  const token = await apiToken(server.base, email);
+  const me = await apiCall(server.base, token, 'GET', '/accounts/me');
+  const community = me.roles.find((r) => r.role === 'committee_member').place_id;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await signIn(page, server.base, email);
+  await page.goto(`${server.base}/#/polls/new?community=${community}`);
+  await page.getByLabel('表决事项').fill('是否延长活动室开放时间？');
+  await page.getByLabel('计票规则').selectOption('custom');
+  const rule = page.locator('fieldset.custom-rule');
+  await rule.waitFor();
+  // Quorum: at least 1/3 of heads; passes with more than 3/5 of the whole electorate.
+  const quorum = rule.getByRole('group', { name: '人数法定比例' });
+  await quorum.getByLabel('分子').fill('1');
+  await quorum.getByLabel('分母').fill('3');
+  const threshold = rule.getByRole('group', { name: '通过门槛' });
+  await threshold.getByLabel('比较方式').selectOption('true');
+  await threshold.getByLabel('分子').fill('3');
+  await threshold.getByLabel('分母').fill('5');
+  await rule.getByLabel('门槛的计算基数').selectOption('electorate');
+  await page.getByRole('button', { name: '保存' }).click();
+  await page.waitForURL(/#\/polls\/[0-9a-f-]{36}$/);
+  await page.getByText('通过：全体有表决权者的> 3/5（按人数）；参与人数须达≥ 1/3').waitFor();
+  const id = page.url().split('/').pop();
+  const poll = await apiCall(server.base, token, 'GET', `/polls/${id}`);
+  assert.deepEqual(poll.rule, {
+    quorum_headcount: { num: 1, den: 3, strict: false },
+    quorum_area: null,
+    threshold: { num: 3, den: 5, strict: true },
+    base: 'electorate',
+    measure: 'headcount',
+  });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -208,7 +208,9 @@ export async function create(main, params) {
   const kind = el('select', { name: 'kind' }, ...['yes_no', 'single', 'multiple', 'ranked'].map((k) => option(k, `poll.kind.${k}`)));
   const electorates = sessionId ? ['attendees', 'residents', 'households', 'owners', 'organisations'] : ['residents', 'households', 'owners'];
   const electorate = el('select', { name: 'electorate' }, ...electorates.map((k) => option(k, `poll.electorate.${k}`)));
-  const preset = el('select', { name: 'preset' }, ...['simple_majority', 'residents_meeting', 'owners_ordinary', 'owners_major'].map((k) => option(k, `poll.preset.${k}`)));
+  const preset = el('select', { name: 'preset' }, ...['simple_majority', 'residents_meeting', 'owners_ordinary', 'owners_major', 'custom'].map((k) => option(k, `poll.preset.${k}`)));
+  const custom = customRule();
+  preset.addEventListener('change', () => { custom.fieldset.hidden = preset.value !== 'custom'; });
   // Residents and households may be limited to some grids of the community.
   const grids = el('fieldset', { class: 'grids' }, el('legend', { text: t('poll.form.grids') }));
   if (community) {
@@ -228,6 +230,7 @@ export async function create(main, params) {
     field('poll.form.maxChoices', el('input', { type: 'number', name: 'max_choices', min: 1, max: 20, value: 1 })),
     field('poll.form.electorate', electorate),
     field('poll.form.preset', preset),
+    custom.fieldset,
     grids,
     checkbox('poll.form.secret', 'secret'),
     checkbox('poll.form.showTally', 'show_tally'),
@@ -241,7 +244,7 @@ export async function create(main, params) {
       kind: k,
       options,
       electorate: data.get('electorate'),
-      preset: data.get('preset'),
+      ...(data.get('preset') === 'custom' ? { rule: custom.rule(data) } : { preset: data.get('preset') }),
       secret: data.get('secret') === 'on',
       show_tally: data.get('show_tally') === 'on',
     };
@@ -257,6 +260,49 @@ export async function create(main, params) {
     location.hash = sessionId ? `#/sessions/${sessionId}/live` : `#/polls/${p.id}`;
   });
   page(main, 'poll.create', form);
+}
+
+/**
+ * A counting rule written out: quorum by headcount and by area (each optional), the threshold
+ * as p/q with "more than" or "at least", what it is a fraction of, and which counts it measures.
+ */
+function customRule() {
+  const fraction = (name, optional) => {
+    const num = el('input', { type: 'number', name: `${name}_num`, min: 0, max: 1000, required: !optional, 'aria-label': t('poll.custom.numerator') });
+    const den = el('input', { type: 'number', name: `${name}_den`, min: 1, max: 1000, required: !optional, 'aria-label': t('poll.custom.denominator') });
+    const strict = el('select', { name: `${name}_strict`, 'aria-label': t('poll.custom.comparison') },
+      option('false', 'poll.custom.atLeast'), option('true', 'poll.custom.moreThan'));
+    return el('div', { class: 'fraction', role: 'group', 'aria-label': t(`poll.custom.${name}`) },
+      el('span', { text: t(`poll.custom.${name}`) }), ' ', strict, ' ', num, ' / ', den);
+  };
+  const fieldset = el('fieldset', { class: 'custom-rule', hidden: true },
+    el('legend', { text: t('poll.custom.legend') }),
+    el('p', { class: 'hint', text: t('poll.custom.hint') }),
+    fraction('quorum_headcount', true),
+    fraction('quorum_area', true),
+    fraction('threshold', false),
+    field('poll.custom.base', el('select', { name: 'base' }, ...['participants', 'cast', 'electorate'].map((k) => option(k, `poll.base.${k}`)))),
+    field('poll.custom.measure', el('select', { name: 'measure' }, ...['headcount', 'area', 'both'].map((k) => option(k, `poll.measure.${k}`)))));
+  // Only the visible rule's fields are required.
+  const toggle = () => fieldset.querySelectorAll('[name^="threshold_"]').forEach((i) => { if (i.tagName === 'INPUT') i.required = !fieldset.hidden; });
+  new MutationObserver(toggle).observe(fieldset, { attributes: true, attributeFilter: ['hidden'] });
+  toggle();
+  const read = (data, name) => {
+    const num = String(data.get(`${name}_num`) ?? '').trim();
+    const den = String(data.get(`${name}_den`) ?? '').trim();
+    if (!num && !den) return null;
+    return { num: Number(num), den: Number(den), strict: data.get(`${name}_strict`) === 'true' };
+  };
+  return {
+    fieldset,
+    rule: (data) => ({
+      quorum_headcount: read(data, 'quorum_headcount'),
+      quorum_area: read(data, 'quorum_area'),
+      threshold: read(data, 'threshold') ?? { num: 0, den: 0, strict: false },
+      base: data.get('base'),
+      measure: data.get('measure'),
+    }),
+  };
 }
 
 /** The grid worker's paper-ballot form and the confirmation queue. */

@@ -1,0 +1,83 @@
+//! The websocket handshake for the live room, done here rather than by poem's extractor so the
+//! room can hand one shared frame to every socket (tungstenite's `Utf8Bytes` is reference
+//! counted) and size each connection's buffers: a room holds thousands of sockets.
+
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{IntoResponse, Request, Response};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::protocol::MAX_FRAME_BYTES;
+use crate::error::ApiError;
+
+pub type Socket = WebSocketStream<poem::Upgraded>;
+
+/// Per-connection buffers: a small read buffer (client frames are at most 16 KiB and rare),
+/// writes gathered up to 16 KiB before a system call. Messages a little over the room's limit
+/// are still read whole so the room can refuse them with 1009 and a reason; far larger ones
+/// fail in the codec before they are buffered.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .max_message_size(Some(4 * MAX_FRAME_BYTES))
+        .max_frame_size(Some(4 * MAX_FRAME_BYTES))
+}
+
+/// Checks that the request asks for a websocket (RFC 6455 section 4.2.1) and answers 400 with
+/// a problem otherwise.
+pub fn check(req: &Request) -> Result<HeaderValue, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "websocket_expected",
+            "This address is a websocket: send GET with Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key.",
+        )
+    };
+    let has = |name: header::HeaderName, token: &str| {
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    if req.method() != Method::GET
+        || !has(header::UPGRADE, "websocket")
+        || !has(header::CONNECTION, "upgrade")
+        || req.headers().get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13"))
+    {
+        return Err(bad());
+    }
+    let key = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or_else(bad)?;
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|_| bad())
+}
+
+/// Answers 101 and, once the connection is handed over, runs `serve` on the socket.
+pub fn upgrade<F, Fut>(req: &Request, accept: HeaderValue, serve: F) -> Response
+where
+    F: FnOnce(Socket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Ok(on_upgrade) = req.take_upgrade() else {
+        return ApiError::conflict("upgrade_unavailable", "This connection cannot be upgraded.")
+            .into_response();
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let socket = WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config())).await;
+        serve(socket).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .finish()
+}
