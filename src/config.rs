@@ -84,6 +84,9 @@ pub struct Settings {
     /// Seconds a person whose last connection to a room dropped is still shown present
     /// (`YISHI_PRESENCE_GRACE_SECS`): a reload or a network blip is not a leave and a return.
     pub presence_grace_secs: u64,
+    /// Above this many people present, a live room sends presence as counts, not names
+    /// (`YISHI_LIVE_CROWD`).
+    pub live_crowd: usize,
     /// Chat messages one person may send to a room in 10 seconds.
     pub chat_per_10s: u32,
     /// Seconds between passes of the scheduler (expiring proposals).
@@ -121,6 +124,7 @@ impl Default for Settings {
             max_concurrent_hashes: 4,
             live_send_queue: 256,
             presence_grace_secs: 15,
+            live_crowd: 300,
             chat_per_10s: 5,
             scheduler_interval_secs: 30,
             log_format: "text".into(),
@@ -225,6 +229,7 @@ impl Settings {
         )?;
         parsed(get, "YISHI_LIVE_SEND_QUEUE", &mut s.live_send_queue)?;
         parsed(get, "YISHI_PRESENCE_GRACE_SECS", &mut s.presence_grace_secs)?;
+        parsed(get, "YISHI_LIVE_CROWD", &mut s.live_crowd)?;
         parsed(get, "YISHI_CHAT_PER_10S", &mut s.chat_per_10s)?;
         parsed(
             get,

@@ -174,6 +174,15 @@ pub struct Room {
     state: Mutex<RoomState>,
     /// The latest `snapshot` frame, made once per sequence number however many sockets ask.
     snapshot_frame: Mutex<Option<(i64, Utf8Bytes)>>,
+    /// Above this many people present, a room is a crowd (`YISHI_LIVE_CROWD`): sockets get
+    /// presence as counts (who is here stays in the room's state, for the chair's actions and
+    /// for other processes). Sending every arrival's name to everyone, and the whole list to
+    /// every newcomer, costs the square of the room's size: ten thousand people would receive
+    /// gigabytes while joining. Once a crowd, a room stays one, so a client never has to
+    /// rebuild a list it was not sent.
+    crowd_above: usize,
+    /// The room has been a crowd.
+    crowd: std::sync::atomic::AtomicBool,
     connections: Mutex<HashMap<Uuid, Connections>>,
     /// Presence changes not yet written, and whether a flush is on its way.
     presence: Mutex<(Vec<PresenceChange>, bool)>,
@@ -201,11 +210,49 @@ impl Room {
         {
             return (*seq, frame.clone());
         }
-        let frame = Utf8Bytes::from(
-            serde_json::json!({ "type": "snapshot", "state": &*state }).to_string(),
-        );
+        let mut v = serde_json::to_value(&*state).unwrap_or_default();
+        v["present_count"] = state.present.len().into();
+        let crowd = self.is_crowd(&state);
+        v["crowd"] = crowd.into();
+        if crowd {
+            v["present"] = serde_json::json!({});
+        }
+        let frame =
+            Utf8Bytes::from(serde_json::json!({ "type": "snapshot", "state": v }).to_string());
         *cached = Some((state.last_seq, frame.clone()));
         (state.last_seq, frame)
+    }
+
+    /// Whether the room is (or has been) a crowd; the state is the caller's lock on it.
+    fn is_crowd(&self, state: &RoomState) -> bool {
+        use std::sync::atomic::Ordering;
+        if state.present.len() > self.crowd_above {
+            self.crowd.store(true, Ordering::Relaxed);
+        }
+        self.crowd.load(Ordering::Relaxed)
+    }
+
+    /// An event as sockets receive it: in a crowd, a presence change says how many came, went
+    /// and are here, not who.
+    fn frame_text(&self, state: &RoomState, e: &RoomEvent) -> serde_json::Result<String> {
+        if e.kind != "presence.changed" || !self.is_crowd(state) {
+            return serde_json::to_string(e);
+        }
+        let changes = e.payload["changes"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let joined = changes.iter().filter(|c| c["op"] == "joined").count();
+        let summary = RoomEvent {
+            payload: serde_json::json!({
+                "crowd": true,
+                "present_count": state.present.len(),
+                "joined": joined,
+                "left": changes.len() - joined,
+            }),
+            ..e.clone()
+        };
+        serde_json::to_string(&summary)
     }
 
     pub fn last_seq(&self) -> i64 {
@@ -235,7 +282,7 @@ impl Room {
                 continue;
             }
             room.apply(&e);
-            if let Ok(text) = serde_json::to_string(&e) {
+            if let Ok(text) = self.frame_text(&room, &e) {
                 let _ = self.tx.send(Frame {
                     seq: e.seq,
                     closes: e.kind == "session.closed",
@@ -460,6 +507,8 @@ impl Rooms {
             tx,
             state: Mutex::new(folded),
             snapshot_frame: Mutex::default(),
+            crowd_above: state.settings.live_crowd,
+            crowd: Default::default(),
             connections: Mutex::default(),
             presence: Mutex::default(),
         });

@@ -337,6 +337,54 @@ async fn a_reload_is_not_a_departure_but_leaving_is() {
 }
 
 #[tokio::test]
+async fn a_crowd_gets_presence_as_counts_and_the_chair_can_still_give_the_floor() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        live_crowd: 2,
+        ..Default::default()
+    })
+    .await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    let mut a = join(&app, &w.resident_a, &sid, None).await;
+    let (welcome, _) = until(&mut a, "welcome", |f| f["type"] == "welcome").await;
+    let a_id = welcome["you"].as_str().unwrap().to_string();
+    // Two present: still a list with names.
+    let (snapshot, _) = until(&mut a, "snapshot", |f| f["type"] == "snapshot").await;
+    assert_eq!(snapshot["state"]["crowd"], false);
+    until(&mut chair, "a's arrival", arrival_of(a_id.clone())).await;
+    // A third makes a crowd: the chair hears a count, not a name.
+    let neighbour = app.residents(&w.admin, &w.community_a, 1).await.remove(0).0;
+    let mut b = join(&app, &neighbour, &sid, None).await;
+    let (welcome, _) = until(&mut b, "welcome", |f| f["type"] == "welcome").await;
+    let b_id = welcome["you"].as_str().unwrap().to_string();
+    until(&mut b, "snapshot", |f| f["type"] == "snapshot").await;
+    let (counted, _) = until(&mut chair, "a counted arrival", |f| {
+        f["kind"] == "presence.changed" && f["payload"]["crowd"] == true
+    })
+    .await;
+    assert_eq!(counted["payload"]["present_count"], 3);
+    assert_eq!(counted["payload"]["joined"], 1);
+    assert!(!counted.to_string().contains(&b_id), "no name in a crowd");
+    // A newcomer's snapshot has the count; the list is not sent.
+    let mut again = join(&app, &w.committee_a, &sid, None).await;
+    let (late, _) = until(&mut again, "snapshot", |f| f["type"] == "snapshot").await;
+    assert_eq!(late["state"]["crowd"], true);
+    assert!(late["state"]["present_count"].as_u64().unwrap() >= 3);
+    assert_eq!(late["state"]["present"], json!({}));
+    // Who is here is still known to the room: the chair gives the floor to B, present but
+    // with no hand raised.
+    send(
+        &mut chair,
+        json!({ "type": "give_floor", "user_id": b_id, "seconds": 60 }),
+    )
+    .await;
+    let (given, _) = until(&mut a, "the floor", event("floor.given")).await;
+    assert_eq!(given["payload"]["user_id"], b_id.as_str());
+}
+
+#[tokio::test]
 async fn reconnecting_replays_exactly_the_missed_events() {
     let app = spawn_app().await;
     let w = app.world().await;

@@ -32,6 +32,7 @@ pub struct Options {
     pub mail_merge_secs: u64,
     pub auth_cache_secs: u64,
     pub presence_grace_secs: u64,
+    pub live_crowd: usize,
 }
 
 impl Default for Options {
@@ -46,6 +47,7 @@ impl Default for Options {
             mail_merge_secs: 600,
             auth_cache_secs: 5,
             presence_grace_secs: 15,
+            live_crowd: 300,
         }
     }
 }
@@ -128,6 +130,7 @@ pub async fn spawn_app_at(
         mail_merge_secs: options.mail_merge_secs,
         auth_cache_secs: options.auth_cache_secs,
         presence_grace_secs: options.presence_grace_secs,
+        live_crowd: options.live_crowd,
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
             .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),

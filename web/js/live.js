@@ -19,7 +19,8 @@ export async function room(main, params, id) {
   try { info = await api.get(`/sessions/${id}`); } catch (err) { main.replaceChildren(message('error', problemText(err))); return; }
   const state = {
     info, you: null, chair: false, lastSeq: 0, status: info.status, currentItem: info.current_item_id,
-    present: {}, hands: [], speaker: null, chat: [], removed: new Set(), connected: false, error: null,
+    // In a crowd (hundreds present) the server sends how many are here, not who.
+    present: {}, crowd: false, presentCount: 0, hands: [], speaker: null, chat: [], removed: new Set(), connected: false, error: null,
     // Polls announced in the room, by id: the server's view of each, and its panel (kept, so
     // that a voter's half-made choice survives other events).
     polls: new Map(), drafts: [],
@@ -52,7 +53,11 @@ export async function room(main, params, id) {
       case 'presence.joined': state.present[p.user_id] = p.name; break;
       case 'presence.left': delete state.present[p.user_id]; break;
       case 'presence.changed':
-        for (const c of p.changes) {
+        if (p.crowd) {
+          state.crowd = true;
+          state.presentCount = p.present_count;
+        }
+        for (const c of p.changes ?? []) {
           if (c.op === 'joined') state.present[c.user_id] = c.name; else delete state.present[c.user_id];
         }
         break;
@@ -133,6 +138,8 @@ export async function room(main, params, id) {
     state.status = snapshot.status;
     state.currentItem = snapshot.current_item_id;
     state.present = { ...snapshot.present };
+    state.crowd = Boolean(snapshot.crowd);
+    state.presentCount = snapshot.present_count ?? Object.keys(snapshot.present).length;
     state.hands = snapshot.hands;
     state.speaker = snapshot.speaker;
     for (const seq of snapshot.removed) state.removed.add(seq);
@@ -159,7 +166,9 @@ export async function room(main, params, id) {
       }
       return li;
     }));
-    view.present.replaceChildren(...Object.values(state.present).map((name) => el('li', { text: name })));
+    view.present.replaceChildren(...(state.crowd
+      ? [el('li', { class: 'hint', text: t('live.crowd', { count: state.presentCount }) })]
+      : Object.values(state.present).map((name) => el('li', { text: name }))));
     const items = state.chat.filter((c) => !state.removed.has(c.seq)).slice(-200);
     view.chat.replaceChildren(...items.map((c) => el('li', {}, el('strong', { text: `${c.name}: ` }), c.text)));
     const raised = state.hands.some((h) => h.user_id === state.you);
