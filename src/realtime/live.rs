@@ -296,7 +296,9 @@ async fn serve(
     let frames = room.tx.subscribe();
     let user = actor.id();
     room.connect(&state, user, &actor.user.display_name);
-    let greeted = greet(&mut sink, &state, &room, user, chair, last_seq).await;
+    // Boxed, here and below: a socket's task stays small while it waits, whatever the size of
+    // the work it does now and then.
+    let greeted = Box::pin(greet(&mut sink, &state, &room, user, chair, last_seq)).await;
     if let Ok(at) = greeted {
         let (out_tx, out_rx) = mpsc::channel::<Message>(64);
         let mut writer = tokio::spawn(write_loop(
@@ -357,7 +359,7 @@ async fn read_loop(
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(_) => false,
                 };
-                if affected && !still_allowed(state, actor, session_id).await {
+                if affected && !Box::pin(still_allowed(state, actor, session_id)).await {
                     let _ = out.send(close(u16::from(WsCloseCode::Policy), "access revoked")).await;
                     return false;
                 }
@@ -373,7 +375,7 @@ async fn read_loop(
             }
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
                 Ok(ClientMessage::Ping) => Some(json!({ "type": "pong" }).to_string()),
-                Ok(msg) => match act(state, room, actor, chair, msg).await {
+                Ok(msg) => match Box::pin(act(state, room, actor, chair, msg)).await {
                     Ok(_) => None,
                     Err(e) => {
                         let p = e.problem();
