@@ -87,6 +87,9 @@ pub struct Settings {
     /// Above this many people present, a live room sends presence as counts, not names
     /// (`YISHI_LIVE_CROWD`).
     pub live_crowd: usize,
+    /// When set, `GET /metrics` needs this bearer token (`YISHI_METRICS_TOKEN`); when not,
+    /// it answers loopback callers only.
+    pub metrics_token: Option<Secret>,
     /// Chat messages one person may send to a room in 10 seconds.
     pub chat_per_10s: u32,
     /// Seconds between passes of the scheduler (expiring proposals).
@@ -125,6 +128,7 @@ impl Default for Settings {
             live_send_queue: 256,
             presence_grace_secs: 15,
             live_crowd: 300,
+            metrics_token: None,
             chat_per_10s: 5,
             scheduler_interval_secs: 30,
             log_format: "text".into(),
@@ -174,6 +178,7 @@ impl Settings {
             s.public_url = url.trim_end_matches('/').to_string();
         }
         s.smtp_url = var("YISHI_SMTP_URL").map(Secret::new);
+        s.metrics_token = var("YISHI_METRICS_TOKEN").map(Secret::new);
         if let Some(dir) = var("YISHI_MAIL_DIR") {
             s.mail_dir = PathBuf::from(dir);
         }

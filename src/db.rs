@@ -81,6 +81,48 @@ impl Db {
         self.conn.get_database_backend()
     }
 
+    /// Writes a consistent copy of a SQLite database to a new file while it is in use
+    /// (`VACUUM INTO` reads one snapshot; writers carry on), then checks the copy's integrity.
+    /// Returns the copy's size in bytes. PostgreSQL is backed up with `pg_dump`.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<u64, String> {
+        if self.backend() != DbBackend::Sqlite {
+            return Err(
+                "on PostgreSQL, back up with pg_dump (see README, Backups); this command copies SQLite databases"
+                    .into(),
+            );
+        }
+        if path.exists() {
+            return Err(format!("{} exists; give a new file", path.display()));
+        }
+        let target = path.to_str().ok_or("the backup path must be valid UTF-8")?;
+        self.conn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "VACUUM INTO ?",
+                [target.into()],
+            ))
+            .await
+            .map_err(|e| format!("cannot write the copy: {e}"))?;
+        let copy = sea_orm::Database::connect(format!("sqlite://{target}?mode=ro"))
+            .await
+            .map_err(|e| format!("cannot open the copy: {e}"))?;
+        let check = copy
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA integrity_check",
+            ))
+            .await
+            .map_err(|e| format!("cannot check the copy: {e}"))?
+            .and_then(|row| row.try_get_by_index::<String>(0).ok());
+        copy.close().await.map_err(|e| e.to_string())?;
+        if check.as_deref() != Some("ok") {
+            return Err(format!("the copy failed its integrity check: {check:?}"));
+        }
+        std::fs::metadata(path)
+            .map(|m| m.len())
+            .map_err(|e| e.to_string())
+    }
+
     /// Begins a transaction for work that may write.
     pub async fn write(&self) -> Result<WriteTxn, DbErr> {
         let gate = match &self.write_gate {

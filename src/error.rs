@@ -26,6 +26,10 @@ pub struct Problem {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+    /// The request's id, as in its `x-request-id` header and the server's log.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Problem {
@@ -37,6 +41,7 @@ impl Problem {
             detail: detail.into(),
             code: code.to_string(),
             error_id: None,
+            request_id: crate::metrics::request_id(),
         }
     }
 }

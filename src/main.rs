@@ -35,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy the SQLite database to a new file while the server runs (PostgreSQL: pg_dump).
+    Backup {
+        /// The new file to write.
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -147,6 +152,17 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             for (email, name) in accounts {
                 println!("  {email:<45} {name}");
             }
+            Ok(())
+        }
+        Command::Backup { path } => {
+            let db = connect(&settings).await?;
+            let bytes = db.backup_to(&path).await?;
+            println!("backed up to {} ({bytes} bytes)", path.display());
+            println!(
+                "also keep a copy of the bid sealing key ({}) and the evidence files ({}): the database cannot open sealed bids or show evidence without them",
+                settings.sealing_key_file.display(),
+                settings.evidence_dir.display()
+            );
             Ok(())
         }
         Command::Audit {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use poem::endpoint::EmbeddedFilesEndpoint;
 use poem::http::{Method, header};
 use poem::listener::TcpAcceptor;
-use poem::middleware::Tracing;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get};
 use rust_embed::RustEmbed;
 use tokio::sync::Notify;
@@ -103,7 +102,19 @@ async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Resp
 
 async fn security_headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let is_docs = req.uri().path().starts_with("/docs");
-    let mut resp = next.call(req).await?.into_response();
+    let mut resp = match next.call(req).await {
+        Ok(r) => r.into_response(),
+        // Errors become problems here, so they carry these headers too, and keep the name of
+        // the operation that failed for the metrics.
+        Err(e) => {
+            let operation = e.data::<poem_openapi::OperationId>().copied();
+            let mut r = problem_from_poem_error(e).await;
+            if let Some(op) = operation {
+                r.set_data(op);
+            }
+            r
+        }
+    };
     let h = resp.headers_mut();
     h.insert(
         "x-content-type-options",
@@ -140,13 +151,13 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)
         .at("/healthz", get(health::healthz))
+        .at("/metrics", get(crate::metrics::metrics))
         .at("/readyz", get(health::readyz))
         .nest("/", EmbeddedFilesEndpoint::<WebAssets>::new())
         .around(limit_writes)
         .around(limit_body)
         .around(security_headers)
-        .catch_all_error(problem_from_poem_error)
-        .with(Tracing)
+        .around(crate::metrics::observe)
         .data(state.clone())
 }
 

@@ -35,6 +35,8 @@ pub struct AppState {
     pub actors: Arc<crate::accounts::cache::ActorCache>,
     /// Seals bids until their tender's deadline.
     pub sealing: Arc<crate::contracts::sealing::Sealing>,
+    /// Counts for `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             feed: Arc::default(),
             sealing,
             actors,
+            metrics: Arc::default(),
         }
     }
 

@@ -49,6 +49,9 @@ impl SealingKey {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
                 }
+                // Written whole under a name of its own, then linked into place: a process
+                // starting at the same moment sees no file or the whole key, never a part.
+                let tmp = path.with_extension(format!("tmp-{}", rand::random::<u64>()));
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
@@ -56,13 +59,15 @@ impl SealingKey {
                     use std::os::unix::fs::OpenOptionsExt;
                     options.mode(0o600);
                 }
-                match options.open(path) {
-                    Ok(mut f) => {
-                        use std::io::Write;
-                        f.write_all(hex::encode(bytes).as_bytes())?;
-                        f.sync_all()?;
-                        Ok(Self::from_bytes(bytes))
-                    }
+                let written = options.open(&tmp).and_then(|mut f| {
+                    use std::io::Write;
+                    f.write_all(hex::encode(bytes).as_bytes())?;
+                    f.sync_all()
+                });
+                let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Ok(Self::from_bytes(bytes)),
                     // Another process created it first: use theirs.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         Self::load_or_create(path)

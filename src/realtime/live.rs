@@ -1,6 +1,7 @@
 //! `GET /api/v1/sessions/{id}/live`: the websocket room, and the room actions shared with HTTP.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -191,6 +192,7 @@ async fn write_loop(
     mut own: mpsc::Receiver<Message>,
     mut sent_upto: i64,
     limit: usize,
+    metrics: Arc<crate::metrics::Metrics>,
 ) {
     let mut batch: Vec<Message> = Vec::with_capacity(BATCH);
     let stop = 'run: loop {
@@ -270,6 +272,7 @@ async fn write_loop(
         }
     };
     if let Stop::Behind = stop {
+        metrics.live_dropped.fetch_add(1, Ordering::Relaxed);
         // Skip what is queued and say so; give the client a while to read it.
         drop(frames);
         let _ = tokio::time::timeout(
@@ -295,6 +298,7 @@ async fn serve(
     // Subscribed before the greeting is taken, so nothing falls between the two.
     let frames = room.tx.subscribe();
     let user = actor.id();
+    state.metrics.live_sockets.fetch_add(1, Ordering::Relaxed);
     room.connect(&state, user, &actor.user.display_name);
     // Boxed, here and below: a socket's task stays small while it waits, whatever the size of
     // the work it does now and then.
@@ -307,6 +311,7 @@ async fn serve(
             out_rx,
             at,
             state.settings.live_send_queue,
+            state.metrics.clone(),
         ));
         let writer_ended = read_loop(
             &mut stream,
@@ -325,6 +330,7 @@ async fn serve(
         }
     }
     room.disconnect(&state, user);
+    state.metrics.live_sockets.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Reads the client's messages until it leaves, breaks a rule, loses its access, or the writer

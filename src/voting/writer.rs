@@ -337,6 +337,14 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
     }
     audit::service::record_many(&*txn, changes).await?;
     txn.commit().await?;
+    let stored = slots
+        .iter()
+        .filter(|s| matches!(s, Slot::Decided(Written::Stored)))
+        .count();
+    state
+        .metrics
+        .ballots
+        .fetch_add(stored as u64, std::sync::atomic::Ordering::Relaxed);
     let decided: Vec<Option<Written>> = slots
         .iter()
         .map(|s| match s {

@@ -142,3 +142,127 @@ async fn both_languages_have_the_same_keys_and_are_served() {
         "missing in en: {only_zh:?}; missing in zh-CN: {only_en:?}"
     );
 }
+
+/// The value of one sample line of a Prometheus text answer.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn requests_carry_an_id_into_problems_and_are_counted_in_metrics() {
+    let app = spawn_app().await;
+    // A problem carries the request's id, the same as its header.
+    let resp = app
+        .client
+        .get(app.url("/proposals/not-a-uuid"))
+        .send()
+        .await
+        .unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["status"].as_u64().unwrap() >= 400);
+    assert_eq!(body["request_id"], id.as_str());
+    // A caller's own id is kept when it is plain, replaced when it is not.
+    let mine = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "trace-42.a_b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.headers()["x-request-id"], "trace-42.a_b");
+    let odd = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "no spaces; or \"quotes\"")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(odd.headers()["x-request-id"], "no spaces; or \"quotes\"");
+
+    // Operations are counted by their OpenAPI id and status, with latencies.
+    let w = app.world().await;
+    app.get("/accounts/me", Some(&w.resident_a)).await.ok(200);
+    app.get("/accounts/me", None)
+        .await
+        .problem(401, "unauthenticated");
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sample(
+            &text,
+            r#"yishi_http_requests_total{operation="getMe",status="200"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            r#"yishi_http_requests_total{operation="getMe",status="401"}"#
+        )
+        .is_some_and(|n| n >= 1.0)
+    );
+    assert!(
+        sample(
+            &text,
+            r#"yishi_http_request_duration_seconds_count{operation="getMe"}"#
+        )
+        .is_some_and(|n| n >= 2.0)
+    );
+    for series in [
+        "yishi_live_sockets",
+        "yishi_ballots_total",
+        "yishi_outbox_pending",
+        "yishi_outbox_failed",
+        "yishi_db_pool_connections",
+    ] {
+        assert!(sample(&text, series).is_some(), "{series} in {text}");
+    }
+    // The world's sign-ups queued mail.
+    assert!(sample(&text, "yishi_outbox_pending").is_some_and(|n| n.is_finite()));
+}
+
+#[tokio::test]
+async fn metrics_with_a_token_need_it() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        metrics_token: Some("metrics-secret-1234".into()),
+        ..Default::default()
+    })
+    .await;
+    let url = format!("{}/metrics", app.base);
+    let refused = app.client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "metrics_not_allowed");
+    let wrong = app
+        .client
+        .get(&url)
+        .bearer_auth("metrics-secret-9999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let ok = app
+        .client
+        .get(&url)
+        .bearer_auth("metrics-secret-1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(
+        ok.text()
+            .await
+            .unwrap()
+            .contains("yishi_http_requests_total")
+    );
+}

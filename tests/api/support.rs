@@ -33,6 +33,7 @@ pub struct Options {
     pub auth_cache_secs: u64,
     pub presence_grace_secs: u64,
     pub live_crowd: usize,
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Options {
@@ -48,6 +49,7 @@ impl Default for Options {
             auth_cache_secs: 5,
             presence_grace_secs: 15,
             live_crowd: 300,
+            metrics_token: None,
         }
     }
 }
@@ -131,6 +133,7 @@ pub async fn spawn_app_at(
         auth_cache_secs: options.auth_cache_secs,
         presence_grace_secs: options.presence_grace_secs,
         live_crowd: options.live_crowd,
+        metrics_token: options.metrics_token.map(Secret::new),
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
             .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
