@@ -87,6 +87,9 @@ pub struct Settings {
     /// Above this many people present, a live room sends presence as counts, not names
     /// (`YISHI_LIVE_CROWD`).
     pub live_crowd: usize,
+    /// Frames per second a live-room client may send, sustained, after a burst of ten seconds'
+    /// worth (`YISHI_LIVE_FRAMES_PER_SEC`); more closes its socket with 1008.
+    pub live_frames_per_sec: u32,
     /// When set, `GET /metrics` needs this bearer token (`YISHI_METRICS_TOKEN`); when not,
     /// it answers loopback callers only.
     pub metrics_token: Option<Secret>,
@@ -128,6 +131,7 @@ impl Default for Settings {
             live_send_queue: 256,
             presence_grace_secs: 15,
             live_crowd: 300,
+            live_frames_per_sec: 10,
             metrics_token: None,
             chat_per_10s: 5,
             scheduler_interval_secs: 30,
@@ -235,6 +239,7 @@ impl Settings {
         parsed(get, "YISHI_LIVE_SEND_QUEUE", &mut s.live_send_queue)?;
         parsed(get, "YISHI_PRESENCE_GRACE_SECS", &mut s.presence_grace_secs)?;
         parsed(get, "YISHI_LIVE_CROWD", &mut s.live_crowd)?;
+        parsed(get, "YISHI_LIVE_FRAMES_PER_SEC", &mut s.live_frames_per_sec)?;
         parsed(get, "YISHI_CHAT_PER_10S", &mut s.chat_per_10s)?;
         parsed(
             get,

@@ -171,6 +171,8 @@ const MAX_REPLAY: i64 = 2000;
 const STALL_CHECK: Duration = Duration::from_millis(200);
 /// A client that accepts nothing for this long is dropped even in a quiet room.
 const MAX_STALL: Duration = Duration::from_secs(60);
+/// How long a client told to resync has to read up to the close frame.
+const RESYNC_PATIENCE: Duration = Duration::from_secs(120);
 /// Most frames written in one system call.
 const BATCH: usize = 64;
 
@@ -184,8 +186,9 @@ enum Stop {
 }
 
 /// The one task that writes to a socket: room frames from the broadcast, shared not copied,
-/// and the reader's own answers. A client that falls more than `limit` frames behind is told
-/// to resync and dropped, so it never holds back the room.
+/// and the reader's own answers. A client whose socket stops taking frames while more than
+/// `limit` wait for it (or more than the room's ring holds) is told to resync and dropped, so
+/// it never holds back the room; a client that reads keeps up however bursty the room is.
 async fn write_loop(
     mut sink: SplitSink<Socket, Message>,
     mut frames: broadcast::Receiver<Frame>,
@@ -217,9 +220,6 @@ async fn write_loop(
                 Err(broadcast::error::RecvError::Closed) => break 'run Stop::Done,
             },
         };
-        if frames.len() > limit {
-            break Stop::Behind;
-        }
         // Whatever else is already waiting goes in the same write.
         while !closing && batch.len() < BATCH {
             match frames.try_recv() {
@@ -273,15 +273,17 @@ async fn write_loop(
     };
     if let Stop::Behind = stop {
         metrics.live_dropped.fetch_add(1, Ordering::Relaxed);
-        // Skip what is queued and say so; give the client a while to read it.
+        // Skip what is queued and say so. The close waits behind what the client has not read
+        // yet; give it a couple of minutes to get there (the room does not wait for it).
         drop(frames);
-        let _ = tokio::time::timeout(
-            Duration::from_secs(30),
-            sink.send(close(CLOSE_RESYNC, "resync")),
-        )
+        let _ = tokio::time::timeout(RESYNC_PATIENCE, async {
+            sink.send(close(CLOSE_RESYNC, "resync")).await?;
+            sink.close().await
+        })
         .await;
+    } else {
+        let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -326,11 +328,50 @@ async fn serve(
         .await;
         drop(out_tx);
         if !writer_ended {
-            let _ = tokio::time::timeout(Duration::from_secs(35), writer).await;
+            let _ = tokio::time::timeout(RESYNC_PATIENCE + Duration::from_secs(5), writer).await;
         }
+        // Read what the client still sends until its close answers ours (briefly): a socket
+        // dropped with unread data is reset, and the client would never see the close code.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(_)) = stream.next().await {}
+        })
+        .await;
     }
     room.disconnect(&state, user);
     state.metrics.live_sockets.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// A token bucket over a socket's incoming frames: a burst of ten seconds' worth, then the
+/// sustained rate. A client over it is closed (1008); the rate limits on chat and reactions
+/// still apply within it.
+struct Flood {
+    tokens: f64,
+    rate: f64,
+    last: tokio::time::Instant,
+}
+
+impl Flood {
+    fn new(per_sec: u32) -> Self {
+        let rate = f64::from(per_sec.max(1));
+        Self {
+            tokens: rate * 10.0,
+            rate,
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate * 10.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Reads the client's messages until it leaves, breaks a rule, loses its access, or the writer
@@ -348,13 +389,26 @@ async fn read_loop(
 ) -> bool {
     let user = actor.id();
     let mut revocations = state.revocations.subscribe();
+    let mut flood = Flood::new(state.settings.live_frames_per_sec);
     loop {
         let message = tokio::select! {
             _ = &mut *writer => return true,
             m = stream.next() => match m {
+                Some(Ok(_)) if !flood.allow() => {
+                    let _ = out.send(close(u16::from(WsCloseCode::Policy), "too many frames")).await;
+                    return false;
+                }
                 Some(Ok(m)) => m,
                 Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
                     let _ = out.send(close(u16::from(WsCloseCode::Size), "frame too large")).await;
+                    return false;
+                }
+                Some(Err(tokio_tungstenite::tungstenite::Error::Utf8(_))) => {
+                    let _ = out.send(close(u16::from(WsCloseCode::Invalid), "text frames must be UTF-8")).await;
+                    return false;
+                }
+                Some(Err(tokio_tungstenite::tungstenite::Error::Protocol(_))) => {
+                    let _ = out.send(close(u16::from(WsCloseCode::Protocol), "websocket protocol error")).await;
                     return false;
                 }
                 _ => return false,
@@ -476,6 +530,16 @@ pub async fn act(
             .limiter
             .take(&key, state.settings.chat_per_10s, Duration::from_secs(10))
             .map_err(|retry| ApiError::too_many("You are sending messages too fast.", retry))?;
+        if let Some(item) = item_id
+            && !agenda_item_ids(state, room.session_id)
+                .await?
+                .contains(&item)
+        {
+            return Err(ApiError::not_found(
+                "item_not_found",
+                "That is not an agenda item of this session.",
+            ));
+        }
         let item = item_id.or(current);
         let e = append(
             state,
@@ -639,16 +703,7 @@ pub async fn act(
         }
         ClientMessage::RemoveMessage { seq, reason } => {
             let reason = clean_text(&reason, 500)?;
-            let found = events::after(&state.db.conn, room.session_id, seq - 1, 1).await?;
-            if !found
-                .first()
-                .is_some_and(|e| e.seq == seq && e.kind == "chat.posted")
-            {
-                return Err(ApiError::not_found(
-                    "message_not_found",
-                    "No chat message with that sequence number.",
-                ));
-            }
+            chat_message(state, room.session_id, seq).await?;
             if snapshot.removed.contains(&seq) {
                 return Err(refuse(
                     "already_removed",
@@ -665,15 +720,11 @@ pub async fn act(
             .await?
         }
         ClientMessage::MarkMessage { seq } => {
-            let found = events::after(&state.db.conn, room.session_id, seq - 1, 1).await?;
-            if !found
-                .first()
-                .is_some_and(|e| e.seq == seq && e.kind == "chat.posted")
-                || snapshot.removed.contains(&seq)
-            {
+            chat_message(state, room.session_id, seq).await?;
+            if snapshot.removed.contains(&seq) {
                 return Err(ApiError::not_found(
                     "message_not_found",
-                    "No chat message with that sequence number.",
+                    "That message was removed.",
                 ));
             }
             append(
@@ -704,6 +755,29 @@ pub async fn act(
         }
     };
     Ok(Some(event))
+}
+
+/// Checks that `seq` is a chat message of the session.
+async fn chat_message(state: &AppState, session_id: Uuid, seq: i64) -> Result<(), ApiError> {
+    let not_found = || {
+        ApiError::not_found(
+            "message_not_found",
+            "No chat message with that sequence number.",
+        )
+    };
+    let before = seq
+        .checked_sub(1)
+        .filter(|b| *b >= 0)
+        .ok_or_else(not_found)?;
+    let found = events::after(&state.db.conn, session_id, before, 1).await?;
+    if found
+        .first()
+        .is_some_and(|e| e.seq == seq && e.kind == "chat.posted")
+    {
+        Ok(())
+    } else {
+        Err(not_found())
+    }
 }
 
 async fn agenda_item_ids(state: &AppState, session_id: Uuid) -> Result<Vec<Uuid>, ApiError> {

@@ -495,6 +495,25 @@ async fn oversize_and_binary_frames_close_the_socket_and_others_carry_on() {
         close_code(&mut binary).await,
         Some(u16::from(CloseCode::Unsupported))
     );
+    // A text frame that is not UTF-8 closes with 1007.
+    let mut garbled = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut garbled, "welcome", |f| f["type"] == "welcome").await;
+    use tokio_tungstenite::tungstenite::protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
+    };
+    garbled
+        .send(Message::Frame(Frame::message(
+            vec![0xff, 0xfe, b'{'],
+            OpCode::Data(Data::Text),
+            true,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        close_code(&mut garbled).await,
+        Some(u16::from(CloseCode::Invalid))
+    );
     // The chair's socket is unaffected.
     send(&mut chair, json!({ "type": "chat", "text": "还在吗" })).await;
     until(&mut chair, "own chat", event("chat.posted")).await;
@@ -844,4 +863,212 @@ async fn ending_a_sign_in_or_revoking_a_role_closes_the_open_socket() {
     // The chair's socket carries on.
     send(&mut chair, json!({ "type": "chat", "text": "继续" })).await;
     until(&mut chair, "own chat", event("chat.posted")).await;
+}
+
+/// Frames a careless or hostile client might send: broken JSON, unknown types, wrong field
+/// types, values out of range, deep nesting, long strings. Made from a fixed seed, so a
+/// failure can be replayed.
+fn hostile_frames(seed: u64, n: usize, someone: &str) -> Vec<String> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let numbers = [
+        json!(0),
+        json!(-1),
+        json!(i64::MIN),
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(1e300),
+        json!(-0.5),
+        json!("12"),
+        json!(null),
+        json!([]),
+        json!({}),
+    ];
+    let strings = [
+        json!(""),
+        json!(" "),
+        json!("\u{0000}"),
+        json!("议".repeat(1001)),
+        json!("😂".repeat(300)),
+        json!(12),
+        json!(null),
+        json!(["a"]),
+        json!(someone),
+        json!("00000000-0000-0000-0000-000000000000"),
+    ];
+    let types = [
+        "chat",
+        "react",
+        "raise_hand",
+        "lower_hand",
+        "give_floor",
+        "take_floor",
+        "next_item",
+        "remove_message",
+        "mark_message",
+        "mute",
+        "ping",
+        "Chat",
+        "",
+        "drop_table",
+    ];
+    let fields = [
+        "text", "emoji", "user_id", "seconds", "seq", "reason", "item_id", "extra",
+    ];
+    (0..n)
+        .map(|_| match rng.gen_range(0..10) {
+            // Not JSON, or not an object.
+            0 => [
+                "{",
+                "}",
+                "null",
+                "[1,2]",
+                "\"chat\"",
+                "{\"type\":",
+                "🙂",
+                "{\"type\":\"chat\",}",
+            ][rng.gen_range(0..8)]
+            .to_string(),
+            // Nested far deeper than any message.
+            1 => format!(
+                "{}{}",
+                "[".repeat(rng.gen_range(100..3000)),
+                "]".repeat(rng.gen_range(0..100))
+            ),
+            // Well-formed messages with values at and past their limits.
+            2..=4 => {
+                let seq = [i64::MIN, -1, 0, 1, 2, i64::MAX][rng.gen_range(0..6)];
+                let seconds =
+                    [0u64, 9, 29, 30, 900, 901, 3600, 3601, u32::MAX as u64][rng.gen_range(0..9)];
+                let text = ["", " ", "好", "x"][rng.gen_range(0..4)].repeat(rng.gen_range(0..1200));
+                let user = if rng.gen_bool(0.5) {
+                    someone.to_string()
+                } else {
+                    uuid::Uuid::new_v4().to_string()
+                };
+                match rng.gen_range(0..7) {
+                    0 => json!({ "type": "chat", "text": text, "item_id": uuid::Uuid::new_v4() }),
+                    1 => json!({ "type": "react", "emoji": text }),
+                    2 => json!({ "type": "give_floor", "user_id": user, "seconds": seconds }),
+                    3 => json!({ "type": "mute", "user_id": user, "seconds": seconds }),
+                    4 => json!({ "type": "remove_message", "seq": seq, "reason": text }),
+                    5 => json!({ "type": "mark_message", "seq": seq }),
+                    _ => json!({ "type": "lower_hand" }),
+                }
+                .to_string()
+            }
+            // A known or unknown type with random fields of random kinds.
+            _ => {
+                let mut m = serde_json::Map::new();
+                if rng.gen_bool(0.9) {
+                    m.insert("type".into(), json!(types[rng.gen_range(0..types.len())]));
+                }
+                for _ in 0..rng.gen_range(0..4) {
+                    let f = fields[rng.gen_range(0..fields.len())];
+                    let v = if rng.gen_bool(0.5) {
+                        numbers[rng.gen_range(0..numbers.len())].clone()
+                    } else {
+                        strings[rng.gen_range(0..strings.len())].clone()
+                    };
+                    m.insert(f.into(), v);
+                }
+                Value::Object(m).to_string()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hostile_frames_get_errors_not_crashes_and_others_carry_on() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        chat_per_10s: 100_000,
+        live_frames_per_sec: 100_000,
+        ..Default::default()
+    })
+    .await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut bystander = join(&app, &w.committee_a, &sid, None).await;
+    until(&mut bystander, "welcome", |f| f["type"] == "welcome").await;
+    let mut resident = join(&app, &w.resident_a, &sid, None).await;
+    let (welcome, _) = until(&mut resident, "welcome", |f| f["type"] == "welcome").await;
+    let someone = welcome["you"].as_str().unwrap().to_string();
+    let mut chair = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut chair, "welcome", |f| f["type"] == "welcome").await;
+    // The chair's powers are fuzzed too, except those that end the meeting.
+    for (who, socket, seed) in [("resident", &mut resident, 7), ("chair", &mut chair, 11)] {
+        for frame in hostile_frames(seed, 400, &someone) {
+            socket
+                .send(Message::Text(frame.clone().into()))
+                .await
+                .unwrap();
+            // Each frame gets an answer (an error, or the event it caused) and the socket stays
+            // open; a ping after it proves the server read past it.
+            send(socket, json!({ "type": "ping" })).await;
+            let (_, before) = until(socket, "pong", |f| f["type"] == "pong").await;
+            for f in before {
+                assert!(
+                    f["type"] == "error" || f["type"] == "event" || f["type"] == "snapshot",
+                    "{who} sent {frame:.200} and got {f}"
+                );
+                if f["type"] == "error" {
+                    assert!(f["code"].as_str().is_some_and(|c| !c.is_empty()));
+                }
+            }
+        }
+    }
+    // The server is up and the room works for everyone.
+    app.get("/sessions", Some(&w.resident_a)).await;
+    let health = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    // (The fuzzed chair may have muted the resident; the bystander speaks.)
+    send(&mut bystander, json!({ "type": "chat", "text": "大家好" })).await;
+    until(&mut resident, "the chat", |f| {
+        f["kind"] == "chat.posted" && f["payload"]["text"] == "大家好"
+    })
+    .await;
+    // A chat filed under an item of another session, or none, is refused.
+    send(
+        &mut bystander,
+        json!({ "type": "chat", "text": "哪个议题？", "item_id": uuid::Uuid::new_v4() }),
+    )
+    .await;
+    let (refused, _) = until(&mut bystander, "the refusal", |f| f["type"] == "error").await;
+    assert_eq!(refused["code"], "item_not_found");
+}
+
+#[tokio::test]
+async fn a_flood_of_frames_closes_that_socket_only() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut calm = join(&app, &w.secretary_a, &sid, None).await;
+    until(&mut calm, "welcome", |f| f["type"] == "welcome").await;
+    let mut flooder = join(&app, &w.resident_a, &sid, None).await;
+    until(&mut flooder, "welcome", |f| f["type"] == "welcome").await;
+    // Far past the burst of a hundred frames, as fast as the socket takes them.
+    let (mut sink, mut stream) = flooder.split();
+    let pings = tokio::spawn(async move {
+        for _ in 0..2000 {
+            if sink
+                .send(Message::Text(json!({ "type": "ping" }).to_string().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(20), stream.next()).await {
+            Ok(Some(Ok(Message::Close(c)))) => break c.map(|c| u16::from(c.code)),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close: {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(u16::from(CloseCode::Policy)));
+    pings.abort();
+    // The others carry on.
+    send(&mut calm, json!({ "type": "ping" })).await;
+    until(&mut calm, "pong", |f| f["type"] == "pong").await;
 }

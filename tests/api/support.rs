@@ -33,6 +33,7 @@ pub struct Options {
     pub auth_cache_secs: u64,
     pub presence_grace_secs: u64,
     pub live_crowd: usize,
+    pub live_frames_per_sec: u32,
     pub metrics_token: Option<String>,
 }
 
@@ -49,6 +50,7 @@ impl Default for Options {
             auth_cache_secs: 5,
             presence_grace_secs: 15,
             live_crowd: 300,
+            live_frames_per_sec: 10,
             metrics_token: None,
         }
     }
@@ -133,6 +135,7 @@ pub async fn spawn_app_at(
         auth_cache_secs: options.auth_cache_secs,
         presence_grace_secs: options.presence_grace_secs,
         live_crowd: options.live_crowd,
+        live_frames_per_sec: options.live_frames_per_sec,
         metrics_token: options.metrics_token.map(Secret::new),
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
