@@ -8,7 +8,9 @@ use std::time::Duration;
 use poem::endpoint::EmbeddedFilesEndpoint;
 use poem::http::{Method, header};
 use poem::listener::TcpAcceptor;
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get};
+use poem::{
+    Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, Server, get,
+};
 use rust_embed::RustEmbed;
 use tokio::sync::Notify;
 
@@ -134,6 +136,30 @@ async fn security_headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
     Ok(resp)
 }
 
+/// Cross-origin calls are closed unless `YISHI_ALLOWED_ORIGINS` names other web origins: then
+/// those and the platform's own may call the API from a browser (bearer tokens, no cookies).
+fn cors(state: &AppState) -> poem::middleware::Cors {
+    use poem::http::Method;
+    poem::middleware::Cors::new()
+        .allow_origin(state.settings.public_url.as_str())
+        .allow_origins(state.settings.allowed_origins.iter().map(String::as_str))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "x-request-id",
+        ])
+        .expose_headers(["x-request-id", "retry-after"])
+        .max_age(600)
+}
+
 pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
     let api_service = api::service(state);
     let spec = api_service.spec_endpoint();
@@ -147,7 +173,12 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
             "/api/v1/accounts/me/feed",
             get(crate::notifications::feed::feed_socket),
         )
-        .nest("/api/v1", api_service)
+        .nest(
+            "/api/v1",
+            api_service
+                .into_endpoint()
+                .with_if(!state.settings.allowed_origins.is_empty(), cors(state)),
+        )
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)
         .at("/healthz", get(health::healthz))

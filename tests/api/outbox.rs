@@ -61,6 +61,44 @@ async fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_returns() {
 }
 
 #[tokio::test]
+async fn a_mail_server_that_never_answers_holds_up_no_request_and_mail_goes_once_it_does() {
+    let smtp = Arc::new(SmtpServer::start().await);
+    smtp.hang().await;
+    let app = spawn_app_on(
+        Options {
+            smtp_timeout_secs: 2,
+            ..Options::default()
+        },
+        smtp.clone(),
+    )
+    .await;
+    // The request is answered without waiting for the silent server: when it returns, the
+    // message is queued and no attempt has ended yet (one takes the 2 s timeout to fail).
+    app.register("silent@example.org", "沉默").await;
+    let rows = outbox::Entity::find().all(&app.db.conn).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].last_error.is_none() && rows[0].sent_at.is_none());
+    // The worker gives up on the attempt at its timeout and keeps the message for later.
+    wait_for_outbox(&app, "a timed-out attempt", |rows| {
+        rows.iter()
+            .any(|r| r.attempts >= 1 && r.status == "pending" && r.last_error.is_some())
+    })
+    .await;
+    // Other requests meanwhile are answered as usual.
+    app.get("/places", None).await.ok(200);
+    // When the server answers again, the message goes, once.
+    smtp.stop();
+    smtp.resume().await;
+    smtp.wait_for("silent@example.org", 1, Duration::from_secs(60))
+        .await;
+    wait_for_outbox(&app, "sent", |rows| rows.iter().all(|r| r.status == "sent")).await;
+    app.register("after@example.org", "之后").await;
+    smtp.wait_for("after@example.org", 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(smtp.to("silent@example.org").len(), 1);
+}
+
+#[tokio::test]
 async fn permanent_failures_go_dead_without_blocking_others() {
     let app = crate::support::spawn_app().await;
     app.register("bounce@example.org", "退信").await;

@@ -266,3 +266,68 @@ async fn metrics_with_a_token_need_it() {
             .contains("yishi_http_requests_total")
     );
 }
+
+/// A browser's preflight for a cross-origin POST with a bearer token.
+async fn preflight(app: &crate::support::TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/proposals"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cross_origin_calls_are_closed_unless_origins_are_named() {
+    let closed = spawn_app().await;
+    let r = preflight(&closed, "https://other.example").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = closed
+        .client
+        .get(closed.url("/places"))
+        .header("origin", "https://other.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let open = crate::support::spawn_app_with(crate::support::Options {
+        allowed_origins: vec!["https://portal.example.gov.cn".into()],
+        ..Default::default()
+    })
+    .await;
+    let r = preflight(&open, "https://portal.example.gov.cn").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://portal.example.gov.cn"
+    );
+    let methods = r.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(methods.contains("POST"), "{methods}");
+    let r = open
+        .client
+        .get(open.url("/places"))
+        .header("origin", "https://portal.example.gov.cn")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://portal.example.gov.cn"
+    );
+    // An origin not named is refused with a problem, and gets no allow header.
+    let r = preflight(&open, "https://evil.example").await;
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["code"].as_str().is_some());
+}

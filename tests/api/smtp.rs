@@ -80,6 +80,30 @@ impl SmtpServer {
         *self.task.lock().unwrap() = Some(task);
     }
 
+    /// Goes silent: connections are accepted and held, but nothing is ever said (no greeting),
+    /// until `stop` and `resume`.
+    pub async fn hang(&self) {
+        self.stop();
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot rebind smtp port: {e}"),
+            }
+        };
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        *self.task.lock().unwrap() = Some(task);
+    }
+
     /// Stops listening: connections are refused until `resume`.
     pub fn stop(&self) {
         if let Some(task) = self.task.lock().unwrap().take() {

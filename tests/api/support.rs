@@ -35,6 +35,7 @@ pub struct Options {
     pub live_crowd: usize,
     pub live_frames_per_sec: u32,
     pub metrics_token: Option<String>,
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -52,6 +53,7 @@ impl Default for Options {
             live_crowd: 300,
             live_frames_per_sec: 10,
             metrics_token: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -137,6 +139,7 @@ pub async fn spawn_app_at(
         live_crowd: options.live_crowd,
         live_frames_per_sec: options.live_frames_per_sec,
         metrics_token: options.metrics_token.map(Secret::new),
+        allowed_origins: options.allowed_origins,
         evidence_dir: std::env::temp_dir()
             .join("yishi-tests")
             .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
