@@ -84,17 +84,7 @@ impl SmtpServer {
     /// until `stop` and `resume`.
     pub async fn hang(&self) {
         self.stop();
-        let mut tries = 0;
-        let listener = loop {
-            match TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(_) if tries < 50 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("cannot rebind smtp port: {e}"),
-            }
-        };
+        let listener = self.rebind().await;
         let task = tokio::spawn(async move {
             let mut held = Vec::new();
             while let Ok((stream, _)) = listener.accept().await {
@@ -112,19 +102,23 @@ impl SmtpServer {
     }
 
     pub async fn resume(&self) {
+        let listener = self.rebind().await;
+        self.serve(listener);
+    }
+
+    /// Listens on the server's address again (the old socket may take a moment to let go).
+    async fn rebind(&self) -> TcpListener {
         let mut tries = 0;
-        let listener = loop {
+        loop {
             match TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) if tries < 50 => {
+                Ok(l) => return l,
+                Err(_) if tries < 50 => {
                     tries += 1;
-                    let _ = e;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("cannot rebind smtp port: {e}"),
             }
-        };
-        self.serve(listener);
+        }
     }
 
     pub fn all(&self) -> Vec<Received> {
