@@ -655,6 +655,7 @@ async fn main() {
         .env("YISHI_CHAT_PER_10S", "1000000")
         .env("YISHI_WRITES_PER_MINUTE", "100000000")
         .env("YISHI_LIVE_SEND_QUEUE", "4096")
+        .env("YISHI_LIVE_FRAMES_PER_SEC", "1000000")
         .env("YISHI_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
