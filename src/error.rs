@@ -9,6 +9,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 9457 problem: `type`, `title`, `status`, `detail`, plus a stable machine `code`.
 #[derive(Object, Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Problem {
     /// A URI naming the kind of problem (`urn:yishi:problem:<code>`).
     #[oai(rename = "type")]
@@ -50,7 +51,8 @@ impl Problem {
 #[derive(ApiResponse, Debug)]
 #[oai(bad_request_handler = "bad_request_from_parse_error")]
 pub enum ApiError {
-    /// The request is malformed: bad JSON, a missing or invalid field or parameter.
+    /// The request does not match the spec: bad JSON, a wrong type, an unknown or missing
+    /// field, an unparsable parameter.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// No valid credentials were presented.
@@ -65,7 +67,15 @@ pub enum ApiError {
     /// The object's state does not allow this now.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
-    /// The request is well-formed but breaks a rule.
+    /// The request body, or a file in it, is larger than allowed.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The body has no or another content type than the operation takes, or a file's
+    /// content is of a kind not accepted.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// The request matches the spec but a value breaks a rule: empty or too long text, a
+    /// date in the past, fields that do not fit together, an unknown or used link token.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// Too many attempts; retry after the given number of seconds.
@@ -77,6 +87,9 @@ pub enum ApiError {
     /// A dependency (the database) is unavailable; retry later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
+    /// The file store is full; nothing was saved.
+    #[oai(status = 507, content_type = "application/problem+json")]
+    InsufficientStorage(Json<Problem>),
 }
 
 fn bad_request_from_parse_error(err: poem::Error) -> ApiError {
@@ -124,6 +137,29 @@ impl ApiError {
             retry_after_secs.max(1),
         )
     }
+    pub fn too_large(code: &str, detail: impl Into<String>) -> Self {
+        Self::PayloadTooLarge(Json(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code,
+            detail,
+        )))
+    }
+    pub fn unsupported_type(code: &str, detail: impl Into<String>) -> Self {
+        Self::UnsupportedMediaType(Json(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code,
+            detail,
+        )))
+    }
+    /// The file store is full: logged, and answered with a problem that says nothing was kept.
+    pub fn storage_full(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(cause = %cause, "file store full");
+        Self::InsufficientStorage(Json(Problem::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "The file store is full; nothing was saved. Try again later.",
+        )))
+    }
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::Unavailable(Json(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -152,6 +188,9 @@ impl ApiError {
             | Self::Forbidden(p)
             | Self::NotFound(p)
             | Self::Conflict(p)
+            | Self::PayloadTooLarge(p)
+            | Self::UnsupportedMediaType(p)
+            | Self::InsufficientStorage(p)
             | Self::Unprocessable(p)
             | Self::TooManyRequests(p, _)
             | Self::Internal(p)
@@ -171,9 +210,8 @@ impl std::error::Error for ApiError {}
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
         match &err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+            _ if database_unreachable(&err) => {
                 tracing::warn!(cause = %err, "database unavailable");
                 Self::unavailable("The database is unavailable; try again shortly.")
             }
@@ -189,6 +227,34 @@ impl From<sea_orm::DbErr> for ApiError {
             }
             _ => Self::internal(err),
         }
+    }
+}
+
+/// Whether the database could not be reached (down, restarting, the connection cut), as
+/// opposed to a statement that failed: the first is a 503 to retry, the second a bug.
+fn database_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, SqlxError};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(e) | DbErr::Query(e) => e,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::Protocol(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        // PostgreSQL's classes 08 (connection exception) and 57P (operator intervention:
+        // shutting down, starting up, cannot connect now).
+        SqlxError::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

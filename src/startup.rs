@@ -104,6 +104,8 @@ async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Resp
 
 async fn security_headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let is_docs = req.uri().path().starts_with("/docs");
+    let routes = req.data::<Arc<api::spec::Routes>>().cloned();
+    let path = req.uri().path().to_string();
     let mut resp = match next.call(req).await {
         Ok(r) => r.into_response(),
         // Errors become problems here, so they carry these headers too, and keep the name of
@@ -117,7 +119,15 @@ async fn security_headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
             r
         }
     };
+    let method_not_allowed = resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED;
     let h = resp.headers_mut();
+    // RFC 9110: a 405 says which methods the resource takes.
+    if method_not_allowed
+        && let Some(allowed) = routes.as_ref().and_then(|r| r.allowed(&path))
+        && let Ok(value) = allowed.parse()
+    {
+        h.insert(header::ALLOW, value);
+    }
     h.insert(
         "x-content-type-options",
         "nosniff".parse().expect("static header"),
@@ -162,7 +172,14 @@ fn cors(state: &AppState) -> poem::middleware::Cors {
 
 pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
     let api_service = api::service(state);
-    let spec = api_service.spec_endpoint();
+    let spec_value = api::spec_value(state);
+    let routes = Arc::new(api::spec::Routes::from_spec(&spec_value, "/api/v1"));
+    let spec_text = serde_json::to_string_pretty(&spec_value).expect("a JSON value serialises");
+    let spec = poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(spec_text.clone())
+    });
     let docs = api_service.swagger_ui();
     Route::new()
         .at(
@@ -187,9 +204,21 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
         .nest("/", EmbeddedFilesEndpoint::<WebAssets>::new())
         .around(limit_writes)
         .around(limit_body)
+        // A bug that panics in a handler answers 500 with an error id, not a dropped connection.
+        .with(poem::middleware::CatchPanic::new().with_handler(
+            |panic: Box<dyn std::any::Any + Send>| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                ApiError::internal(format!("a handler panicked: {what}"))
+            },
+        ))
         .around(security_headers)
         .around(crate::metrics::observe)
         .data(state.clone())
+        .data(routes)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -34,11 +34,11 @@ impl From<AccountsError> for ApiError {
     fn from(err: AccountsError) -> Self {
         let detail = err.to_string();
         match err {
-            AccountsError::InvalidEmail => ApiError::bad_request("invalid_email", detail),
+            AccountsError::InvalidEmail => ApiError::unprocessable("invalid_email", detail),
             AccountsError::InvalidDisplayName => {
-                ApiError::bad_request("invalid_display_name", detail)
+                ApiError::unprocessable("invalid_display_name", detail)
             }
-            AccountsError::WeakPassword => ApiError::bad_request("weak_password", detail),
+            AccountsError::WeakPassword => ApiError::unprocessable("weak_password", detail),
             AccountsError::BadCredentials => {
                 ApiError::Unauthorized(poem_openapi::payload::Json(crate::error::Problem::new(
                     poem::http::StatusCode::UNAUTHORIZED,
@@ -47,9 +47,9 @@ impl From<AccountsError> for ApiError {
                 )))
             }
             AccountsError::Throttled(secs) => ApiError::too_many(detail, secs),
-            AccountsError::TokenInvalid => ApiError::bad_request("token_invalid", detail),
-            AccountsError::TokenExpired => ApiError::bad_request("token_expired", detail),
-            AccountsError::TokenUsed => ApiError::bad_request("token_used", detail),
+            AccountsError::TokenInvalid => ApiError::unprocessable("token_invalid", detail),
+            AccountsError::TokenExpired => ApiError::unprocessable("token_expired", detail),
+            AccountsError::TokenUsed => ApiError::unprocessable("token_used", detail),
             AccountsError::WrongPassword => {
                 ApiError::Forbidden(poem_openapi::payload::Json(crate::error::Problem::new(
                     poem::http::StatusCode::FORBIDDEN,

@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -31,46 +32,51 @@ impl Language {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Email address; a verification link is sent to it.
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
     /// Name shown to others, 1 to 64 characters.
     #[oai(validator(max_length = 64))]
-    pub display_name: String,
+    pub display_name: Text,
     /// 10 to 128 characters.
     #[oai(validator(max_length = 128))]
-    pub password: String,
+    pub password: Text,
     /// Preferred language for pages and email (default zh-CN).
     #[oai(default)]
     pub language: Language,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Accepted {
     /// What happens next, for a person to read.
     pub message: String,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The token from the emailed link.
     #[oai(validator(max_length = 128))]
-    pub token: String,
+    pub token: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct LoginRequest {
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
     #[oai(validator(max_length = 128))]
-    pub password: String,
+    pub password: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LoginResponse {
     /// Bearer token for the `Authorization` header. Shown once; only its hash is stored.
     pub token: String,
@@ -79,6 +85,7 @@ pub struct LoginResponse {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RoleGrantView {
     pub id: Uuid,
     pub role: Role,
@@ -88,6 +95,7 @@ pub struct RoleGrantView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Me {
     pub id: Uuid,
     pub email: String,
@@ -99,14 +107,16 @@ pub struct Me {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
     #[oai(validator(max_length = 64))]
-    pub display_name: Option<String>,
+    pub display_name: Option<Text>,
     pub language: Option<Language>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SignInView {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -119,40 +129,45 @@ pub struct SignInView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct PasswordResetRequest {
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     #[oai(validator(max_length = 128))]
-    pub token: String,
+    pub token: Text,
     #[oai(validator(max_length = 128))]
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     #[oai(validator(max_length = 128))]
-    pub current_password: String,
+    pub current_password: Text,
     #[oai(validator(max_length = 128))]
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct DeleteAccountRequest {
     /// The current password, to confirm.
     #[oai(validator(max_length = 128))]
-    pub password: String,
+    pub password: Text,
 }
 
 /// Everything the platform holds about a person (PIPL data portability).
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccountExport {
     pub exported_at: DateTime<Utc>,
     pub profile: Me,

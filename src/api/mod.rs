@@ -1,6 +1,8 @@
 //! The OpenAPI surface: every context's API struct, tags, the bearer scheme, shared responses.
 
 pub mod health;
+pub mod spec;
+pub mod text;
 
 use poem::Request;
 use poem_openapi::auth::Bearer;
@@ -163,5 +165,12 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
 
 /// The spec exactly as served, for `yishi openapi` and the drift test.
 pub fn spec_json(state: &AppState) -> String {
-    service(state).spec()
+    serde_json::to_string_pretty(&spec_value(state)).expect("a JSON value serialises")
+}
+
+/// The spec as a value: poem-openapi's, tightened (see [`spec::tighten`]).
+pub fn spec_value(state: &AppState) -> serde_json::Value {
+    let mut spec = serde_json::from_str(&service(state).spec()).expect("poem-openapi writes JSON");
+    spec::tighten(&mut spec);
+    spec
 }

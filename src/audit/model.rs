@@ -3,6 +3,7 @@ use poem_openapi::Object;
 use uuid::Uuid;
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BrokenLinkView {
     /// Which of the independent chains is broken.
     pub chain: i32,
@@ -13,6 +14,7 @@ pub struct BrokenLinkView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VerificationReport {
     /// True when every chain recomputes to its recorded head.
     pub intact: bool,
@@ -25,6 +27,7 @@ pub struct VerificationReport {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEntryView {
     pub id: Uuid,
     pub at: DateTime<Utc>,

@@ -55,7 +55,7 @@ impl From<CommunitiesError> for ApiError {
             CommunitiesError::InvalidHierarchy(_) => {
                 ApiError::unprocessable("invalid_hierarchy", detail)
             }
-            CommunitiesError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            CommunitiesError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             CommunitiesError::Duplicate(code, _) => ApiError::conflict(code, detail),
             CommunitiesError::State(code, _) => ApiError::conflict(code, detail),
             CommunitiesError::EmailUnverified => {

@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -44,16 +45,18 @@ impl PlaceKind {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreatePlaceRequest {
     pub kind: PlaceKind,
     #[oai(validator(max_length = 100))]
-    pub name: String,
+    pub name: Text,
     /// Required for every kind but district.
     pub parent_id: Option<Uuid>,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PlaceView {
     pub id: Uuid,
     pub kind: PlaceKind,
@@ -103,19 +106,21 @@ impl OrganisationKind {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateOrganisationRequest {
     pub kind: OrganisationKind,
     #[oai(validator(max_length = 100))]
-    pub name: String,
+    pub name: Text,
     /// The place the organisation is based in or serves.
     pub place_id: Uuid,
     /// Unified social credit code (18 characters), checked when given.
     #[oai(validator(max_length = 18))]
-    pub credit_code: Option<String>,
+    pub credit_code: Option<Text>,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OrganisationView {
     pub id: Uuid,
     pub kind: OrganisationKind,
@@ -149,15 +154,17 @@ impl MemberRole {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AddMemberRequest {
     /// Email of the person's account.
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
     pub role: MemberRole,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MemberView {
     pub user_id: Uuid,
     pub display_name: String,
@@ -166,15 +173,17 @@ pub struct MemberView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct GrantRoleRequest {
     /// Email of the person's account.
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
     pub role: Role,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GrantView {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -185,13 +194,15 @@ pub struct GrantView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateBuildingRequest {
     #[oai(validator(max_length = 64))]
-    pub name: String,
+    pub name: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BuildingView {
     pub id: Uuid,
     pub name: String,
@@ -200,6 +211,7 @@ pub struct BuildingView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AssignGridRequest {
     /// A grid of the building's community, or null to clear.
@@ -207,33 +219,36 @@ pub struct AssignGridRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateUnitRequest {
     pub building_id: Uuid,
     #[oai(validator(max_length = 32))]
-    pub number: String,
+    pub number: Text,
     /// Exclusive floor area in hundredths of a square metre (8550 = 85.50 m²).
     #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub area_centi: i64,
     /// Owner as written in the property register.
     #[oai(validator(max_length = 128))]
-    pub registered_owner: Option<String>,
+    pub registered_owner: Option<Text>,
     /// Unsold or undelivered unit still held by the developer.
     #[oai(default)]
     pub developer_held: bool,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateUnitRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub area_centi: Option<i64>,
     #[oai(validator(max_length = 128))]
-    pub registered_owner: Option<String>,
+    pub registered_owner: Option<Text>,
     pub developer_held: Option<bool>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UnitView {
     pub id: Uuid,
     pub building_id: Uuid,
@@ -245,6 +260,7 @@ pub struct UnitView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImportRowError {
     /// Line number in the CSV (the header is line 1).
     pub line: u64,
@@ -252,6 +268,7 @@ pub struct ImportRowError {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImportReport {
     pub created: u64,
     pub updated: u64,
@@ -259,13 +276,14 @@ pub struct ImportReport {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct JoinRequest {
     /// Building name as in the community's register.
     #[oai(validator(max_length = 64))]
-    pub building: String,
+    pub building: Text,
     #[oai(validator(max_length = 32))]
-    pub unit_number: String,
+    pub unit_number: Text,
     /// I live in this unit (a household member).
     #[oai(default)]
     pub household: bool,
@@ -274,7 +292,7 @@ pub struct JoinRequest {
     pub owner: bool,
     /// Anything that helps the committee verify the request.
     #[oai(validator(max_length = 500))]
-    pub note: Option<String>,
+    pub note: Option<Text>,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -303,6 +321,7 @@ impl MembershipStatus {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MembershipView {
     pub id: Uuid,
     pub community_id: Uuid,
@@ -328,6 +347,7 @@ pub enum Verdict {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct DecisionRequest {
     pub verdict: Verdict,
@@ -339,14 +359,15 @@ pub struct DecisionRequest {
     pub owner: bool,
     /// Required when rejecting; shown to the person.
     #[oai(validator(max_length = 500))]
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ImportUnitsRequest {
     /// CSV text with the header `building,number,area_m2,registered_owner,developer_held`
     /// (the last two optional); area in square metres with at most two decimals.
     #[oai(validator(max_length = 1000000))]
-    pub csv: String,
+    pub csv: Text,
 }

@@ -39,7 +39,9 @@ fn pdf(name: &str) -> FileUpload {
     use base64::Engine;
     FileUpload {
         name: name.into(),
-        content_base64: base64::engine::general_purpose::STANDARD.encode(PLAN),
+        content_base64: base64::engine::general_purpose::STANDARD
+            .encode(PLAN)
+            .into(),
     }
 }
 
@@ -221,7 +223,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
             who,
             org,
             UpdateBidderProfileRequest {
-                credit_code: code,
+                credit_code: code.into(),
                 service_areas: areas,
                 description: "扎根望湖街道多年的社区社会组织。".into(),
             },
@@ -235,7 +237,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
             AddQualificationRequest {
                 name: "民政部门登记证书".into(),
                 issuer: "临江区民政局".into(),
-                number: format!("LJMZ-{}", &org.simple().to_string()[..6]),
+                number: format!("LJMZ-{}", &org.simple().to_string()[..6]).into(),
                 valid_until: NaiveDate::from_ymd_opt(2029, 12, 31).expect("a date"),
             },
         )

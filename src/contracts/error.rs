@@ -29,10 +29,15 @@ impl From<ContractsError> for ApiError {
             ContractsError::Missing(what) => {
                 ApiError::not_found(&format!("{}_not_found", what.replace(' ', "_")), detail)
             }
-            ContractsError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            // A file too large makes the request too large; a file of the wrong kind inside a
+            // JSON body is a rule broken (422), not the body's media type.
+            ContractsError::Invalid(code @ "file_too_large", _) => {
+                ApiError::too_large(code, detail)
+            }
+            ContractsError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             ContractsError::Conflict(code, _) => ApiError::conflict(code, detail),
             ContractsError::Forbidden(_) => ApiError::forbidden(detail),
-            ContractsError::StorageFull(_) => ApiError::unavailable(detail),
+            ContractsError::StorageFull(_) => ApiError::storage_full(detail),
             ContractsError::Storage(e) => ApiError::internal(e),
             ContractsError::Api(e) => e,
             ContractsError::Communities(e) => e.into(),

@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,7 @@ string_enum!(TenderStatus {
 
 /// A social organisation's registration and what it offers.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BidderProfileView {
     pub organisation_id: Uuid,
     pub name: String,
@@ -93,6 +95,7 @@ pub struct BidderProfileView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QualificationView {
     pub id: Uuid,
     pub name: String,
@@ -103,6 +106,7 @@ pub struct QualificationView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PastContract {
     pub contract_id: Uuid,
     pub tender_id: Uuid,
@@ -113,35 +117,39 @@ pub struct PastContract {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateBidderProfileRequest {
     /// The unified social credit code: 18 characters with a valid check character.
-    pub credit_code: String,
+    pub credit_code: Text,
     pub service_areas: Vec<ServiceCategory>,
     #[oai(default)]
-    pub description: String,
+    pub description: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AddQualificationRequest {
-    pub name: String,
-    pub issuer: String,
-    pub number: String,
+    pub name: Text,
+    pub issuer: Text,
+    pub number: Text,
     pub valid_until: NaiveDate,
 }
 
 /// An award criterion. Exactly one is the price; the weights sum to 100.
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CriterionInput {
-    pub name: String,
+    pub name: Text,
     pub weight: i32,
     #[oai(default)]
     pub price: bool,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CriterionView {
     pub id: Uuid,
     pub name: String,
@@ -150,21 +158,22 @@ pub struct CriterionView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateTenderRequest {
     /// The subdistrict or district buying the service.
     pub place_id: Uuid,
-    pub title: String,
-    pub description: String,
+    pub title: Text,
+    pub description: Text,
     pub category: ServiceCategory,
     /// Resolutions of communities under the place that this procurement carries out.
     #[oai(default)]
     pub resolution_ids: Vec<Uuid>,
     /// The most the buyer will pay, in fen (CNY).
     pub budget_fen: i64,
-    pub eligibility: String,
+    pub eligibility: Text,
     /// A qualification bidders must hold, valid at the deadline (matched by name).
-    pub required_qualification: Option<String>,
+    pub required_qualification: Option<Text>,
     pub criteria: Vec<CriterionInput>,
     pub enquiry_ends_at: DateTime<Utc>,
     pub tender_ends_at: DateTime<Utc>,
@@ -178,13 +187,14 @@ fn default_publicity_days() -> i32 {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateTenderRequest {
-    pub title: Option<String>,
-    pub description: Option<String>,
+    pub title: Option<Text>,
+    pub description: Option<Text>,
     pub budget_fen: Option<i64>,
-    pub eligibility: Option<String>,
-    pub required_qualification: Option<String>,
+    pub eligibility: Option<Text>,
+    pub required_qualification: Option<Text>,
     pub criteria: Option<Vec<CriterionInput>>,
     pub resolution_ids: Option<Vec<Uuid>>,
     pub enquiry_ends_at: Option<DateTime<Utc>>,
@@ -193,28 +203,32 @@ pub struct UpdateTenderRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 #[oai(rename = "ProcurementReasonRequest")]
 pub struct ReasonRequest {
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// A file sent inline: its name and its bytes in base64. PNG, JPEG, WebP and PDF, up to
 /// 5 MiB each, recognised by content.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct FileUpload {
-    pub name: String,
-    pub content_base64: String,
+    pub name: Text,
+    pub content_base64: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AddDocumentsRequest {
     pub files: Vec<FileUpload>,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DocumentView {
     pub id: Uuid,
     pub name: String,
@@ -226,6 +240,7 @@ pub struct DocumentView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EnquiryView {
     pub id: Uuid,
     /// The question; who asked is never shown.
@@ -236,21 +251,24 @@ pub struct EnquiryView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AskRequest {
     /// The organisation asking (its members may ask; the answer is public and anonymous).
     pub organisation_id: Uuid,
-    pub question: String,
+    pub question: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AnswerRequest {
-    pub answer: String,
+    pub answer: Text,
 }
 
 /// The opening record: how many bids there were and the SHA-256 of each.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OpeningView {
     pub opened_at: DateTime<Utc>,
     pub bid_count: i32,
@@ -258,6 +276,7 @@ pub struct OpeningView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AwardView {
     pub bid_id: Uuid,
     pub organisation_id: Uuid,
@@ -272,6 +291,7 @@ pub struct AwardView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ComplaintView {
     pub id: Uuid,
     /// Shown to the officer and to the complaining organisation only.
@@ -285,6 +305,7 @@ pub struct ComplaintView {
 
 /// What the signed-in person may do with this tender now.
 #[derive(Object, Debug, Clone, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TenderAbilities {
     /// Edit, publish, cancel, answer enquiries, appoint the panel, award: the officer.
     pub manage: bool,
@@ -295,6 +316,7 @@ pub struct TenderAbilities {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TenderView {
     pub id: Uuid,
     /// The OCDS identifier.
@@ -328,6 +350,7 @@ pub struct TenderView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TenderSummary {
     pub id: Uuid,
     pub ocid: String,
@@ -341,22 +364,24 @@ pub struct TenderSummary {
 }
 
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct TeamMember {
-    pub name: String,
-    pub role: String,
+    pub name: Text,
+    pub role: Text,
     #[oai(default)]
     #[serde(default)]
-    pub qualification: String,
+    pub qualification: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct SubmitBidRequest {
     pub organisation_id: Uuid,
     /// The price asked, in fen; no more than the budget ceiling.
     pub price_fen: i64,
-    pub technical_proposal: String,
+    pub technical_proposal: Text,
     #[oai(default)]
     pub team: Vec<TeamMember>,
     #[oai(default)]
@@ -365,6 +390,7 @@ pub struct SubmitBidRequest {
 
 /// What a bidder gets back: the bid is sealed; its digest lets them check the opening record.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BidReceipt {
     pub bid_id: Uuid,
     pub version: i32,
@@ -374,6 +400,7 @@ pub struct BidReceipt {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BidDocumentView {
     pub name: String,
     pub content_type: String,
@@ -384,6 +411,7 @@ pub struct BidDocumentView {
 /// A bid's contents: for its own organisation at any time, for the officer and the cleared
 /// panel after the opening.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BidView {
     pub id: Uuid,
     pub organisation_id: Uuid,
@@ -399,20 +427,23 @@ pub struct BidView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AppointEvaluatorRequest {
-    pub email: String,
+    pub email: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct DeclarationRequest {
     /// True when the evaluator has a conflict of interest with any bidder: they step aside.
     pub conflict: bool,
-    pub statement: String,
+    pub statement: Text,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PanelMemberView {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -424,6 +455,7 @@ pub struct PanelMemberView {
 }
 
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ScoreInput {
     pub bid_id: Uuid,
@@ -433,12 +465,14 @@ pub struct ScoreInput {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct SubmitScoresRequest {
     pub scores: Vec<ScoreInput>,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PanelScore {
     pub evaluator_name: String,
     pub bid_id: Uuid,
@@ -448,6 +482,7 @@ pub struct PanelScore {
 
 /// A bid's place in the ranking.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RankedBid {
     pub rank: i32,
     pub bid_id: Uuid,
@@ -467,6 +502,7 @@ pub struct RankedBid {
 
 /// The panel's work: the sheet for an evaluator, the summary for the officer.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(rename = "TenderEvaluationView")]
 pub struct EvaluationView {
     pub tender_id: Uuid,
@@ -488,10 +524,11 @@ pub struct EvaluationView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct LodgeComplaintRequest {
     pub organisation_id: Uuid,
-    pub body: String,
+    pub body: Text,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -505,23 +542,26 @@ pub enum ComplaintDecision {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AnswerComplaintRequest {
     pub decision: ComplaintDecision,
-    pub answer: String,
+    pub answer: Text,
 }
 
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 #[oai(rename = "ContractMilestoneInput")]
 pub struct MilestoneInput {
-    pub title: String,
-    pub deliverable: String,
+    pub title: Text,
+    pub deliverable: Text,
     pub due_date: NaiveDate,
     pub amount_fen: i64,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateContractRequest {
     pub value_fen: i64,
@@ -532,6 +572,7 @@ pub struct CreateContractRequest {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ContractMilestoneView {
     pub id: Uuid,
     pub position: i32,
@@ -551,6 +592,7 @@ pub struct ContractMilestoneView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AmendmentView {
     pub version: i32,
     pub reason: String,
@@ -559,6 +601,7 @@ pub struct AmendmentView {
 }
 
 #[derive(Object, Debug, Clone, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ContractAbilities {
     /// Decide on reports, amend, terminate: the officer.
     pub manage: bool,
@@ -569,6 +612,7 @@ pub struct ContractAbilities {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ContractView {
     pub id: Uuid,
     pub tender_id: Uuid,
@@ -595,32 +639,36 @@ pub struct ContractView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ReportMilestoneRequest {
-    pub report: String,
+    pub report: Text,
     #[oai(default)]
     pub files: Vec<FileUpload>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct MilestoneDecisionRequest {
     pub accept: bool,
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AmendContractRequest {
-    pub reason: String,
+    pub reason: Text,
     pub value_fen: Option<i64>,
     pub period_end: Option<NaiveDate>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct EvaluateContractRequest {
     /// 0 to 100.
     pub score: i32,
-    pub comment: String,
+    pub comment: Text,
 }

@@ -161,7 +161,7 @@ impl NotificationsApi {
             validator(minimum(value = "1"), maximum(value = "500"))
         )]
         limit: Query<u64>,
-        #[oai(default)] offset: Query<u64>,
+        #[oai(default, validator(maximum(value = "1000000")))] offset: Query<u64>,
     ) -> ApiResult<Json<OutboxPage>> {
         let actor = auth.actor(&self.state).await?;
         Ok(Json(

@@ -115,7 +115,7 @@ pub async fn mark_read(
     req: ReadRequest,
 ) -> Result<FeedPage, ApiError> {
     if !req.all && req.ids.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "nothing_to_mark",
             "Give the ids to mark read, or all: true.",
         ));

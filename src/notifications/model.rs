@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use uuid::Uuid;
@@ -5,6 +6,7 @@ use uuid::Uuid;
 use super::catalogue::{Category, Mode};
 
 #[derive(Object, Debug, Clone, serde::Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct NotificationView {
     pub id: Uuid,
     /// The catalogue key, e.g. `poll_result`.
@@ -18,12 +20,14 @@ pub struct NotificationView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FeedPage {
     pub unread: i64,
     pub items: Vec<NotificationView>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ReadRequest {
     #[oai(default, validator(max_items = 500))]
@@ -34,6 +38,7 @@ pub struct ReadRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CatalogueEntryView {
     pub key: String,
     pub category: Category,
@@ -43,6 +48,7 @@ pub struct CatalogueEntryView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CategoryPreference {
     pub category: Category,
     pub mode: Mode,
@@ -54,6 +60,7 @@ pub struct CategoryPreference {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PreferencesView {
     pub categories: Vec<CategoryPreference>,
     /// When the daily digest is sent, Asia/Shanghai, `HH:MM`.
@@ -63,6 +70,7 @@ pub struct PreferencesView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CategoryChoice {
     pub category: Category,
@@ -70,16 +78,18 @@ pub struct CategoryChoice {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct PreferencesRequest {
     #[oai(default, validator(max_items = 20))]
     pub categories: Vec<CategoryChoice>,
     /// `HH:MM`, Asia/Shanghai.
     #[oai(validator(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
-    pub digest_time: Option<String>,
+    pub digest_time: Option<Text>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UnsubscribeView {
     /// The category the link turns off, or `digests` for every category sent by digest.
     pub category: String,
@@ -90,6 +100,7 @@ pub struct UnsubscribeView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OutboxEntry {
     pub id: Uuid,
     pub to_address: String,
@@ -104,6 +115,7 @@ pub struct OutboxEntry {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OutboxPage {
     pub total: u64,
     /// Messages by status across the whole outbox.

@@ -145,7 +145,7 @@ pub async fn update_preferences(
         .iter()
         .any(|c| !c.category.mutable() && c.mode != Mode::Immediate)
     {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "security_not_mutable",
             "Security messages (sign-in, verification, password) are always sent at once.",
         ));
@@ -187,7 +187,7 @@ fn email_hint(email: &str) -> String {
 }
 
 fn invalid_link() -> ApiError {
-    ApiError::bad_request(
+    ApiError::unprocessable(
         "invalid_unsubscribe_link",
         "This unsubscribe link is not valid; use the link from the email as it is.",
     )

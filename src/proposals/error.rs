@@ -37,7 +37,7 @@ impl From<ProposalsError> for ApiError {
             ProposalsError::InvalidTransition { .. } => {
                 ApiError::conflict("invalid_transition", detail)
             }
-            ProposalsError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            ProposalsError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             ProposalsError::Conflict(code, _) => ApiError::conflict(code, detail),
             ProposalsError::Forbidden(_) => ApiError::forbidden(detail),
             ProposalsError::Api(e) => e,

@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -57,14 +58,15 @@ string_enum!(ModerationAction {
 });
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateProposalRequest {
     pub community_id: Uuid,
     #[oai(validator(max_length = 120))]
-    pub title: String,
+    pub title: Text,
     /// Plain text; blank lines separate paragraphs, lines starting with "- " are list items.
     #[oai(validator(max_length = 20000))]
-    pub body: String,
+    pub body: Text,
     pub category: Category,
     /// The grid the matter concerns, if one.
     pub grid_id: Option<Uuid>,
@@ -81,12 +83,13 @@ pub struct CreateProposalRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateProposalRequest {
     #[oai(validator(max_length = 120))]
-    pub title: Option<String>,
+    pub title: Option<Text>,
     #[oai(validator(max_length = 20000))]
-    pub body: Option<String>,
+    pub body: Option<Text>,
     pub category: Option<Category>,
     pub grid_id: Option<Uuid>,
     pub building_id: Option<Uuid>,
@@ -94,12 +97,14 @@ pub struct UpdateProposalRequest {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PersonRef {
     pub id: Uuid,
     pub display_name: String,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OrganisationRef {
     pub id: Uuid,
     pub name: String,
@@ -107,6 +112,7 @@ pub struct OrganisationRef {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProposalView {
     pub id: Uuid,
     pub community_id: Uuid,
@@ -143,6 +149,7 @@ pub struct ProposalView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProposalPage {
     pub items: Vec<ProposalView>,
     /// Matching proposals over all pages.
@@ -152,6 +159,7 @@ pub struct ProposalPage {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VersionView {
     pub version: i32,
     pub title: String,
@@ -162,33 +170,37 @@ pub struct VersionView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ModerationRequest {
     pub action: ModerationAction,
     /// Required to ask for changes, merge or reject; public on the proposal.
     #[oai(validator(max_length = 2000))]
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
     /// The proposal to merge into (for `merge`).
     pub merge_into: Option<Uuid>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ReasonRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ReportRequest {
     #[oai(validator(max_length = 1000))]
-    pub reason: String,
+    pub reason: Text,
     /// Report a comment of the proposal rather than the proposal itself.
     pub comment_id: Option<Uuid>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReportView {
     pub id: Uuid,
     pub proposal_id: Uuid,
@@ -199,10 +211,11 @@ pub struct ReportView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CommentRequest {
     #[oai(validator(max_length = 4000))]
-    pub body: String,
+    pub body: Text,
     /// Reply to this comment.
     pub parent_id: Option<Uuid>,
     /// Answer in the official capacity of an organisation you belong to.
@@ -210,10 +223,11 @@ pub struct CommentRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CommentEditRequest {
     #[oai(validator(max_length = 4000))]
-    pub body: String,
+    pub body: Text,
 }
 
 string_enum!(CommentState {
@@ -223,6 +237,7 @@ string_enum!(CommentState {
 });
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CommentView {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
@@ -241,6 +256,7 @@ pub struct CommentView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CommunitySettingsView {
     pub community_id: Uuid,
     /// Supporters needed (the proposer counts as the first) to reach the moderation queue.
@@ -250,6 +266,7 @@ pub struct CommunitySettingsView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CommunitySettingsRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]

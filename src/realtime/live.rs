@@ -485,7 +485,7 @@ async fn still_allowed(state: &AppState, actor: &Actor, session_id: Uuid) -> boo
 fn clean_text(raw: &str, max: usize) -> Result<String, ApiError> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > max {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_text",
             format!("The text must have 1 to {max} characters."),
         ));
@@ -557,7 +557,7 @@ pub async fn act(
         ClientMessage::Ping | ClientMessage::Chat { .. } => return Ok(None),
         ClientMessage::React { emoji } => {
             if !REACTIONS.contains(&emoji.as_str()) {
-                return Err(ApiError::bad_request(
+                return Err(ApiError::unprocessable(
                     "invalid_reaction",
                     format!("Reactions are one of {}.", REACTIONS.join(" ")),
                 ));
@@ -610,7 +610,7 @@ pub async fn act(
         }
         ClientMessage::GiveFloor { user_id, seconds } => {
             if !(30..=900).contains(&seconds) {
-                return Err(ApiError::bad_request(
+                return Err(ApiError::unprocessable(
                     "invalid_duration",
                     "Speaking time is 30 to 900 seconds.",
                 ));
@@ -738,7 +738,7 @@ pub async fn act(
         }
         ClientMessage::Mute { user_id, seconds } => {
             if !(10..=3600).contains(&seconds) {
-                return Err(ApiError::bad_request(
+                return Err(ApiError::unprocessable(
                     "invalid_duration",
                     "Mute for 10 to 3600 seconds.",
                 ));

@@ -5,32 +5,14 @@ use poem_openapi::payload::{Attachment, AttachmentType, Json, PlainText};
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
-use super::error::ResolutionsError;
 use super::model::*;
 use super::{dashboard, service};
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created, optional_actor};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 pub struct ResolutionsApi {
     pub state: AppState,
-}
-
-/// The answer to a progress update with evidence.
-#[derive(ApiResponse)]
-pub enum ProgressUpdateResponse {
-    /// Posted; followers are emailed.
-    #[oai(status = 201)]
-    Posted(Json<ProgressUpdateView>),
-    /// A file is larger than 5 MiB.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    TooLarge(Json<Problem>),
-    /// A file is not a PNG, JPEG or WebP image or a PDF.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedType(Json<Problem>),
-    /// The evidence store is full; nothing was saved.
-    #[oai(status = 507, content_type = "application/problem+json")]
-    InsufficientStorage(Json<Problem>),
 }
 
 /// The dashboard as a CSV file.
@@ -41,11 +23,6 @@ pub enum CsvResponse {
         PlainText<String>,
         #[oai(header = "Content-Disposition")] String,
     ),
-}
-
-fn problem(status: u16, code: &str, detail: String) -> Json<Problem> {
-    let status = poem::http::StatusCode::from_u16(status).expect("a valid status");
-    Json(Problem::new(status, code, detail))
 }
 
 #[OpenApi(tag = "ApiTags::Resolutions")]
@@ -245,7 +222,7 @@ impl ResolutionsApi {
         auth: BearerAuth,
         resolution_id: Path<Uuid>,
         form: ProgressUpdateForm,
-    ) -> ApiResult<ProgressUpdateResponse> {
+    ) -> ApiResult<Created<ProgressUpdateView>> {
         let actor = auth.actor(&self.state).await?;
         let mut files = Vec::with_capacity(form.files.len());
         for upload in form.files {
@@ -255,7 +232,7 @@ impl ResolutionsApi {
             })?;
             files.push(service::IncomingFile { file_name, bytes });
         }
-        let result = service::post_update(
+        let view = service::post_update(
             &self.state,
             &actor,
             resolution_id.0,
@@ -263,27 +240,8 @@ impl ResolutionsApi {
             form.percent,
             files,
         )
-        .await;
-        match result {
-            Ok(view) => Ok(ProgressUpdateResponse::Posted(Json(view))),
-            Err(ResolutionsError::TooLarge(m)) => Ok(ProgressUpdateResponse::TooLarge(problem(
-                413,
-                "file_too_large",
-                m,
-            ))),
-            Err(ResolutionsError::UnsupportedType(m)) => Ok(
-                ProgressUpdateResponse::UnsupportedType(problem(415, "unsupported_file_type", m)),
-            ),
-            Err(e @ ResolutionsError::StorageFull(_)) => {
-                tracing::error!(error = %e, "evidence store full");
-                Ok(ProgressUpdateResponse::InsufficientStorage(problem(
-                    507,
-                    "insufficient_storage",
-                    "The evidence store is full; nothing was saved. Try again later.".into(),
-                )))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await?;
+        Ok(Created::Created(Json(view)))
     }
 
     /// One evidence file, for those who see the resolution in full.

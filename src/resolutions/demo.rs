@@ -267,7 +267,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
             done,
             RatingRequest {
                 score: scores[i],
-                comment,
+                comment: comment.map(Into::into),
             },
         )
         .await

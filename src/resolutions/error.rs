@@ -41,16 +41,14 @@ impl From<ResolutionsError> for ApiError {
             ResolutionsError::InvalidTransition { .. } => {
                 ApiError::conflict("invalid_transition", detail)
             }
-            ResolutionsError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            ResolutionsError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             ResolutionsError::Conflict(code, _) => ApiError::conflict(code, detail),
             ResolutionsError::Forbidden(_) => ApiError::forbidden(detail),
-            // The upload operation answers these with their own statuses (413, 415, 507);
-            // elsewhere they cannot arise.
-            ResolutionsError::TooLarge(_) => ApiError::unprocessable("file_too_large", detail),
+            ResolutionsError::TooLarge(_) => ApiError::too_large("file_too_large", detail),
             ResolutionsError::UnsupportedType(_) => {
-                ApiError::unprocessable("unsupported_file_type", detail)
+                ApiError::unsupported_type("unsupported_file_type", detail)
             }
-            ResolutionsError::StorageFull(_) => ApiError::unavailable(detail),
+            ResolutionsError::StorageFull(_) => ApiError::storage_full(detail),
             ResolutionsError::Storage(e) => ApiError::internal(e),
             ResolutionsError::Api(e) => e,
             ResolutionsError::Communities(e) => e.into(),

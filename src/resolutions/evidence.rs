@@ -66,6 +66,9 @@ impl EvidenceStore for DiskStore {
             let written = async {
                 let mut file = tokio::fs::File::create(&partial).await?;
                 file.write_all(bytes).await?;
+                // tokio's File writes in the background and reports a failed write (a full
+                // disk) on the next write or flush, not on sync_all: flush first.
+                file.flush().await?;
                 file.sync_all().await?;
                 tokio::fs::rename(&partial, &target).await
             }

@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{Enum, Multipart, Object};
@@ -105,15 +106,17 @@ pub enum ObjectionDecision {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct MilestoneInput {
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: String,
+    pub title: Text,
     /// The day it is due (Asia/Shanghai); overdue after that day ends.
     pub deadline: NaiveDate,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateResolutionRequest {
     /// A closed poll that passed; or leave empty and name a session's agenda item for a
@@ -122,10 +125,10 @@ pub struct CreateResolutionRequest {
     pub session_id: Option<Uuid>,
     pub agenda_item_id: Option<Uuid>,
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: String,
+    pub title: Text,
     /// What will be done.
     #[oai(validator(min_length = 1, max_length = 20000))]
-    pub body: String,
+    pub body: Text,
     /// The organisation responsible for carrying it out.
     pub responsible_org_id: Option<Uuid>,
     pub deadline: Option<NaiveDate>,
@@ -141,12 +144,13 @@ pub struct CreateResolutionRequest {
 
 /// Changes to a draft; absent fields stay as they are. `milestones`, when given, replaces them.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateResolutionRequest {
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: Option<String>,
+    pub title: Option<Text>,
     #[oai(validator(min_length = 1, max_length = 20000))]
-    pub body: Option<String>,
+    pub body: Option<Text>,
     pub responsible_org_id: Option<Uuid>,
     pub deadline: Option<NaiveDate>,
     #[oai(validator(minimum(value = "0"), maximum(value = "100000000000000")))]
@@ -157,35 +161,39 @@ pub struct UpdateResolutionRequest {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CancelResolutionRequest {
     #[oai(validator(min_length = 1, max_length = 4000))]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ReviewRequest {
     pub decision: ReviewDecision,
     /// Written findings; required when returning.
     #[oai(default, validator(max_length = 20000))]
-    pub findings: String,
+    pub findings: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ObjectionRequest {
     #[oai(validator(min_length = 1, max_length = 4000))]
-    pub reasons: String,
+    pub reasons: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AnswerObjectionRequest {
     pub decision: ObjectionDecision,
     /// The committee's written answer, sent to the objector and shown publicly.
     #[oai(validator(min_length = 1, max_length = 4000))]
-    pub answer: String,
+    pub answer: Text,
 }
 
 /// A progress update with evidence files (PNG, JPEG, WebP or PDF).
@@ -201,19 +209,21 @@ pub struct ProgressUpdateForm {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RatingRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
     pub score: i32,
     #[oai(validator(max_length = 2000))]
-    pub comment: Option<String>,
+    pub comment: Option<Text>,
 }
 
 #[derive(Object, Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CriterionScore {
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub name: String,
+    pub name: Text,
     /// Weight of this criterion; all weights sum to 100.
     #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     pub weight: i32,
@@ -223,15 +233,17 @@ pub struct CriterionScore {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct EvaluationRequest {
     #[oai(validator(min_items = 1, max_items = 20))]
     pub criteria: Vec<CriterionScore>,
     #[oai(validator(min_length = 1, max_length = 50000))]
-    pub report: String,
+    pub report: Text,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResolutionSettingsView {
     pub community_id: Uuid,
     /// Days a resolution stays on the disclosure board, open to objections (公示期).
@@ -243,6 +255,7 @@ pub struct ResolutionSettingsView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ResolutionSettingsRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "90")))]
@@ -254,6 +267,7 @@ pub struct ResolutionSettingsRequest {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MilestoneView {
     pub id: Uuid,
     pub title: String,
@@ -263,6 +277,7 @@ pub struct MilestoneView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReviewView {
     pub decision: ReviewDecision,
     pub findings: String,
@@ -274,6 +289,7 @@ pub struct ReviewView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ObjectionView {
     pub id: Uuid,
     /// The reasons; shown to the objector and the committee.
@@ -287,6 +303,7 @@ pub struct ObjectionView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EvidenceView {
     pub id: Uuid,
     pub file_name: String,
@@ -296,6 +313,7 @@ pub struct EvidenceView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProgressUpdateView {
     pub id: Uuid,
     pub organisation_name: String,
@@ -308,6 +326,7 @@ pub struct ProgressUpdateView {
 }
 
 #[derive(Object, Debug, Clone, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RatingSummary {
     pub count: i64,
     /// Mean score, two decimals; absent before the first rating.
@@ -322,6 +341,7 @@ pub struct RatingSummary {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EvaluationView {
     pub criteria: Vec<CriterionScore>,
     /// Weighted total out of 100, two decimals.
@@ -333,6 +353,7 @@ pub struct EvaluationView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// What happened: proposal.submitted, session.held, poll.closed, resolution.created,
@@ -344,6 +365,7 @@ pub struct TimelineEntry {
 
 /// What the signed-in person may do with this resolution now.
 #[derive(Object, Debug, Clone, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResolutionAbilities {
     /// Send to review, let take effect, cancel: the committee.
     pub manage: bool,
@@ -359,6 +381,7 @@ pub struct ResolutionAbilities {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResolutionView {
     pub id: Uuid,
     pub community_id: Uuid,
@@ -399,6 +422,7 @@ pub struct ResolutionView {
 
 /// A line of a list or the disclosure board.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResolutionSummary {
     pub id: Uuid,
     pub community_id: Uuid,
@@ -414,6 +438,7 @@ pub struct ResolutionSummary {
 
 /// One community's figures over the period.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CommunityFigures {
     pub community_id: Uuid,
     pub community_name: String,
@@ -436,6 +461,7 @@ pub struct CommunityFigures {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PollTurnout {
     pub poll_id: Uuid,
     pub community_id: Uuid,
@@ -448,6 +474,7 @@ pub struct PollTurnout {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Dashboard {
     pub place_id: Uuid,
     pub from: NaiveDate,

@@ -585,7 +585,7 @@ pub async fn update(
             .into_iter()
             .map(|m| MilestoneInput {
                 deadline: m.deadline.parse().unwrap_or_else(|_| today()),
-                title: m.title,
+                title: m.title.into(),
             })
             .collect(),
     };

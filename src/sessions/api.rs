@@ -254,15 +254,15 @@ impl SessionsApi {
         }
         let b = body.0;
         let missing = |what: &str| {
-            ApiError::bad_request("invalid_request", format!("This action needs `{what}`."))
+            ApiError::unprocessable("field_required", format!("This action needs `{what}`."))
         };
         let msg = match b.kind {
             RoomActionType::Chat => ClientMessage::Chat {
-                text: b.text.ok_or_else(|| missing("text"))?,
+                text: b.text.ok_or_else(|| missing("text"))?.into(),
                 item_id: b.item_id,
             },
             RoomActionType::React => ClientMessage::React {
-                emoji: b.emoji.ok_or_else(|| missing("emoji"))?,
+                emoji: b.emoji.ok_or_else(|| missing("emoji"))?.into(),
             },
             RoomActionType::RaiseHand => ClientMessage::RaiseHand,
             RoomActionType::LowerHand => ClientMessage::LowerHand,
@@ -277,7 +277,7 @@ impl SessionsApi {
             RoomActionType::Close => ClientMessage::Close,
             RoomActionType::RemoveMessage => ClientMessage::RemoveMessage {
                 seq: b.seq.ok_or_else(|| missing("seq"))?,
-                reason: b.reason.ok_or_else(|| missing("reason"))?,
+                reason: b.reason.ok_or_else(|| missing("reason"))?.into(),
             },
             RoomActionType::MarkMessage => ClientMessage::MarkMessage {
                 seq: b.seq.ok_or_else(|| missing("seq"))?,

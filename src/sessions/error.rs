@@ -28,7 +28,7 @@ impl From<SessionsError> for ApiError {
             SessionsError::InvalidTransition { .. } => {
                 ApiError::conflict("invalid_transition", detail)
             }
-            SessionsError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            SessionsError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             SessionsError::Conflict(code, _) => ApiError::conflict(code, detail),
             SessionsError::Forbidden(_) => ApiError::forbidden(detail),
             SessionsError::Api(e) => e,

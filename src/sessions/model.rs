@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -44,6 +45,7 @@ impl SessionStatus {
 
 /// Who is invited. Resolved into individual invitations when the session is scheduled.
 #[derive(Object, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct InvitedGroups {
     /// All verified residents of the community.
@@ -60,39 +62,41 @@ pub struct InvitedGroups {
     pub organisation_ids: Vec<Uuid>,
     /// Named people, by the email of their account.
     #[oai(default, validator(max_items = 200))]
-    pub people: Vec<String>,
+    pub people: Vec<Text>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AgendaItemInput {
     /// An accepted proposal of the community; its title is used unless one is given.
     pub proposal_id: Option<Uuid>,
     #[oai(validator(max_length = 120))]
-    pub title: Option<String>,
+    pub title: Option<Text>,
     #[oai(default, validator(max_length = 4000))]
-    pub description: String,
+    pub description: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateSessionRequest {
     pub community_id: Uuid,
     #[oai(validator(max_length = 120))]
-    pub title: String,
+    pub title: Text,
     #[oai(validator(max_length = 4000))]
-    pub purpose: String,
+    pub purpose: Text,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// Where people meet in person; absent for an online-only session.
     #[oai(validator(max_length = 200))]
-    pub address: Option<String>,
+    pub address: Option<Text>,
     /// Whether people take part online (the live room).
     #[oai(default = "default_true")]
     pub online: bool,
     /// The chair's account email (a committee member or the party secretary); default: you.
     #[oai(validator(max_length = 254))]
-    pub chair_email: Option<String>,
+    pub chair_email: Option<Text>,
     #[oai(default, validator(max_items = 30))]
     pub agenda: Vec<AgendaItemInput>,
     #[oai(default)]
@@ -104,19 +108,21 @@ fn default_true() -> bool {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RescheduleRequest {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     #[oai(validator(max_length = 200))]
-    pub address: Option<String>,
+    pub address: Option<Text>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CancelRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -127,20 +133,23 @@ pub enum Rsvp {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RsvpRequest {
     pub response: Rsvp,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CheckInRequest {
     /// The attendee's account email.
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AgendaItemView {
     pub id: Uuid,
     pub position: i32,
@@ -150,6 +159,7 @@ pub struct AgendaItemView {
 }
 
 #[derive(Object, Debug, Default, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GroupCount {
     /// The group: `resident`, `owner`, `organisation`, `grid`, `person`, `chair`.
     pub group: String,
@@ -158,6 +168,7 @@ pub struct GroupCount {
 }
 
 #[derive(Object, Debug, Default, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AttendanceSummary {
     pub invited: u64,
     pub confirmed: u64,
@@ -168,6 +179,7 @@ pub struct AttendanceSummary {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SessionView {
     pub id: Uuid,
     pub community_id: Uuid,
@@ -191,6 +203,7 @@ pub struct SessionView {
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LiveTicket {
     /// Pass as `?ticket=` when opening `GET /sessions/{id}/live`; works once, within a minute.
     pub ticket: String,
@@ -218,23 +231,25 @@ pub enum RoomActionType {
 /// A room action over HTTP, for clients that cannot keep a socket: the same as the socket's
 /// messages (see docs/live-protocol.md).
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RoomActionRequest {
     #[oai(rename = "type")]
     pub kind: RoomActionType,
     #[oai(validator(max_length = 1000))]
-    pub text: Option<String>,
+    pub text: Option<Text>,
     pub item_id: Option<Uuid>,
     #[oai(validator(max_length = 16))]
-    pub emoji: Option<String>,
+    pub emoji: Option<Text>,
     pub user_id: Option<Uuid>,
     pub seconds: Option<u32>,
     pub seq: Option<i64>,
     #[oai(validator(max_length = 500))]
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RoomEventView {
     pub seq: i64,
     pub kind: String,
@@ -244,6 +259,7 @@ pub struct RoomEventView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MinutesSpeech {
     /// Absent in the public minutes.
     pub speaker: Option<String>,
@@ -251,6 +267,7 @@ pub struct MinutesSpeech {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MinutesItem {
     pub position: i32,
     pub title: String,
@@ -262,6 +279,7 @@ pub struct MinutesItem {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Minutes {
     pub session_id: Uuid,
     pub title: String,
@@ -281,6 +299,7 @@ pub struct Minutes {
 
 /// A resolution of the session, as the minutes record it.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MinutesResolution {
     pub resolution_id: Uuid,
     pub agenda_item_id: Option<Uuid>,
@@ -295,6 +314,7 @@ pub struct MinutesResolution {
 
 /// One poll of the session, as the minutes record it.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MinutesVote {
     pub poll_id: Uuid,
     pub agenda_item_id: Option<Uuid>,

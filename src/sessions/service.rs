@@ -200,9 +200,9 @@ pub async fn create(
                             .into(),
                     ));
                 };
-                (item.title.unwrap_or(p.title), Some(p.id))
+                (item.title.map(String::from).unwrap_or(p.title), Some(p.id))
             }
-            None => (item.title.unwrap_or_default(), None),
+            None => (item.title.map(String::from).unwrap_or_default(), None),
         };
         let title = clean("invalid_agenda_item", &title, 120, "agenda item's title")?;
         agenda_item::ActiveModel {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// A fraction with its comparison: `strict` means "more than" (过半数), otherwise "at least"
 /// (以上).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Fraction {
     pub num: u32,
     pub den: u32,
@@ -75,6 +76,7 @@ pub enum Measure {
 
 /// A counting rule: quorum on participation and a threshold for approval.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Rule {
     /// Participation needed, as a fraction of the electorate's headcount.
     pub quorum_headcount: Option<Fraction>,
@@ -172,6 +174,7 @@ impl PollKind {
 
 /// Headcount and floor area (hundredths of a square metre) together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Weight {
     pub headcount: u64,
     pub area_centi: u64,
@@ -194,6 +197,7 @@ pub struct CountedBallot {
 
 /// The options of a poll, in their order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PollOption {
     pub id: String,
     pub label: String,
@@ -212,6 +216,7 @@ pub fn yes_no_options() -> Vec<PollOption> {
 
 /// Whether a quorum or threshold was met, on each measure it looks at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Check {
     pub by_headcount: Option<bool>,
     pub by_area: Option<bool>,
@@ -219,6 +224,7 @@ pub struct Check {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OptionCount {
     pub id: String,
     pub label: String,
@@ -230,6 +236,7 @@ pub struct OptionCount {
 
 /// One instant-runoff round: first preferences among continuing options.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Round {
     pub counts: Vec<RoundCount>,
     /// Ballots still expressing a preference among the continuing options.
@@ -238,6 +245,7 @@ pub struct Round {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RoundCount {
     pub id: String,
     pub headcount: u64,
@@ -245,6 +253,7 @@ pub struct RoundCount {
 
 /// The outcome of counting, as stored and published.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Outcome {
     pub electorate: Weight,
     /// Everyone who took part, abstentions included.

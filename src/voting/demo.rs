@@ -37,7 +37,7 @@ fn req(
         agenda_item_id: None,
         proposal_id: None,
         question: question.into(),
-        description: String::new(),
+        description: Default::default(),
         kind,
         options: Vec::new(),
         max_choices: None,
@@ -54,7 +54,7 @@ fn req(
 
 fn ballot(choices: &[&str]) -> CastBallotRequest {
     CastBallotRequest {
-        choices: choices.iter().map(|c| (*c).to_string()).collect(),
+        choices: choices.iter().map(|c| (*c).into()).collect(),
         voter_id: None,
     }
 }
@@ -166,7 +166,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
                     RecordAssistedBallotRequest {
                         voter_id: Some(v.id),
                         voter_email: None,
-                        paper_reference: format!("纸质票 2026-{:03}", i + 1),
+                        paper_reference: format!("纸质票 2026-{:03}", i + 1).into(),
                         choices: vec![choice.into()],
                     },
                 )

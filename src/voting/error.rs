@@ -35,7 +35,7 @@ impl From<VotingError> for ApiError {
             VotingError::InvalidTransition { .. } => {
                 ApiError::conflict("invalid_transition", detail)
             }
-            VotingError::Invalid(code, _) => ApiError::bad_request(code, detail),
+            VotingError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             VotingError::Conflict(code, _) => ApiError::conflict(code, detail),
             VotingError::Forbidden(_) => ApiError::forbidden(detail),
             VotingError::Api(e) => e,

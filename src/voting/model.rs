@@ -1,3 +1,4 @@
+use crate::api::text::Text;
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,7 @@ impl BallotVia {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreatePollRequest {
     /// Required unless the poll belongs to a session (then it is the session's community).
@@ -89,13 +91,13 @@ pub struct CreatePollRequest {
     pub agenda_item_id: Option<Uuid>,
     pub proposal_id: Option<Uuid>,
     #[oai(validator(max_length = 200))]
-    pub question: String,
+    pub question: Text,
     #[oai(default, validator(max_length = 4000))]
-    pub description: String,
+    pub description: Text,
     pub kind: PollKind,
     /// Option labels (2 to 20) for single, multiple and ranked polls; none for yes/no.
     #[oai(default, validator(max_items = 20))]
-    pub options: Vec<String>,
+    pub options: Vec<Text>,
     /// For multiple-choice polls: how many options a ballot may choose (1 to the number of
     /// options).
     pub max_choices: Option<u32>,
@@ -119,6 +121,7 @@ pub struct CreatePollRequest {
 
 /// A voting entity the signed-in person may cast a ballot for.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MyVoter {
     pub voter_id: Uuid,
     pub label: String,
@@ -129,6 +132,7 @@ pub struct MyVoter {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PollView {
     pub id: Uuid,
     pub community_id: Uuid,
@@ -166,19 +170,21 @@ pub struct PollView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CastBallotRequest {
     /// Option ids: one for yes/no (`yes`, `no` or `abstain`) and single polls; up to
     /// `max_choices` for multiple; in order of preference for ranked. Empty abstains (all
     /// kinds but yes/no).
     #[oai(validator(max_items = 20))]
-    pub choices: Vec<String>,
+    pub choices: Vec<Text>,
     /// Which entity to vote for, when the person may vote for more than one (as a proxy).
     pub voter_id: Option<Uuid>,
 }
 
 /// The answer to a ballot: a receipt that reveals nothing about the choice.
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BallotReceipt {
     pub poll_id: Uuid,
     pub voter_id: Uuid,
@@ -189,6 +195,7 @@ pub struct BallotReceipt {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MyBallot {
     pub voter_id: Uuid,
     pub voted: bool,
@@ -200,6 +207,7 @@ pub struct MyBallot {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReceiptList {
     pub poll_id: Uuid,
     pub receipts: Vec<String>,
@@ -207,6 +215,7 @@ pub struct ReceiptList {
 
 /// One voting entity of a closed open-ballot poll, with how it voted.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VoterRecord {
     pub label: String,
     pub area_centi: i64,
@@ -216,24 +225,27 @@ pub struct VoterRecord {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CancelPollRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CreateProxyRequest {
     /// The person who will vote on the owner's behalf.
     #[oai(validator(max_length = 254))]
-    pub proxy_email: String,
+    pub proxy_email: Text,
     /// Reference of the signed paper authorisation (委托书).
     #[oai(validator(max_length = 120))]
-    pub reference: String,
+    pub reference: Text,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProxyView {
     pub id: Uuid,
     pub poll_id: Option<Uuid>,
@@ -247,21 +259,23 @@ pub struct ProxyView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RecordAssistedBallotRequest {
     /// The voting entity (from the poll's electorate), for voters without an account.
     pub voter_id: Option<Uuid>,
     /// Or the voter's email.
     #[oai(validator(max_length = 254))]
-    pub voter_email: Option<String>,
+    pub voter_email: Option<Text>,
     /// Reference of the paper ballot or record.
     #[oai(validator(max_length = 120))]
-    pub paper_reference: String,
+    pub paper_reference: Text,
     #[oai(validator(max_items = 20))]
-    pub choices: Vec<String>,
+    pub choices: Vec<Text>,
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AssistedBallotView {
     pub id: Uuid,
     pub poll_id: Uuid,
@@ -280,14 +294,16 @@ pub struct AssistedBallotView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct RejectAssistedRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// An electorate entry for the assisted-ballot form.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ElectorEntry {
     pub voter_id: Uuid,
     pub label: String,

@@ -1,6 +1,7 @@
 //! Polls: creation, opening (freezing the electorate), ballots, proxies, assisted ballots and
 //! closing (counting once, publishing, recording, mailing).
 
+use crate::api::text::Text;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rand::RngCore;
@@ -1554,7 +1555,7 @@ pub async fn run_due(state: &AppState) -> Result<usize> {
 
 // ---------------------------------------------------------------- ballots
 
-fn validate_choices(p: &poll::Model, choices: &[String]) -> Result<Vec<String>> {
+fn validate_choices(p: &poll::Model, choices: &[Text]) -> Result<Vec<String>> {
     let options = options_of(p);
     let known: HashSet<&str> = options.iter().map(|o| o.id.as_str()).collect();
     let mut seen = HashSet::new();
@@ -1587,7 +1588,7 @@ fn validate_choices(p: &poll::Model, choices: &[String]) -> Result<Vec<String>> 
         };
         return Err(E::Invalid("wrong_option_count", msg));
     }
-    Ok(choices.to_vec())
+    Ok(choices.iter().map(|c| c.to_string()).collect())
 }
 
 fn new_receipt(poll_id: Uuid) -> String {

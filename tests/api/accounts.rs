@@ -34,14 +34,14 @@ async fn register_verify_login_logout() {
     // The token works once.
     app.post("/accounts/verification", None, json!({ "token": token }))
         .await
-        .problem(400, "token_used");
+        .problem(422, "token_used");
     app.post(
         "/accounts/verification",
         None,
         json!({ "token": "not-a-token" }),
     )
     .await
-    .problem(400, "token_invalid");
+    .problem(422, "token_invalid");
 
     app.delete("/accounts/sessions/current", Some(&bearer))
         .await
@@ -110,12 +110,12 @@ async fn bad_registrations_are_refused_with_problems() {
         ),
         (
             json!({ "email": "no-at-sign", "display_name": "x", "password": PASSWORD }),
-            400,
+            422,
             "invalid_email",
         ),
         (
             json!({ "email": "a@example.org", "display_name": "   ", "password": PASSWORD }),
-            400,
+            422,
             "invalid_display_name",
         ),
         (
@@ -125,7 +125,7 @@ async fn bad_registrations_are_refused_with_problems() {
         ),
         (
             json!({ "email": "a@example.org", "display_name": "x", "password": "short" }),
-            400,
+            422,
             "weak_password",
         ),
         (
@@ -285,7 +285,7 @@ async fn password_reset_by_single_use_emailed_token() {
         json!({ "token": token, "new_password": "short" }),
     )
     .await
-    .problem(400, "weak_password");
+    .problem(422, "weak_password");
     app.post(
         "/accounts/password-reset/confirm",
         None,
@@ -299,7 +299,7 @@ async fn password_reset_by_single_use_emailed_token() {
         json!({ "token": token, "new_password": "another new password" }),
     )
     .await
-    .problem(400, "token_used");
+    .problem(422, "token_used");
 
     app.get("/accounts/me", Some(&old_session))
         .await
@@ -339,7 +339,7 @@ async fn expired_reset_tokens_are_refused() {
         json!({ "token": token, "new_password": "a brand new password" }),
     )
     .await
-    .problem(400, "token_expired");
+    .problem(422, "token_expired");
 }
 
 #[tokio::test]
@@ -390,7 +390,7 @@ async fn profile_update_and_resend_verification() {
     assert_eq!(me.body["language"], "en");
     app.patch("/accounts/me", Some(&token), json!({ "display_name": "" }))
         .await
-        .problem(400, "invalid_display_name");
+        .problem(422, "invalid_display_name");
     app.patch(
         "/accounts/me",
         Some(&token),

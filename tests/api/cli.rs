@@ -4,25 +4,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::fresh_database_url;
-
-fn yishi(database_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yishi"));
-    let scratch = std::env::temp_dir().join("yishi-tests");
-    cmd.env("YISHI_DATABASE_URL", database_url)
-        .env("YISHI_LOG", "info")
-        .env(
-            "YISHI_SEALING_KEY_FILE",
-            crate::support::shared_sealing_key(),
-        )
-        .env(
-            "YISHI_EVIDENCE_DIR",
-            scratch.join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
-        );
-    cmd.env_remove("YISHI_SMTP_URL")
-        .env_remove("YISHI_ADMIN_PASSWORD");
-    cmd
-}
+use crate::support::{fresh_database_url, serve, yishi};
 
 #[tokio::test]
 async fn openapi_command_prints_the_committed_spec() {
@@ -300,38 +282,6 @@ async fn without_smtp_mail_is_written_to_the_mail_folder() {
     );
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// Starts `yishi serve` on a database and waits until it is ready; returns it and its address.
-async fn serve(database_url: &str) -> (std::process::Child, String) {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = yishi(database_url)
-        .arg("serve")
-        .env("YISHI_BIND", format!("127.0.0.1:{port}"))
-        .env(
-            "YISHI_MAIL_DIR",
-            std::env::temp_dir().join(format!("yishi-mail-{}", uuid::Uuid::new_v4())),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(format!("{base}/readyz"))
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (child, base)
 }
 
 async fn sign_in(base: &str, email: &str, password: &str) -> reqwest::StatusCode {

@@ -46,7 +46,7 @@ async fn places_form_a_checked_tree() {
         json!({ "kind": "district", "name": "" }),
     )
     .await
-    .problem(400, "invalid_name");
+    .problem(422, "invalid_name");
     app.post(
         "/places",
         Some(&admin),
@@ -78,7 +78,7 @@ async fn organisations_and_members() {
         .await;
     assert_eq!(firm.ok(201)["credit_code"], "91350100M000100Y43");
     let firm = id(&firm.body);
-    app.post("/organisations", Some(&w.committee_a), json!({ "kind": "enterprise", "name": "x", "place_id": w.community_a, "credit_code": "91350100M000100Y44" })).await.problem(400, "invalid_credit_code");
+    app.post("/organisations", Some(&w.committee_a), json!({ "kind": "enterprise", "name": "x", "place_id": w.community_a, "credit_code": "91350100M000100Y44" })).await.problem(422, "invalid_credit_code");
     app.post(
         "/organisations",
         Some(&w.committee_a),
@@ -370,7 +370,7 @@ async fn joining_and_verification() {
         json!({ "building": "1号楼", "unit_number": "101" }),
     )
     .await
-    .problem(400, "invalid_claim");
+    .problem(422, "invalid_claim");
     let m = app.post(&format!("/communities/{a}/memberships"), Some(&joiner), json!({ "building": "1号楼", "unit_number": "101", "household": true, "owner": true, "note": "我是业主" })).await;
     assert_eq!(m.ok(201)["status"], "pending");
     assert_eq!(m.body["unit_label"], "1号楼 101");
@@ -409,7 +409,7 @@ async fn joining_and_verification() {
         json!({ "verdict": "reject" }),
     )
     .await
-    .problem(400, "reason_required");
+    .problem(422, "reason_required");
     app.post(
         &format!("/memberships/{membership}/decision"),
         Some(&w.committee_a),

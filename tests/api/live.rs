@@ -539,7 +539,7 @@ async fn closing_the_session_closes_the_room() {
         json!({ "type": "chat" }),
     )
     .await
-    .problem(400, "invalid_request");
+    .problem(422, "field_required");
     let closed = app
         .post(
             &format!("/sessions/{sid}/room"),

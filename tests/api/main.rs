@@ -5,6 +5,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod communities;
+mod faults;
 mod live;
 mod notifications;
 mod outbox;

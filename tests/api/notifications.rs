@@ -163,7 +163,7 @@ async fn preferences_are_honoured_and_security_messages_ignore_them() {
         json!({ "categories": [{ "category": "security", "mode": "off" }] }),
     )
     .await
-    .problem(400, "security_not_mutable");
+    .problem(422, "security_not_mutable");
     put_prefs(&app, &token, json!({ "digest_time": "25:00" }))
         .await
         .problem(400, "invalid_request");
@@ -236,7 +236,7 @@ async fn preferences_are_honoured_and_security_messages_ignore_them() {
     assert_eq!(read.ok(200)["unread"], 2);
     app.post("/accounts/me/notifications/read", Some(&token), json!({}))
         .await
-        .problem(400, "nothing_to_mark");
+        .problem(422, "nothing_to_mark");
     let all = app
         .post(
             "/accounts/me/notifications/read",
@@ -393,7 +393,7 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
     for forged in [flipped, someone_else, security, "nonsense".to_string()] {
         app.post(&format!("/unsubscribe?token={forged}"), None, json!({}))
             .await
-            .problem(400, "invalid_unsubscribe_link");
+            .problem(422, "invalid_unsubscribe_link");
     }
     let inspect = app
         .get(&format!("/unsubscribe?token={token_in_link}"), None)

@@ -243,17 +243,17 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
     bad["criteria"][0]["weight"] = json!(31);
     app.post("/tenders", Some(&w.officer), bad)
         .await
-        .problem(400, "invalid_criteria");
+        .problem(422, "invalid_criteria");
     let mut bad = tender_body(w, "x");
     bad["criteria"][1]["price"] = json!(true);
     app.post("/tenders", Some(&w.officer), bad)
         .await
-        .problem(400, "invalid_criteria");
+        .problem(422, "invalid_criteria");
     let mut bad = tender_body(w, "x");
     bad["place_id"] = json!(w.community_a);
     app.post("/tenders", Some(&w.officer), bad)
         .await
-        .problem(400, "buyer_not_government");
+        .problem(422, "buyer_not_government");
     app.post("/tenders", Some(&w.committee_a), tender_body(w, "x"))
         .await
         .problem(403, "forbidden");
@@ -284,7 +284,7 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
         json!({ "files": [{ "name": "x.exe", "content_base64": "TVqQAAMAAAAEAAAA" }] }),
     )
     .await
-    .problem(400, "unsupported_file_type");
+    .problem(422, "unsupported_file_type");
     app.post(
         &format!("/tenders/{t}/publish"),
         Some(&w.officer),
@@ -338,7 +338,7 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
     // Sealed bids: eligibility, budget ceiling, revision, confirmation with the digest.
     submit(&app, &t, &s.a, 60_000_000, "x")
         .await
-        .problem(400, "price_over_budget");
+        .problem(422, "price_over_budget");
     let outsider = app
         .post(
             "/organisations",
@@ -517,7 +517,7 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
         Some(incomplete),
     )
     .await
-    .problem(400, "incomplete_sheet");
+    .problem(422, "incomplete_sheet");
     app.call(
         Method::PUT,
         &format!("/tenders/{t}/scores"),
@@ -754,7 +754,7 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
         json!({ "reason": "x", "value_fen": 5_000_000 }),
     )
     .await
-    .problem(400, "invalid_value");
+    .problem(422, "invalid_value");
     let amended = app
         .post(
             &format!("/contracts/{cid}/amendments"),

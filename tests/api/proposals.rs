@@ -132,10 +132,10 @@ async fn a_proposal_goes_from_draft_to_accepted_with_changes_in_between() {
     let moderate = |body: Value| app.post(&moderation, Some(&w.committee_a), body);
     moderate(json!({ "action": "request_changes" }))
         .await
-        .problem(400, "reason_required");
+        .problem(422, "reason_required");
     moderate(json!({ "action": "request_changes", "reason": "   " }))
         .await
-        .problem(400, "reason_required");
+        .problem(422, "reason_required");
     app.post(
         &format!("/proposals/{pid}/moderation"),
         Some(proposer),
@@ -284,7 +284,7 @@ async fn refusals_are_problems() {
     .problem(400, "invalid_request");
     app.post("/proposals", Some(&w.resident_a), body("", "b".into()))
         .await
-        .problem(400, "invalid_title");
+        .problem(422, "invalid_title");
     app.post(
         "/proposals",
         Some(&w.resident_a),
@@ -294,7 +294,7 @@ async fn refusals_are_problems() {
     .problem(400, "invalid_request");
     app.post("/proposals", Some(&w.resident_a), json!({ "community_id": w.community_a, "title": "t", "body": "b", "category": "other", "status": "accepted" })).await.problem(400, "invalid_request");
     app.post("/proposals", Some(&w.resident_a), json!({ "community_id": w.community_a, "title": "t", "body": "b", "category": "other", "grid_id": w.grid_a })).await.ok(201);
-    app.post("/proposals", Some(&w.resident_a), json!({ "community_id": w.community_a, "title": "t", "body": "b", "category": "other", "building_id": w.building_b })).await.problem(400, "invalid_building");
+    app.post("/proposals", Some(&w.resident_a), json!({ "community_id": w.community_a, "title": "t", "body": "b", "category": "other", "building_id": w.building_b })).await.problem(422, "invalid_building");
     app.post(
         "/proposals",
         Some(&w.resident_a),
@@ -442,13 +442,13 @@ async fn merging_carries_co_signatures_without_duplicates() {
     let merge = |body: Value| app.post(&moderation, Some(&w.committee_a), body);
     merge(json!({ "action": "merge", "merge_into": target }))
         .await
-        .problem(400, "reason_required");
+        .problem(422, "reason_required");
     merge(json!({ "action": "merge", "reason": "重复" }))
         .await
-        .problem(400, "merge_target_required");
+        .problem(422, "merge_target_required");
     merge(json!({ "action": "merge", "reason": "重复", "merge_into": source }))
         .await
-        .problem(400, "invalid_merge_target");
+        .problem(422, "invalid_merge_target");
     let merged = merge(
         json!({ "action": "merge", "reason": "与“增设快递柜”是同一件事", "merge_into": target }),
     )
@@ -489,7 +489,7 @@ async fn reports_and_hidden_content() {
         json!({ "reason": "" }),
     )
     .await
-    .problem(400, "reason_required");
+    .problem(422, "reason_required");
     app.post(
         &format!("/proposals/{pid}/reports"),
         Some(neighbour),
@@ -523,7 +523,7 @@ async fn reports_and_hidden_content() {
         json!({ "reason": "" }),
     )
     .await
-    .problem(400, "reason_required");
+    .problem(422, "reason_required");
     let hidden = app
         .post(
             &format!("/proposals/{pid}/hide"),
@@ -618,7 +618,7 @@ async fn threads_with_replies_official_answers_tombstones_and_hiding() {
         json!({ "body": "" }),
     )
     .await
-    .problem(400, "invalid_body");
+    .problem(422, "invalid_body");
     app.post(
         &format!("/proposals/{pid}/comments"),
         Some(&w.resident_a),
@@ -652,7 +652,7 @@ async fn threads_with_replies_official_answers_tombstones_and_hiding() {
         json!({ "body": "太深了", "parent_id": parent }),
     )
     .await
-    .problem(400, "thread_too_deep");
+    .problem(422, "thread_too_deep");
 
     // Edit within the window, only by the author; then the window closes.
     app.call(
@@ -954,7 +954,7 @@ async fn rejection_carries_its_reason_to_the_proposer_and_the_public() {
         json!({ "action": "reject" }),
     )
     .await
-    .problem(400, "reason_required");
+    .problem(422, "reason_required");
     app.post(
         &format!("/proposals/{pid}/moderation"),
         Some(&w.committee_a),

@@ -393,7 +393,7 @@ async fn from_a_passed_poll_to_a_completed_rated_evaluated_resolution_on_the_das
         json!({ "criteria": [{ "name": "x", "weight": 90, "score": 90 }], "report": "r" }),
     )
     .await
-    .problem(400, "weights_must_sum_to_100");
+    .problem(422, "weights_must_sum_to_100");
     app.post(
         &format!("/resolutions/{rid}/evaluations"),
         Some(&people[0].0),
@@ -505,7 +505,7 @@ async fn from_a_passed_poll_to_a_completed_rated_evaluated_resolution_on_the_das
         Some(&w.committee_a),
     )
     .await
-    .problem(400, "invalid_period");
+    .problem(422, "invalid_period");
     let csv = app
         .client
         .get(app.url(&format!("/places/{}/dashboard.csv", w.subdistrict)))
@@ -644,7 +644,7 @@ async fn major_resolutions_pass_legal_review_before_taking_effect() {
         json!({ "decision": "return" }),
     )
     .await
-    .problem(400, "findings_required");
+    .problem(422, "findings_required");
     let returned = app
         .post(
             &format!("/resolutions/{rid}/reviews"),
@@ -1068,7 +1068,7 @@ async fn where_resolutions_come_from_and_what_is_refused() {
     .problem(404, "poll_not_found");
     create(&app, &w.committee_a, json!({ "title": "t", "body": "b" }))
         .await
-        .problem(400, "origin_required");
+        .problem(422, "origin_required");
     let p = passed_poll(&app, &w, &people).await;
     create(
         &app,
@@ -1090,10 +1090,10 @@ async fn where_resolutions_come_from_and_what_is_refused() {
         json!({ "poll_id": p, "title": "t", "body": "b", "deadline": day(-1) }),
     )
     .await
-    .problem(400, "deadline_past");
+    .problem(422, "deadline_past");
     create(&app, &w.committee_a, json!({ "poll_id": p, "title": "t", "body": "b", "deadline": day(5), "milestones": [{ "title": "m", "deadline": day(6) }] }))
         .await
-        .problem(400, "milestone_after_deadline");
+        .problem(422, "milestone_after_deadline");
     create(
         &app,
         &w.committee_a,
@@ -1111,7 +1111,7 @@ async fn where_resolutions_come_from_and_what_is_refused() {
         json!({ "poll_id": p, "title": "t", "body": "b", "responsible_org_id": b_org }),
     )
     .await
-    .problem(400, "organisation_out_of_area");
+    .problem(422, "organisation_out_of_area");
     // Without a responsible party it cannot take effect; a draft can be cancelled with a reason.
     let rid = id(create(
         &app,

@@ -150,7 +150,7 @@ async fn convening_scheduling_with_ics_rsvp_and_lifecycle() {
         json!({ "starts_at": at(99), "ends_at": at(98) }),
     )
     .await
-    .problem(400, "invalid_times");
+    .problem(422, "invalid_times");
     app.patch(
         &format!("/sessions/{sid}"),
         Some(&people[0].0),
@@ -212,7 +212,7 @@ async fn convening_scheduling_with_ics_rsvp_and_lifecycle() {
         json!({ "email": "nobody@example.org" }),
     )
     .await
-    .problem(400, "person_not_found");
+    .problem(422, "person_not_found");
     assert_eq!(
         app.post(
             &format!("/sessions/{sid}/adjourn"),
@@ -293,27 +293,27 @@ async fn cancelling_tells_the_invited_and_refusals_are_problems() {
     bad["ends_at"] = json!(at(4));
     app.post("/sessions", Some(&w.committee_a), bad)
         .await
-        .problem(400, "invalid_times");
+        .problem(422, "invalid_times");
     let mut offline = body.clone();
     offline["online"] = json!(false);
     app.post("/sessions", Some(&w.committee_a), offline)
         .await
-        .problem(400, "invalid_place");
+        .problem(422, "invalid_place");
     let mut chair = body.clone();
     chair["chair_email"] = json!(people[0].1);
     app.post("/sessions", Some(&w.committee_a), chair)
         .await
-        .problem(400, "invalid_chair");
+        .problem(422, "invalid_chair");
     let mut agenda = body.clone();
     agenda["agenda"] = json!([{ "proposal_id": uuid::Uuid::new_v4() }]);
     app.post("/sessions", Some(&w.committee_a), agenda)
         .await
-        .problem(400, "invalid_agenda_item");
+        .problem(422, "invalid_agenda_item");
     let mut grid = body.clone();
     grid["invited"] = json!({ "grid_ids": [uuid::Uuid::new_v4()] });
     app.post("/sessions", Some(&w.committee_a), grid)
         .await
-        .problem(400, "invalid_invitation");
+        .problem(422, "invalid_invitation");
     app.post(
         "/sessions",
         Some(&w.committee_a),
@@ -337,7 +337,7 @@ async fn cancelling_tells_the_invited_and_refusals_are_problems() {
         json!({ "reason": "" }),
     )
     .await
-    .problem(400, "reason_required");
+    .problem(422, "reason_required");
     app.post(
         &format!("/sessions/{sid}/cancel"),
         Some(&people[0].0),

@@ -1,6 +1,7 @@
 //! `spawn_app()`: the real server on port 0, a fresh database (a SQLite file, or a new
 //! PostgreSQL database when `YISHI_TEST_DATABASE_URL` is set), and a real SMTP server.
 
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ pub struct Options {
     pub live_frames_per_sec: u32,
     pub metrics_token: Option<String>,
     pub allowed_origins: Vec<String>,
+    /// Where evidence and procurement files go (a fresh temporary folder when `None`).
+    pub evidence_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -54,6 +57,7 @@ impl Default for Options {
             live_frames_per_sec: 10,
             metrics_token: None,
             allowed_origins: Vec::new(),
+            evidence_dir: None,
         }
     }
 }
@@ -140,9 +144,11 @@ pub async fn spawn_app_at(
         live_frames_per_sec: options.live_frames_per_sec,
         metrics_token: options.metrics_token.map(Secret::new),
         allowed_origins: options.allowed_origins,
-        evidence_dir: std::env::temp_dir()
-            .join("yishi-tests")
-            .join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
+        evidence_dir: options.evidence_dir.unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join("yishi-tests")
+                .join(format!("evidence-{}", uuid::Uuid::new_v4().simple()))
+        }),
         sealing_key_file: shared_sealing_key(),
         ..Settings::default()
     };
@@ -490,4 +496,61 @@ impl TestApp {
         }))
         .await
     }
+}
+
+/// The `yishi` binary with a database and the shared test settings.
+pub fn yishi(database_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yishi"));
+    let scratch = std::env::temp_dir().join("yishi-tests");
+    cmd.env("YISHI_DATABASE_URL", database_url)
+        .env("YISHI_LOG", "info")
+        .env(
+            "YISHI_SEALING_KEY_FILE",
+            crate::support::shared_sealing_key(),
+        )
+        .env(
+            "YISHI_EVIDENCE_DIR",
+            scratch.join(format!("evidence-{}", uuid::Uuid::new_v4().simple())),
+        );
+    cmd.env_remove("YISHI_SMTP_URL")
+        .env_remove("YISHI_ADMIN_PASSWORD");
+    cmd
+}
+
+/// Starts `yishi serve` on a database and waits until it is ready; returns it and its address.
+pub async fn serve(database_url: &str) -> (std::process::Child, String) {
+    let port = free_port();
+    let child = yishi(database_url)
+        .arg("serve")
+        .env("YISHI_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "YISHI_MAIL_DIR",
+            std::env::temp_dir().join(format!("yishi-mail-{}", uuid::Uuid::new_v4())),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(format!("{base}/readyz"))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

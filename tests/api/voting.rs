@@ -98,14 +98,14 @@ async fn a_yes_no_poll_from_draft_to_published_result() {
         json!({ "choices": ["yes", "no"] }),
     )
     .await
-    .problem(400, "wrong_option_count");
+    .problem(422, "wrong_option_count");
     app.post(
         &format!("/polls/{p}/ballots"),
         Some(&people[3].0),
         json!({ "choices": ["maybe"] }),
     )
     .await
-    .problem(400, "unknown_option");
+    .problem(422, "unknown_option");
     app.post(
         &format!("/polls/{p}/ballots"),
         Some(&w.outsider),
@@ -514,14 +514,14 @@ async fn multiple_and_ranked_polls_through_the_api() {
         json!({ "choices": ["o1", "o2", "o3"] }),
     )
     .await
-    .problem(400, "wrong_option_count");
+    .problem(422, "wrong_option_count");
     app.post(
         &format!("/polls/{multi}/ballots"),
         Some(&people[0].0),
         json!({ "choices": ["o1", "o1"] }),
     )
     .await
-    .problem(400, "duplicate_option");
+    .problem(422, "duplicate_option");
     for (i, c) in [
         json!(["o1", "o2"]),
         json!(["o1", "o3"]),
@@ -703,7 +703,7 @@ async fn concurrent_ballots_count_once_and_retries_return_the_first_answer() {
         .unwrap();
     TestApp::answer(short)
         .await
-        .problem(400, "invalid_idempotency_key");
+        .problem(422, "invalid_idempotency_key");
     let closed = close(&app, &w.committee_a, &p2).await;
     assert_eq!(closed["result"]["participants"]["headcount"], 1);
 }
@@ -914,42 +914,42 @@ async fn bad_poll_definitions_are_refused() {
     };
     post(json!({ "kind": "yes_no", "electorate": "residents", "options": ["a", "b"] }))
         .await
-        .problem(400, "invalid_options");
+        .problem(422, "invalid_options");
     post(json!({ "kind": "single", "electorate": "residents", "options": ["a"] }))
         .await
-        .problem(400, "invalid_options");
+        .problem(422, "invalid_options");
     post(json!({ "kind": "single", "electorate": "residents", "options": ["a", "a"] }))
         .await
-        .problem(400, "invalid_options");
-    post(json!({ "kind": "multiple", "electorate": "residents", "options": ["a", "b"], "max_choices": 3 })).await.problem(400, "invalid_max_choices");
+        .problem(422, "invalid_options");
+    post(json!({ "kind": "multiple", "electorate": "residents", "options": ["a", "b"], "max_choices": 3 })).await.problem(422, "invalid_max_choices");
     post(json!({ "kind": "yes_no", "electorate": "residents", "preset": "owners_major" }))
         .await
-        .problem(400, "invalid_rule");
+        .problem(422, "invalid_rule");
     post(json!({ "kind": "yes_no", "electorate": "owners", "preset": "owners_major",
-                 "rule": { "threshold": { "num": 1, "den": 2, "strict": true }, "base": "cast", "measure": "headcount" } })).await.problem(400, "invalid_rule");
+                 "rule": { "threshold": { "num": 1, "den": 2, "strict": true }, "base": "cast", "measure": "headcount" } })).await.problem(422, "invalid_rule");
     post(json!({ "kind": "yes_no", "electorate": "residents",
-                 "rule": { "threshold": { "num": 1, "den": 0, "strict": true }, "base": "cast", "measure": "headcount" } })).await.problem(400, "invalid_rule");
+                 "rule": { "threshold": { "num": 1, "den": 0, "strict": true }, "base": "cast", "measure": "headcount" } })).await.problem(422, "invalid_rule");
     post(json!({ "kind": "yes_no", "electorate": "residents",
-                 "rule": { "threshold": { "num": 3, "den": 2, "strict": false }, "base": "cast", "measure": "headcount" } })).await.problem(400, "invalid_rule");
+                 "rule": { "threshold": { "num": 3, "den": 2, "strict": false }, "base": "cast", "measure": "headcount" } })).await.problem(422, "invalid_rule");
     post(
         json!({ "kind": "yes_no", "electorate": "residents", "secret": true, "show_tally": true }),
     )
     .await
-    .problem(400, "invalid_tally");
+    .problem(422, "invalid_tally");
     post(json!({ "kind": "yes_no", "electorate": "attendees" }))
         .await
-        .problem(400, "invalid_electorate");
+        .problem(422, "invalid_electorate");
     post(
         json!({ "kind": "yes_no", "electorate": "residents", "closes_at": "2020-01-01T00:00:00Z" }),
     )
     .await
-    .problem(400, "invalid_times");
+    .problem(422, "invalid_times");
     post(json!({ "kind": "yes_no", "electorate": "everyone" }))
         .await
         .problem(400, "invalid_request");
     post(json!({ "kind": "yes_no", "electorate": "residents", "question": "" }))
         .await
-        .problem(400, "invalid_question");
+        .problem(422, "invalid_question");
     app.post("/polls", Some(&w.resident_a), json!({ "community_id": w.community_a, "question": "q", "kind": "yes_no", "electorate": "residents" }))
         .await
         .problem(403, "forbidden");
@@ -984,7 +984,7 @@ async fn bad_poll_definitions_are_refused() {
         json!({ "reason": " " }),
     )
     .await
-    .problem(400, "reason_required");
+    .problem(422, "reason_required");
     let cancelled = app
         .post(
             &format!("/polls/{owners_poll}/cancel"),
@@ -1213,7 +1213,7 @@ async fn the_residents_of_a_grid_as_an_electorate() {
         Some(json!({ "grid_id": w.community_b })),
     )
     .await
-    .problem(400, "invalid_grid");
+    .problem(422, "invalid_grid");
     let assigned = app
         .call(
             reqwest::Method::PUT,
@@ -1225,7 +1225,7 @@ async fn the_residents_of_a_grid_as_an_electorate() {
     assert_eq!(assigned.ok(200)["grid_id"], w.grid_a.as_str());
     app.post("/polls", Some(&w.committee_a), json!({ "community_id": w.community_a, "question": "q", "kind": "yes_no", "electorate": "owners", "grid_ids": [w.grid_a] }))
         .await
-        .problem(400, "invalid_electorate");
+        .problem(422, "invalid_electorate");
     let p = poll(
         &app,
         &w,
