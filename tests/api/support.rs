@@ -72,22 +72,7 @@ pub fn shared_sealing_key() -> std::path::PathBuf {
 
 pub async fn fresh_database_url() -> String {
     match std::env::var("YISHI_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("yishi_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("connect to PostgreSQL for tests");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            let base = admin_url
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_string())
-                .unwrap_or(admin_url);
-            format!("{base}/{name}")
-        }
+        Ok(admin_url) if !admin_url.is_empty() => fresh_postgres_database(admin_url).await,
         _ => {
             let dir = std::env::temp_dir().join("yishi-tests");
             std::fs::create_dir_all(&dir).unwrap();
@@ -97,6 +82,24 @@ pub async fn fresh_database_url() -> String {
             )
         }
     }
+}
+
+/// A new database `yishi_test_*` on the PostgreSQL server of `admin_url`; returns its URL.
+pub async fn fresh_postgres_database(admin_url: String) -> String {
+    let name = format!("yishi_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL for tests");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or(admin_url);
+    format!("{base}/{name}")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -519,9 +522,15 @@ pub fn yishi(database_url: &str) -> Command {
 
 /// Starts `yishi serve` on a database and waits until it is ready; returns it and its address.
 pub async fn serve(database_url: &str) -> (std::process::Child, String) {
+    serve_with(database_url, &[]).await
+}
+
+/// [`serve`] with more environment variables.
+pub async fn serve_with(database_url: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
     let port = free_port();
     let child = yishi(database_url)
         .arg("serve")
+        .envs(env.iter().copied())
         .env("YISHI_BIND", format!("127.0.0.1:{port}"))
         .env(
             "YISHI_MAIL_DIR",
@@ -532,6 +541,12 @@ pub async fn serve(database_url: &str) -> (std::process::Child, String) {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, "yishi serve").await;
+    (child, base)
+}
+
+/// Waits (polling, at most 30 s) until `{base}/readyz` answers 200.
+pub async fn wait_ready(base: &str, what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !reqwest::get(format!("{base}/readyz"))
         .await
@@ -539,11 +554,10 @@ pub async fn serve(database_url: &str) -> (std::process::Child, String) {
     {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "server did not start"
+            "{what} did not start"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    (child, base)
 }
 
 /// A port nothing listens on now.

@@ -1,14 +1,6 @@
 //! Faults that need the machine itself: PostgreSQL restarted under load, and the disk for
-//! files full. They start a private PostgreSQL cluster and mount a small tmpfs, so they run as
-//! root (as `.ci/run` does): `cargo test --test faults`. The other faults (kill -9 during a
-//! ballot burst, a mail server that never answers) are in the main suite, `tests/api`.
-
-#[path = "../api/smtp.rs"]
-#[allow(dead_code)]
-mod smtp;
-#[path = "../api/support.rs"]
-#[allow(dead_code)]
-mod support;
+//! files full. The other faults (kill -9 during a ballot burst, a mail server that never
+//! answers) are in the main suite, `tests/api`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,9 +12,10 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use support::{Options, TestApp, free_port, id, spawn_app_at, spawn_app_with};
+use crate::smtp;
+use crate::support::{self, Options, TestApp, free_port, id, spawn_app_at, spawn_app_with};
 
-fn run(cmd: &mut Command) {
+pub fn run(cmd: &mut Command) {
     let out = cmd.output().expect("the command starts");
     assert!(
         out.status.success(),
@@ -101,7 +94,7 @@ impl Drop for Cluster {
 }
 
 /// Waits (polling, bounded) until `done` holds.
-async fn until(what: &str, seconds: u64, done: impl Fn() -> bool) {
+pub async fn until(what: &str, seconds: u64, done: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     while !done() {
         assert!(
