@@ -110,7 +110,7 @@ test('a poll with a custom counting rule is made in the form and shows its rule 
   const poll = await apiCall(server.base, token, 'GET', `/polls/${id}`);
   assert.deepEqual(poll.rule, {
     quorum_headcount: { num: 1, den: 3, strict: false },
-    quorum_area: null,
+    // No area quorum: the field is absent (the API leaves out what is not set).
     threshold: { num: 3, den: 5, strict: true },
     base: 'electorate',
     measure: 'headcount',
