@@ -10,18 +10,19 @@
 //! Then it checks the published result against the ballots it sent and the stored ballots
 //! against the electorate: none lost, none counted twice.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+#[path = "common.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Parser;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 use yishi::config::{Secret, Settings};
 use yishi::db::Db;
-use yishi::entities::{auth_session, ballot, place, role_grant, user};
+use yishi::entities::ballot;
 
 #[derive(Parser)]
 #[command(about = "Cast a burst of ballots and measure throughput, latency and close time")]
@@ -35,14 +36,6 @@ struct Args {
     postgres: Option<String>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn choice(i: usize) -> &'static str {
     match i % 5 {
         0..=2 => "yes",
@@ -51,115 +44,12 @@ fn choice(i: usize) -> &'static str {
     }
 }
 
-/// A community, one committee member and `n` residents, each with a bearer token; written in
-/// batches straight into the database (no password hashing: these accounts only use tokens).
-async fn seed(db: &Db, n: usize) -> (Uuid, String, Vec<String>) {
-    let now = yishi::clock::now();
-    let mut parent = None;
-    for kind in ["district", "subdistrict", "community"] {
-        let id = Uuid::new_v4();
-        place::Entity::insert(place::ActiveModel {
-            id: Set(id),
-            parent_id: Set(parent),
-            kind: Set(kind.into()),
-            name: Set(format!("压测{kind}")),
-            created_at: Set(now),
-        })
-        .exec(&db.conn)
-        .await
-        .unwrap();
-        parent = Some(id);
-    }
-    let community = parent.unwrap();
-    let mut tokens = Vec::with_capacity(n + 1);
-    let ids: Vec<Uuid> = (0..=n).map(|_| Uuid::new_v4()).collect();
-    for chunk in ids.chunks(500) {
-        let mut users = Vec::new();
-        let mut grants = Vec::new();
-        let mut sessions = Vec::new();
-        for id in chunk {
-            let i = tokens.len();
-            users.push(user::ActiveModel {
-                id: Set(*id),
-                email: Set(format!("voter{i}@load.invalid")),
-                display_name: Set(format!("居民{i}")),
-                password_hash: Set(String::new()),
-                language: Set("zh-CN".into()),
-                email_verified_at: Set(Some(now)),
-                deleted_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
-            grants.push(role_grant::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                user_id: Set(*id),
-                place_id: Set(Some(community)),
-                role: Set(if i == 0 {
-                    "committee_member"
-                } else {
-                    "resident"
-                }
-                .into()),
-                granted_by: Set(None),
-                created_at: Set(now),
-            });
-            let (token, hash) = yishi::accounts::tokens::new_token();
-            sessions.push(auth_session::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                user_id: Set(*id),
-                token_hash: Set(hash),
-                created_at: Set(now),
-                expires_at: Set(now + chrono::Duration::hours(2)),
-                last_seen_at: Set(now),
-                user_agent: Set(None),
-                client_address: Set(None),
-            });
-            tokens.push(token);
-        }
-        user::Entity::insert_many(users)
-            .exec(&db.conn)
-            .await
-            .unwrap();
-        role_grant::Entity::insert_many(grants)
-            .exec(&db.conn)
-            .await
-            .unwrap();
-        auth_session::Entity::insert_many(sessions)
-            .exec(&db.conn)
-            .await
-            .unwrap();
-    }
-    let committee = tokens.remove(0);
-    (community, committee, tokens)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
     let dir = std::env::temp_dir().join(format!("yishi-ballots-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let db_url = match &args.postgres {
-        Some(server) => {
-            let name = format!("yishi_load_{}", Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(server)
-                .await
-                .expect("PostgreSQL");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-            format!("{base}/{name}")
-        }
-        None => format!("sqlite://{}?mode=rwc", dir.join("ballots.db").display()),
-    };
+    let db_url = common::fresh_database(args.postgres.as_deref(), &dir).await;
     let settings = Settings {
         database_url: Secret::new(db_url.clone()),
         ..Settings::default()
@@ -167,33 +57,12 @@ async fn main() {
     let db = Db::connect(&settings).await.unwrap();
     db.migrate().await.unwrap();
     eprintln!("seeding {} voters…", args.voters);
-    let (community, committee, tokens) = seed(&db, args.voters).await;
-    let port = free_port();
-    let bin: PathBuf = std::env::current_exe().unwrap().with_file_name("yishi");
-    let mut server = tokio::process::Command::new(&bin)
-        .arg("serve")
-        .env("YISHI_BIND", format!("127.0.0.1:{port}"))
-        .env("YISHI_DATABASE_URL", &db_url)
-        .env("YISHI_MAIL_DIR", dir.join("mail"))
-        .env("YISHI_WRITES_PER_MINUTE", "100000000")
-        .env("YISHI_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}; build it first", bin.display()));
-    let base = format!("http://127.0.0.1:{port}");
+    let (community, committee, tokens) = common::seed_community(&db, args.voters).await;
+    let (mut server, base) = common::start_server(&db_url, &dir, &[]).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()
         .unwrap();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let poll: serde_json::Value = http
         .post(format!("{base}/api/v1/polls"))
         .bearer_auth(&committee)
@@ -324,10 +193,10 @@ async fn main() {
         latencies.len(),
         burst,
         latencies.len() as f64 / burst,
-        pct(&latencies, 0.50),
-        pct(&latencies, 0.95),
-        pct(&latencies, 0.99),
-        pct(&latencies, 1.0)
+        common::pct(&latencies, 0.50),
+        common::pct(&latencies, 0.95),
+        common::pct(&latencies, 0.99),
+        common::pct(&latencies, 1.0)
     );
     println!(
         "  open (freeze {n} electors) {:.2} s   close and publish {:.2} s",

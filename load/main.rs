@@ -9,7 +9,9 @@
 //! broadcast server (no auth, no storage, one shared frame per message) and prints both, with
 //! the ratio. Absolute figures drift on shared machines; the ratio holds.
 
-use std::path::PathBuf;
+#[path = "common.rs"]
+mod common;
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +55,9 @@ struct Args {
     /// Messages posted while the clients are away (with --reconnect).
     #[arg(long, default_value_t = 20)]
     missed: usize,
+    /// Run on a fresh database on this PostgreSQL server instead of SQLite.
+    #[arg(long)]
+    postgres: Option<String>,
     /// Internal: serve the bare broadcast ceiling and print its port.
     #[arg(long, hide = true)]
     serve_ceiling: bool,
@@ -95,14 +100,6 @@ impl Report {
             self.connect_secs
         );
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Seeds a community, an open session and `n` residents with bearer tokens, straight into the
@@ -402,7 +399,7 @@ async fn run_clients(
     let clients = readers.len() as u64;
     // Let the arrivals (one presence event each, fanned out to everyone) settle first.
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
-    let connected_kib = server.map(rss_kib).unwrap_or((0, 0)).0;
+    let connected_kib = server.map(common::rss_kib).unwrap_or((0, 0)).0;
     let per_sender = args.rate / senders.len().max(1) as f64;
     let total_each = (per_sender * args.seconds as f64).round() as u64;
     let sent_total = Arc::new(AtomicU64::new(0));
@@ -614,19 +611,6 @@ async fn post(
     answer.unwrap().json().await.unwrap()
 }
 
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -636,9 +620,7 @@ async fn main() {
     }
     let dir = std::env::temp_dir().join(format!("yishi-load-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let db_url = format!("sqlite://{}?mode=rwc", dir.join("load.db").display());
-    let port = free_port();
-    let bin: PathBuf = std::env::current_exe().unwrap().with_file_name("yishi");
+    let db_url = common::fresh_database(args.postgres.as_deref(), &dir).await;
     let settings = Settings {
         database_url: Secret::new(db_url.clone()),
         ..Settings::default()
@@ -647,35 +629,18 @@ async fn main() {
     db.migrate().await.unwrap();
     eprintln!("seeding {} participants…", args.clients);
     let (sid, tokens) = seed(&db, args.clients).await;
-    let mut server = tokio::process::Command::new(&bin)
-        .arg("serve")
-        .env("YISHI_BIND", format!("127.0.0.1:{port}"))
-        .env("YISHI_DATABASE_URL", &db_url)
-        .env("YISHI_MAIL_DIR", dir.join("mail"))
-        .env("YISHI_CHAT_PER_10S", "1000000")
-        .env("YISHI_WRITES_PER_MINUTE", "100000000")
-        .env("YISHI_LIVE_SEND_QUEUE", "4096")
-        .env("YISHI_LIVE_FRAMES_PER_SEC", "1000000")
-        .env("YISHI_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {}: {e}; build it first (cargo build --release)",
-                bin.display()
-            )
-        });
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut server, base) = common::start_server(
+        &db_url,
+        &dir,
+        &[
+            ("YISHI_CHAT_PER_10S", "1000000"),
+            ("YISHI_LIVE_SEND_QUEUE", "4096"),
+            ("YISHI_LIVE_FRAMES_PER_SEC", "1000000"),
+        ],
+    )
+    .await;
+    let port = base.rsplit(':').next().unwrap().to_string();
     let http = reqwest::Client::new();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     eprintln!("issuing tickets…");
     let mut urls = Vec::with_capacity(tokens.len());
     for token in &tokens {
@@ -691,14 +656,14 @@ async fn main() {
             t["ticket"].as_str().unwrap_or_default()
         ));
     }
-    let (idle, _) = server.id().map(rss_kib).unwrap_or((0, 0));
+    let (idle, _) = server.id().map(common::rss_kib).unwrap_or((0, 0));
     let epoch = Instant::now();
     eprintln!(
         "yishi: {} clients, {} msg/s for {} s…",
         args.clients, args.rate, args.seconds
     );
     let yishi_report = run_clients("yishi", &urls, &args, epoch, server.id()).await;
-    let (_, hwm) = server.id().map(rss_kib).unwrap_or((0, 0));
+    let (_, hwm) = server.id().map(common::rss_kib).unwrap_or((0, 0));
     let recovery = if args.reconnect {
         // Everyone is away now: what is said meanwhile must reach them when they are back.
         let mut target = 0;
@@ -727,7 +692,7 @@ async fn main() {
             .collect();
         eprintln!("ceiling: the same against a bare broadcast server…");
         let report = run_clients("ceiling", &urls, &args, epoch, child.id()).await;
-        let (_, hwm) = child.id().map(rss_kib).unwrap_or((0, 0));
+        let (_, hwm) = child.id().map(common::rss_kib).unwrap_or((0, 0));
         let _ = child.kill().await;
         Some((report, hwm))
     };

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::smtp::SmtpServer;
 use crate::support::{
-    Options, TestApp, free_port, fresh_postgres_database, id, serve_with, spawn_app_at,
+    Options, TestApp, free_port, fresh_postgres_database, id, serve_with, spawn_app_at, wait_ready,
 };
 
 type Socket =

@@ -1,0 +1,185 @@
+//! What the load tools share: a fresh database (SQLite file or a new PostgreSQL database),
+//! starting `yishi serve` beside the tool, seeding people with tokens, percentiles and the
+//! server's memory. Each tool uses some of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use uuid::Uuid;
+use yishi::db::Db;
+use yishi::entities::{auth_session, place, role_grant, user};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh database: a new one on the PostgreSQL server `postgres`, or a SQLite file in `dir`.
+pub async fn fresh_database(postgres: Option<&str>, dir: &Path) -> String {
+    match postgres {
+        Some(server) => {
+            let name = format!("yishi_load_{}", Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(server)
+                .await
+                .expect("PostgreSQL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+            format!("{base}/{name}")
+        }
+        None => format!("sqlite://{}?mode=rwc", dir.join("load.db").display()),
+    }
+}
+
+/// Starts `yishi serve` (the binary beside this one) on `db_url` with `env`, and waits until it
+/// is ready; returns the process and its base URL.
+pub async fn start_server(
+    db_url: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    let port = free_port();
+    let bin: PathBuf = std::env::current_exe().unwrap().with_file_name("yishi");
+    let server = tokio::process::Command::new(&bin)
+        .arg("serve")
+        .env("YISHI_BIND", format!("127.0.0.1:{port}"))
+        .env("YISHI_DATABASE_URL", db_url)
+        .env("YISHI_MAIL_DIR", dir.join("mail"))
+        .env("YISHI_EVIDENCE_DIR", dir.join("evidence"))
+        .env("YISHI_SEALING_KEY_FILE", dir.join("sealing.key"))
+        .env("YISHI_WRITES_PER_MINUTE", "100000000")
+        .env("YISHI_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {}: {e}; build it first (cargo build --release --bins)",
+                bin.display()
+            )
+        });
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    while http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (server, base)
+}
+
+/// The `p` quantile of sorted values.
+pub fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A process's resident and peak resident memory, in KiB.
+pub fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A community, one committee member and `n` residents, each with a bearer token; written in
+/// batches straight into the database (no password hashing: these accounts only use tokens).
+pub async fn seed_community(db: &Db, n: usize) -> (Uuid, String, Vec<String>) {
+    let now = yishi::clock::now();
+    let mut parent = None;
+    for kind in ["district", "subdistrict", "community"] {
+        let id = Uuid::new_v4();
+        place::Entity::insert(place::ActiveModel {
+            id: Set(id),
+            parent_id: Set(parent),
+            kind: Set(kind.into()),
+            name: Set(format!("压测{kind}")),
+            created_at: Set(now),
+        })
+        .exec(&db.conn)
+        .await
+        .unwrap();
+        parent = Some(id);
+    }
+    let community = parent.unwrap();
+    let mut tokens = Vec::with_capacity(n + 1);
+    let ids: Vec<Uuid> = (0..=n).map(|_| Uuid::new_v4()).collect();
+    for chunk in ids.chunks(500) {
+        let mut users = Vec::new();
+        let mut grants = Vec::new();
+        let mut sessions = Vec::new();
+        for id in chunk {
+            let i = tokens.len();
+            users.push(user::ActiveModel {
+                id: Set(*id),
+                email: Set(format!("voter{i}@load.invalid")),
+                display_name: Set(format!("居民{i}")),
+                password_hash: Set(String::new()),
+                language: Set("zh-CN".into()),
+                email_verified_at: Set(Some(now)),
+                deleted_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+            grants.push(role_grant::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                user_id: Set(*id),
+                place_id: Set(Some(community)),
+                role: Set(if i == 0 {
+                    "committee_member"
+                } else {
+                    "resident"
+                }
+                .into()),
+                granted_by: Set(None),
+                created_at: Set(now),
+            });
+            let (token, hash) = yishi::accounts::tokens::new_token();
+            sessions.push(auth_session::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                user_id: Set(*id),
+                token_hash: Set(hash),
+                created_at: Set(now),
+                expires_at: Set(now + chrono::Duration::hours(2)),
+                last_seen_at: Set(now),
+                user_agent: Set(None),
+                client_address: Set(None),
+            });
+            tokens.push(token);
+        }
+        user::Entity::insert_many(users)
+            .exec(&db.conn)
+            .await
+            .unwrap();
+        role_grant::Entity::insert_many(grants)
+            .exec(&db.conn)
+            .await
+            .unwrap();
+        auth_session::Entity::insert_many(sessions)
+            .exec(&db.conn)
+            .await
+            .unwrap();
+    }
+    let committee = tokens.remove(0);
+    (community, committee, tokens)
+}
