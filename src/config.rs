@@ -57,6 +57,10 @@ pub struct Settings {
     pub writes_per_minute: u32,
     /// Origins allowed to open websockets and send credentialed requests (comma separated).
     pub allowed_origins: Vec<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client
+    /// (`YISHI_TRUSTED_PROXIES`, comma separated). Behind nginx, without it every client has
+    /// the proxy's address and shares its per-address limits.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Largest request with evidence files (`YISHI_MAX_UPLOAD_BYTES`).
@@ -118,6 +122,7 @@ impl Default for Settings {
             login_failures_per_address: 30,
             writes_per_minute: 120,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 26 * 1024 * 1024,
             mail_delivery_window_hours: 48,
@@ -209,6 +214,19 @@ impl Settings {
                 .map(|o| o.trim().to_string())
                 .filter(|o| !o.is_empty())
                 .collect();
+        }
+        if let Some(proxies) = var("YISHI_TRUSTED_PROXIES") {
+            s.trusted_proxies = proxies
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse().map_err(|_| ConfigError {
+                        name: "YISHI_TRUSTED_PROXIES",
+                        message: format!("`{p}` is not an IP address"),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
         }
         parsed(get, "YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
         parsed(get, "YISHI_MAX_UPLOAD_BYTES", &mut s.max_upload_bytes)?;

@@ -99,10 +99,40 @@ pub async fn optional_actor(state: &AppState, req: &Request) -> ApiResult<Option
     }
 }
 
+/// The client's address: the peer's, or, when the peer is a trusted proxy
+/// (`YISHI_TRUSTED_PROXIES`), the last address in `X-Forwarded-For` that is not one.
 pub fn client_address(req: &Request) -> Option<String> {
-    req.remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip().to_string())
+    let peer = req.remote_addr().as_socket_addr()?.ip();
+    let trusted = req
+        .data::<AppState>()
+        .map(|s| s.settings.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    Some(forwarded_client(peer, trusted, req.header("x-forwarded-for")).to_string())
+}
+
+fn forwarded_client(
+    peer: std::net::IpAddr,
+    trusted: &[std::net::IpAddr],
+    forwarded_for: Option<&str>,
+) -> std::net::IpAddr {
+    let mut client = peer;
+    if !trusted.contains(&peer) {
+        return client;
+    }
+    // Right to left: each hop was added by the proxy before it; stop at the first address
+    // that is not a trusted proxy (anything left of it the client could have written).
+    for hop in forwarded_for.unwrap_or_default().rsplit(',') {
+        match hop.trim().parse() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted.contains(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 pub fn user_agent(req: &Request) -> Option<String> {
@@ -173,4 +203,43 @@ pub fn spec_value(state: &AppState) -> serde_json::Value {
     let mut spec = serde_json::from_str(&service(state).spec()).expect("poem-openapi writes JSON");
     spec::tighten(&mut spec);
     spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse().unwrap();
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // Straight from a client: its own address, whatever it claims.
+        assert_eq!(
+            forwarded_client(ip("198.51.100.9"), &proxies, Some("1.2.3.4")),
+            ip("198.51.100.9")
+        );
+        // Through the proxy: the address it saw.
+        assert_eq!(
+            forwarded_client(ip("10.0.0.1"), &proxies, Some("203.0.113.7")),
+            ip("203.0.113.7")
+        );
+        // A forged hop left of the real one is ignored; proxies in the chain are skipped.
+        assert_eq!(
+            forwarded_client(
+                ip("10.0.0.1"),
+                &proxies,
+                Some("6.6.6.6, 203.0.113.7, 10.0.0.2")
+            ),
+            ip("203.0.113.7")
+        );
+        // No header or garbage: the proxy itself.
+        assert_eq!(
+            forwarded_client(ip("10.0.0.1"), &proxies, None),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            forwarded_client(ip("10.0.0.1"), &proxies, Some("nonsense")),
+            ip("10.0.0.1")
+        );
+    }
 }

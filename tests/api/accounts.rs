@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{Options, PASSWORD, spawn_app, spawn_app_with};
+use crate::support::{Options, PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn register_verify_login_logout() {
@@ -214,6 +214,48 @@ async fn login_failures_are_throttled_per_address() {
     app.login("u9@example.org", "wrong password!")
         .await
         .problem(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+    let failed_login_from = |app: &TestApp, client: &str| {
+        let request = app
+            .client
+            .post(app.url("/accounts/sessions"))
+            .header("x-forwarded-for", client)
+            .json(&json!({ "email": "nobody@example.org", "password": "wrong password!" }))
+            .send();
+        async move {
+            TestApp::answer(request.await.unwrap())
+                .await
+                .status
+                .as_u16()
+        }
+    };
+    // Behind a trusted proxy (the tests come from 127.0.0.1), each client has its own budget.
+    let proxied = spawn_app_with(Options {
+        login_failures_per_account: 1000,
+        login_failures_per_address: 3,
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Options::default()
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(failed_login_from(&proxied, "203.0.113.7").await, 401);
+    }
+    assert_eq!(failed_login_from(&proxied, "203.0.113.7").await, 429);
+    assert_eq!(failed_login_from(&proxied, "203.0.113.8").await, 401);
+    // From anyone else the header is the client's word, and ignored.
+    let direct = spawn_app_with(Options {
+        login_failures_per_account: 1000,
+        login_failures_per_address: 3,
+        ..Options::default()
+    })
+    .await;
+    for client in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_eq!(failed_login_from(&direct, client).await, 401);
+    }
+    assert_eq!(failed_login_from(&direct, "203.0.113.4").await, 429);
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ pub struct Options {
     pub allowed_origins: Vec<String>,
     /// Where evidence and procurement files go (a fresh temporary folder when `None`).
     pub evidence_dir: Option<std::path::PathBuf>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Options {
@@ -58,6 +59,7 @@ impl Default for Options {
             metrics_token: None,
             allowed_origins: Vec::new(),
             evidence_dir: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -147,6 +149,7 @@ pub async fn spawn_app_at(
         live_frames_per_sec: options.live_frames_per_sec,
         metrics_token: options.metrics_token.map(Secret::new),
         allowed_origins: options.allowed_origins,
+        trusted_proxies: options.trusted_proxies,
         evidence_dir: options.evidence_dir.unwrap_or_else(|| {
             std::env::temp_dir()
                 .join("yishi-tests")
