@@ -44,45 +44,59 @@ async fn every_ballot_acknowledged_before_a_kill_9_is_counted_once_after_the_res
     let client = reqwest::Client::new();
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let enough = Arc::new(Notify::new());
-    let burst = people.iter().enumerate().map(|(i, (token, _))| {
-        let (client, base, poll) = (client.clone(), base.clone(), poll.clone());
-        let (acknowledged, enough) = (acknowledged.clone(), enough.clone());
-        let token = token.clone();
-        tokio::spawn(async move {
-            let choice = if i % 3 == 0 { "no" } else { "yes" };
-            let sent = client
-                .post(format!("{base}/api/v1/polls/{poll}/ballots"))
-                .bearer_auth(&token)
-                .json(&json!({ "choices": [choice] }))
-                .send()
-                .await;
-            let receipt = match sent {
-                Ok(r) if r.status() == 201 => r
-                    .json::<Value>()
-                    .await
-                    .ok()
-                    .and_then(|b| b["receipt"].as_str().map(String::from)),
-                _ => None,
-            };
-            match receipt {
-                Some(receipt) => {
-                    if acknowledged.fetch_add(1, Ordering::SeqCst) + 1 == 40 {
-                        enough.notify_one();
-                    }
-                    (token, Sent::Acknowledged(receipt))
+    // Sixteen clients cast the ballots one after another, so that when the server is killed
+    // some are in flight and many not yet sent, however fast the database is.
+    let next = Arc::new(AtomicUsize::new(0));
+    let people = Arc::new(people);
+    let burst: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, base, poll) = (client.clone(), base.clone(), poll.clone());
+            let (acknowledged, enough) = (acknowledged.clone(), enough.clone());
+            let (next, people) = (next.clone(), people.clone());
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((token, _)) = people.get(i) else {
+                        break;
+                    };
+                    let choice = if i % 3 == 0 { "no" } else { "yes" };
+                    let sent = client
+                        .post(format!("{base}/api/v1/polls/{poll}/ballots"))
+                        .bearer_auth(token)
+                        .json(&json!({ "choices": [choice] }))
+                        .send()
+                        .await;
+                    let receipt = match sent {
+                        Ok(r) if r.status() == 201 => r
+                            .json::<Value>()
+                            .await
+                            .ok()
+                            .and_then(|b| b["receipt"].as_str().map(String::from)),
+                        _ => None,
+                    };
+                    let outcome = match receipt {
+                        Some(receipt) => {
+                            if acknowledged.fetch_add(1, Ordering::SeqCst) + 1 == 40 {
+                                enough.notify_one();
+                            }
+                            Sent::Acknowledged(receipt)
+                        }
+                        None => Sent::Lost,
+                    };
+                    outcomes.push((token.clone(), outcome));
                 }
-                None => (token, Sent::Lost),
-            }
+                outcomes
+            })
         })
-    });
-    let burst: Vec<_> = burst.collect();
-    // Killed once 40 ballots are acknowledged, while the rest are in flight.
+        .collect();
+    // Killed once 40 ballots are acknowledged, with others in flight.
     enough.notified().await;
     server.kill().unwrap(); // SIGKILL: no shutdown, no flush
     server.wait().unwrap();
     let mut outcomes = Vec::new();
     for task in burst {
-        outcomes.push(task.await.unwrap());
+        outcomes.extend(task.await.unwrap());
     }
     let acked: Vec<&(String, Sent)> = outcomes
         .iter()
