@@ -20,8 +20,6 @@ use std::time::Instant;
 use clap::Parser;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
-use yishi::config::{Secret, Settings};
-use yishi::db::Db;
 use yishi::entities::ballot;
 
 #[derive(Parser)]
@@ -47,15 +45,7 @@ fn choice(i: usize) -> &'static str {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let dir = std::env::temp_dir().join(format!("yishi-ballots-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db_url = common::fresh_database(args.postgres.as_deref(), &dir).await;
-    let settings = Settings {
-        database_url: Secret::new(db_url.clone()),
-        ..Settings::default()
-    };
-    let db = Db::connect(&settings).await.unwrap();
-    db.migrate().await.unwrap();
+    let (dir, db_url, db) = common::scratch("ballots", args.postgres.as_deref()).await;
     eprintln!("seeding {} voters…", args.voters);
     let (community, committee, tokens) = common::seed_community(&db, args.voters).await;
     let (mut server, base) = common::start_server(&db_url, &dir, &[]).await;

@@ -39,6 +39,21 @@ pub async fn fresh_database(postgres: Option<&str>, dir: &Path) -> String {
     }
 }
 
+/// A scratch folder and a fresh, migrated database (see [`fresh_database`]) for one run of
+/// the tool `name`: the folder, the database URL and a connection.
+pub async fn scratch(name: &str, postgres: Option<&str>) -> (PathBuf, String, Db) {
+    let dir = std::env::temp_dir().join(format!("yishi-{name}-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db_url = fresh_database(postgres, &dir).await;
+    let settings = yishi::config::Settings {
+        database_url: yishi::config::Secret::new(db_url.clone()),
+        ..yishi::config::Settings::default()
+    };
+    let db = Db::connect(&settings).await.unwrap();
+    db.migrate().await.unwrap();
+    (dir, db_url, db)
+}
+
 /// Starts `yishi serve` (the binary beside this one) on `db_url` with `env`, and waits until it
 /// is ready; returns the process and its base URL.
 pub async fn start_server(

@@ -23,7 +23,6 @@ use sea_orm::{ActiveModelTrait, Set};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
-use yishi::config::{Secret, Settings};
 use yishi::db::Db;
 use yishi::entities::{agenda_item, auth_session, place, role_grant, session, user};
 
@@ -618,15 +617,7 @@ async fn main() {
         serve_ceiling().await;
         return;
     }
-    let dir = std::env::temp_dir().join(format!("yishi-load-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db_url = common::fresh_database(args.postgres.as_deref(), &dir).await;
-    let settings = Settings {
-        database_url: Secret::new(db_url.clone()),
-        ..Settings::default()
-    };
-    let db = Db::connect(&settings).await.unwrap();
-    db.migrate().await.unwrap();
+    let (dir, db_url, db) = common::scratch("load", args.postgres.as_deref()).await;
     eprintln!("seeding {} participants…", args.clients);
     let (sid, tokens) = seed(&db, args.clients).await;
     let (mut server, base) = common::start_server(

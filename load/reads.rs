@@ -17,9 +17,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use uuid::Uuid;
-use yishi::config::{Secret, Settings};
-use yishi::db::Db;
 
 #[derive(Parser)]
 #[command(about = "Read the proposal list at a fixed rate and measure latency")]
@@ -44,15 +41,7 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let dir = std::env::temp_dir().join(format!("yishi-reads-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db_url = common::fresh_database(args.postgres.as_deref(), &dir).await;
-    let settings = Settings {
-        database_url: Secret::new(db_url.clone()),
-        ..Settings::default()
-    };
-    let db = Db::connect(&settings).await.unwrap();
-    db.migrate().await.unwrap();
+    let (dir, db_url, db) = common::scratch("reads", args.postgres.as_deref()).await;
     let (community, _committee, tokens) = common::seed_community(&db, args.readers).await;
     let (mut server, base) = common::start_server(&db_url, &dir, &[]).await;
     let pid = server.id().unwrap_or(0);
