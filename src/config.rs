@@ -61,6 +61,12 @@ pub struct Settings {
     /// (`YISHI_TRUSTED_PROXIES`, comma separated). Behind nginx, without it every client has
     /// the proxy's address and shares its per-address limits.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// API requests one process answers at once (`YISHI_MAX_IN_FLIGHT`; 0 for no limit). Past
+    /// it a request is refused at once with 503 and `Retry-After` rather than queued, so an
+    /// overload shows as quick refusals the client can retry, not as growing memory and
+    /// latency for everyone. Websocket upgrades, health checks and the web client are not
+    /// counted.
+    pub max_in_flight: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Largest request with evidence files (`YISHI_MAX_UPLOAD_BYTES`).
@@ -123,6 +129,7 @@ impl Default for Settings {
             writes_per_minute: 120,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            max_in_flight: 512,
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 26 * 1024 * 1024,
             mail_delivery_window_hours: 48,
@@ -228,6 +235,7 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?;
         }
+        parsed(get, "YISHI_MAX_IN_FLIGHT", &mut s.max_in_flight)?;
         parsed(get, "YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
         parsed(get, "YISHI_MAX_UPLOAD_BYTES", &mut s.max_upload_bytes)?;
         parsed(

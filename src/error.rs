@@ -84,9 +84,10 @@ pub enum ApiError {
     /// Something failed on the server; the body carries the id under which it was logged.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
-    /// A dependency (the database) is unavailable; retry later.
+    /// The server is overloaded or a dependency (the database) is unavailable; retry after
+    /// the given number of seconds.
     #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
+    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
     /// The file store is full; nothing was saved.
     #[oai(status = 507, content_type = "application/problem+json")]
     InsufficientStorage(Json<Problem>),
@@ -161,11 +162,25 @@ impl ApiError {
         )))
     }
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::Unavailable(Json(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            detail,
-        )))
+        Self::Unavailable(
+            Json(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                detail,
+            )),
+            5,
+        )
+    }
+    /// More requests in progress than the process takes at once: refused at once, not queued.
+    pub fn overloaded() -> Self {
+        Self::Unavailable(
+            Json(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "The server is answering as many requests as it can; try again in a moment.",
+            )),
+            1,
+        )
     }
 
     /// A server-side failure: the cause is logged under a fresh id, the body carries only the id.
@@ -193,8 +208,8 @@ impl ApiError {
             | Self::InsufficientStorage(p)
             | Self::Unprocessable(p)
             | Self::TooManyRequests(p, _)
-            | Self::Internal(p)
-            | Self::Unavailable(p) => &p.0,
+            | Self::Unavailable(p, _) => &p.0,
+            Self::Internal(p) => &p.0,
         }
     }
 }

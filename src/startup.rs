@@ -59,6 +59,23 @@ async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
     Ok(next.call(req).await?.into_response())
 }
 
+/// Refuses an API request at once with 503 when `max_in_flight` are already being answered,
+/// instead of queueing it behind them (load shedding). Websocket upgrades are not counted: a
+/// socket lives on after its upgrade answers.
+async fn shed_load<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let counted = req.uri().path().starts_with("/api/v1/") && req.header(header::UPGRADE).is_none();
+    let permit = match req.data::<AppState>().and_then(|s| s.in_flight.clone()) {
+        Some(places) if counted => match places.try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return Ok(ApiError::overloaded().into_response()),
+        },
+        _ => None,
+    };
+    let response = next.call(req).await?.into_response();
+    drop(permit);
+    Ok(response)
+}
+
 /// Refuses bodies over `max_body_bytes`: by the declared length, or while reading a body sent
 /// without one (chunked).
 async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
@@ -204,6 +221,7 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
         .nest("/", EmbeddedFilesEndpoint::<WebAssets>::new())
         .around(limit_writes)
         .around(limit_body)
+        .around(shed_load)
         // A bug that panics in a handler answers 500 with an error id, not a dropped connection.
         .with(poem::middleware::CatchPanic::new().with_handler(
             |panic: Box<dyn std::any::Any + Send>| {

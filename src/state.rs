@@ -37,6 +37,8 @@ pub struct AppState {
     pub sealing: Arc<crate::contracts::sealing::Sealing>,
     /// Counts for `GET /metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Places for the API requests being answered (`max_in_flight`); none when unlimited.
+    pub in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl AppState {
@@ -48,6 +50,8 @@ impl AppState {
             settings.sealing_key_file.clone(),
         ));
         let passwords = Passwords::new(settings.max_concurrent_hashes);
+        let in_flight = (settings.max_in_flight > 0)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)));
         let evidence = Arc::new(crate::resolutions::evidence::DiskStore::new(
             settings.evidence_dir.clone(),
         ));
@@ -67,6 +71,7 @@ impl AppState {
             sealing,
             actors,
             metrics: Arc::default(),
+            in_flight,
         }
     }
 

@@ -43,11 +43,60 @@ pub fn place_view(p: place::Model) -> PlaceView {
     }
 }
 
+/// Places, remembered for the life of the process.
+///
+/// A place is never renamed, moved or deleted once created (nothing in Yishi updates the
+/// `places` table) and its id is random, so a remembered place can never be stale, in this
+/// process or any other sharing the database. Every authorisation walks a place's chain of
+/// parents; remembering them saves several queries on each request. Unknown ids are not
+/// remembered (the place may be created later), and the memory is bounded.
+mod places {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use uuid::Uuid;
+
+    use crate::entities::place;
+
+    /// Far more than the places of a city; beyond it the memory starts again.
+    const MAX_PLACES: usize = 100_000;
+
+    fn memory() -> std::sync::MutexGuard<'static, HashMap<Uuid, place::Model>> {
+        static PLACES: OnceLock<Mutex<HashMap<Uuid, place::Model>>> = OnceLock::new();
+        PLACES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(id: Uuid) -> Option<place::Model> {
+        memory().get(&id).cloned()
+    }
+
+    pub fn remember(p: &place::Model) {
+        let mut m = memory();
+        if m.len() >= MAX_PLACES {
+            m.clear();
+        }
+        m.insert(p.id, p.clone());
+    }
+}
+
 pub async fn load_place<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<place::Model> {
-    place::Entity::find_by_id(id)
+    if let Some(p) = places::get(id) {
+        return Ok(p);
+    }
+    let p = place::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or(E::PlaceNotFound)
+        .ok_or(E::PlaceNotFound)?;
+    places::remember(&p);
+    Ok(p)
+}
+
+/// The name of a place, from memory when it has been seen.
+pub async fn place_name<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<String> {
+    Ok(load_place(db, id).await?.name)
 }
 
 /// The place and its ancestors, loaded from the database (never from the client).
@@ -66,11 +115,11 @@ pub async fn scope_of<C: ConnectionTrait>(db: &C, place_id: Uuid) -> Result<Plac
 }
 
 pub async fn load_community<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<place::Model> {
-    place::Entity::find_by_id(id)
-        .filter(place::Column::Kind.eq(PlaceKind::Community.as_str()))
-        .one(db)
-        .await?
-        .ok_or(E::CommunityNotFound)
+    match load_place(db, id).await {
+        Ok(p) if p.kind == PlaceKind::Community.as_str() => Ok(p),
+        Ok(_) | Err(E::PlaceNotFound) => Err(E::CommunityNotFound),
+        Err(e) => Err(e),
+    }
 }
 
 async fn person_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<user::Model> {

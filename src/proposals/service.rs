@@ -3,8 +3,8 @@ use std::collections::HashMap;
 use chrono::Duration as ChronoDuration;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use super::states::{self, Event};
 use crate::audit::{self, Change};
 use crate::clock;
 use crate::communities::model::PlaceKind;
-use crate::communities::service::{authorize_at, load_community, scope_of};
+use crate::communities::service::{authorize_at, load_community, load_place, scope_of};
 use crate::entities::{
     building, community_setting, content_report, organisation, place, proposal, proposal_comment,
     proposal_cosign, proposal_version, user,
@@ -183,8 +183,21 @@ async fn load_visible<C: ConnectionTrait>(
 
 struct Names {
     people: HashMap<Uuid, String>,
-    organisations: HashMap<Uuid, organisation::Model>,
+    organisations: HashMap<Uuid, OrganisationRef>,
     communities: HashMap<Uuid, String>,
+}
+
+async fn community_names<C: ConnectionTrait>(
+    db: &C,
+    communities: Vec<Uuid>,
+) -> Result<HashMap<Uuid, String>> {
+    let mut names = HashMap::new();
+    for c in communities {
+        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(c) {
+            e.insert(load_place(db, c).await?.name);
+        }
+    }
+    Ok(names)
 }
 
 async fn names<C: ConnectionTrait>(
@@ -212,32 +225,21 @@ async fn names<C: ConnectionTrait>(
             .all(db)
             .await?
             .into_iter()
-            .map(|o| (o.id, o))
-            .collect()
-    };
-    let communities = if communities.is_empty() {
-        HashMap::new()
-    } else {
-        place::Entity::find()
-            .filter(place::Column::Id.is_in(communities))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p.name))
+            .map(|o| (o.id, org_ref(o)))
             .collect()
     };
     Ok(Names {
         people,
         organisations,
-        communities,
+        communities: community_names(db, communities).await?,
     })
 }
 
-fn org_ref(o: &organisation::Model) -> OrganisationRef {
+fn org_ref(o: organisation::Model) -> OrganisationRef {
     OrganisationRef {
         id: o.id,
-        name: o.name.clone(),
-        kind: o.kind.clone(),
+        name: o.name,
+        kind: o.kind,
     }
 }
 
@@ -274,7 +276,7 @@ fn to_view(
         organisation: p
             .organisation_id
             .and_then(|o| names.organisations.get(&o))
-            .map(org_ref),
+            .cloned(),
         cosign_count: p.cosign_count,
         cosign_threshold: p.cosign_threshold,
         cosign_deadline: p.cosign_deadline,
@@ -338,6 +340,56 @@ async fn view_one<C: ConnectionTrait>(
 pub async fn get(state: &AppState, actor: Option<&Actor>, id: Uuid) -> Result<ProposalView> {
     let (p, _, access) = load_visible(&state.db.conn, actor, id).await?;
     view_one(&state.db.conn, actor, p, access).await
+}
+
+/// A proposal as the list query reads it: with the total of matches and the names it shows.
+struct ListedProposal {
+    proposal: proposal::Model,
+    total: i64,
+    proposer_name: Option<String>,
+    organisation_name: Option<String>,
+    organisation_kind: Option<String>,
+    cosigned_by_me: bool,
+}
+
+/// Whether the viewer has a standing co-signature on the listed proposal (never, signed out).
+fn cosigned_by(viewer: Option<Uuid>) -> sea_orm::sea_query::SimpleExpr {
+    let Some(viewer) = viewer else {
+        return Expr::cust("1 = 0");
+    };
+    Expr::exists(
+        sea_orm::sea_query::Query::select()
+            .expr(Expr::val(1))
+            .from(proposal_cosign::Entity)
+            .and_where(
+                Expr::col((proposal_cosign::Entity, proposal_cosign::Column::ProposalId))
+                    .equals((proposal::Entity, proposal::Column::Id)),
+            )
+            .and_where(
+                Expr::col((proposal_cosign::Entity, proposal_cosign::Column::UserId)).eq(viewer),
+            )
+            .and_where(
+                Expr::col((
+                    proposal_cosign::Entity,
+                    proposal_cosign::Column::WithdrawnAt,
+                ))
+                .is_null(),
+            )
+            .to_owned(),
+    )
+}
+
+impl FromQueryResult for ListedProposal {
+    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            proposal: proposal::Model::from_query_result(res, pre)?,
+            total: res.try_get(pre, "total_matches")?,
+            proposer_name: res.try_get(pre, "proposer_name")?,
+            organisation_name: res.try_get(pre, "organisation_name")?,
+            organisation_kind: res.try_get(pre, "organisation_kind")?,
+            cosigned_by_me: res.try_get(pre, "cosigned_by_me")?,
+        })
+    }
 }
 
 pub struct Filters {
@@ -411,7 +463,7 @@ pub async fn list(state: &AppState, actor: Option<&Actor>, f: Filters) -> Result
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
         let like = |col: proposal::Column| {
-            Expr::expr(Func::lower(Expr::col(col)))
+            Expr::expr(Func::lower(Expr::col((proposal::Entity, col))))
                 .like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
         cond = cond.add(
@@ -420,39 +472,94 @@ pub async fn list(state: &AppState, actor: Option<&Actor>, f: Filters) -> Result
                 .add(like(proposal::Column::Body)),
         );
     }
+    let cond_for_count = cond.clone();
     let mut query = proposal::Entity::find().filter(cond);
     query = match f.sort {
         SortOrder::Newest => query.order_by_desc(proposal::Column::CreatedAt),
         SortOrder::MostCosigned => query.order_by_desc(proposal::Column::CosignCount).order_by_desc(proposal::Column::CreatedAt),
         SortOrder::Deadline => query
-            .order_by(Expr::cust("CASE WHEN status = 'collecting' AND cosign_deadline IS NOT NULL THEN 0 ELSE 1 END"), Order::Asc)
+            .order_by(Expr::cust("CASE WHEN proposals.status = 'collecting' AND proposals.cosign_deadline IS NOT NULL THEN 0 ELSE 1 END"), Order::Asc)
             .order_by_asc(proposal::Column::CosignDeadline)
             .order_by_desc(proposal::Column::CreatedAt),
     };
     query = query.order_by_asc(proposal::Column::Id);
-    let paginator = query.paginate(db, page_size);
-    let total = paginator.num_items().await?;
-    let rows = paginator.fetch_page(page - 1).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
-    let cosigned = cosigned_set(db, actor, &ids).await?;
-    let n = names(
-        db,
-        rows.iter().map(|p| p.proposer_id).collect(),
-        rows.iter().filter_map(|p| p.organisation_id).collect(),
-        rows.iter().map(|p| p.community_id).collect(),
-    )
-    .await?;
+    // One query reads the page, the total (a window count over every match), the names of
+    // proposers and organisations and whether the viewer co-signed each.
+    let found: Vec<ListedProposal> = query
+        .join(
+            JoinType::LeftJoin,
+            proposal::Entity::belongs_to(user::Entity)
+                .from(proposal::Column::ProposerId)
+                .to(user::Column::Id)
+                .into(),
+        )
+        .join(
+            JoinType::LeftJoin,
+            proposal::Entity::belongs_to(organisation::Entity)
+                .from(proposal::Column::OrganisationId)
+                .to(organisation::Column::Id)
+                .into(),
+        )
+        .expr_as(Expr::cust("COUNT(*) OVER ()"), "total_matches")
+        .expr_as(cosigned_by(mine), "cosigned_by_me")
+        .expr_as(
+            Expr::col((user::Entity, user::Column::DisplayName)),
+            "proposer_name",
+        )
+        .expr_as(
+            Expr::col((organisation::Entity, organisation::Column::Name)),
+            "organisation_name",
+        )
+        .expr_as(
+            Expr::col((organisation::Entity, organisation::Column::Kind)),
+            "organisation_kind",
+        )
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+        .into_model()
+        .all(db)
+        .await?;
+    let total = match found.first() {
+        Some(f) => f.total as u64,
+        // Past the last page the window has no row to count on.
+        None if page > 1 => {
+            proposal::Entity::find()
+                .filter(cond_for_count)
+                .count(db)
+                .await?
+        }
+        None => 0,
+    };
+    let mut n = Names {
+        people: HashMap::new(),
+        organisations: HashMap::new(),
+        communities: community_names(db, found.iter().map(|f| f.proposal.community_id).collect())
+            .await?,
+    };
+    let mut rows = Vec::with_capacity(found.len());
+    for f in found {
+        n.people
+            .insert(f.proposal.proposer_id, f.proposer_name.unwrap_or_default());
+        if let (Some(id), Some(name), Some(kind)) = (
+            f.proposal.organisation_id,
+            f.organisation_name,
+            f.organisation_kind,
+        ) {
+            n.organisations
+                .insert(id, OrganisationRef { id, name, kind });
+        }
+        rows.push((f.proposal, f.cosigned_by_me));
+    }
     let items = rows
         .into_iter()
-        .map(|p| {
+        .map(|(p, cosigned)| {
             let own = mine == Some(p.proposer_id);
             let a = if own {
                 Ord::max(access, Access::Member)
             } else {
                 access
             };
-            let c = cosigned.contains(&p.id);
-            to_view(p, a, &n, c)
+            to_view(p, a, &n, cosigned)
         })
         .collect();
     Ok(ProposalPage {
@@ -1426,7 +1533,7 @@ fn comment_view(c: proposal_comment::Model, access: Access, n: &Names) -> Commen
         organisation: if show {
             c.organisation_id
                 .and_then(|o| n.organisations.get(&o))
-                .map(org_ref)
+                .cloned()
         } else {
             None
         },

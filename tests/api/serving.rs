@@ -1,4 +1,4 @@
-use crate::support::spawn_app;
+use crate::support::{Options, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_web_client_and_docs_are_served() {
@@ -330,4 +330,64 @@ async fn cross_origin_calls_are_closed_unless_origins_are_named() {
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let body: serde_json::Value = r.json().await.unwrap();
     assert!(body["code"].as_str().is_some());
+}
+
+/// With every place for requests taken, the next request is refused at once with 503 and
+/// `Retry-After`, not queued; once a place frees, requests are answered again. Health checks
+/// are not counted.
+#[tokio::test]
+async fn an_overloaded_server_sheds_requests_with_503() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Options {
+        max_in_flight: 1,
+        ..Options::default()
+    })
+    .await;
+    let body = r#"{"email":"nobody@example.org","password":"not the password"}"#;
+    // A sign-in whose body arrives slowly holds the one place while the server reads it.
+    let mut slow = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    slow.write_all(
+        format!(
+            "POST /api/v1/accounts/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            &body[..10]
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Wait until the server has taken the slow request in: then a read is shed.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let shed = loop {
+        let r = app.client.get(app.url("/proposals")).send().await.unwrap();
+        if r.status() == 503 {
+            break r;
+        }
+        assert_eq!(r.status(), 200);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow request never held the place"
+        );
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let problem: serde_json::Value = shed.json().await.unwrap();
+    assert_eq!(problem["code"], "overloaded");
+    assert_eq!(problem["status"], 503);
+    // Health checks are answered all the same.
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // The slow sign-in completes and gets its own answer; then reads are answered again.
+    slow.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    app.get("/proposals", None).await.ok(200);
 }

@@ -40,6 +40,7 @@ pub struct Options {
     /// Where evidence and procurement files go (a fresh temporary folder when `None`).
     pub evidence_dir: Option<std::path::PathBuf>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub max_in_flight: usize,
 }
 
 impl Default for Options {
@@ -60,6 +61,7 @@ impl Default for Options {
             allowed_origins: Vec::new(),
             evidence_dir: None,
             trusted_proxies: Vec::new(),
+            max_in_flight: 512,
         }
     }
 }
@@ -150,6 +152,7 @@ pub async fn spawn_app_at(
         metrics_token: options.metrics_token.map(Secret::new),
         allowed_origins: options.allowed_origins,
         trusted_proxies: options.trusted_proxies,
+        max_in_flight: options.max_in_flight,
         evidence_dir: options.evidence_dir.unwrap_or_else(|| {
             std::env::temp_dir()
                 .join("yishi-tests")
