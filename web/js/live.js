@@ -148,7 +148,7 @@ export async function room(main, params, id) {
   function render() {
     view.status.textContent = state.connected
       ? t('live.connected', { status: t(`session.status.${state.status}`) })
-      : t('live.reconnecting');
+      : state.error ?? t('live.reconnecting');
     view.agenda.replaceChildren(...state.info.agenda.map((a) => el('li', { class: a.id === state.currentItem ? 'current' : null, 'aria-current': a.id === state.currentItem ? 'step' : null, text: a.title })));
     if (state.speaker) {
       const left = Math.max(0, Math.round((new Date(state.speaker.until) - Date.now()) / 1000));
@@ -198,6 +198,11 @@ export async function room(main, params, id) {
     } catch (err) {
       state.error = problemText(err);
       render();
+      // A busy server (503, 429) or a lost network is tried again later; a refusal is final.
+      if (!err.status || err.status === 503 || err.status === 429) {
+        setTimeout(connect, backoff);
+        backoff = Math.min(backoff * 2, 15000);
+      }
       return;
     }
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -211,6 +216,7 @@ export async function room(main, params, id) {
         state.you = frame.you;
         state.chair = frame.chair;
         state.connected = true;
+        state.error = null;
         backoff = 500;
         loadDrafts();
       } else if (frame.type === 'snapshot') {

@@ -29,7 +29,15 @@ export async function connect() {
     const { ticket } = await api.post('/accounts/me/tickets');
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     socket = new WebSocket(`${scheme}://${location.host}/api/v1/accounts/me/feed?ticket=${encodeURIComponent(ticket)}`);
-  } catch { socket = null; return; }
+  } catch (err) {
+    socket = null;
+    // A busy server (503, 429) or a lost network is tried again later, as a dropped socket is.
+    if (!err.status || err.status === 503 || err.status === 429) {
+      retry = Math.min(retry + 1, 6);
+      setTimeout(connect, 1000 * 2 ** retry);
+    }
+    return;
+  }
   socket.addEventListener('open', () => { retry = 0; });
   socket.addEventListener('message', (event) => {
     let frame;
