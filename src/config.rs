@@ -129,7 +129,7 @@ impl Default for Settings {
             writes_per_minute: 120,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
-            max_in_flight: 512,
+            max_in_flight: 256,
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 26 * 1024 * 1024,
             mail_delivery_window_hours: 48,

@@ -20,6 +20,10 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
+/// Marks a response refused by load shedding, so it is counted but not logged one by one.
+#[derive(Clone, Copy)]
+pub struct Shed;
+
 /// The id of the request this task is serving, if any.
 pub fn request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
@@ -266,7 +270,10 @@ pub async fn observe<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
     }
     span.in_scope(|| {
         let ms = took.as_secs_f64() * 1000.0;
-        if status.is_server_error() {
+        if resp.extensions().get::<Shed>().is_some() {
+            // Counted above; the load shedder itself warns once a second.
+            tracing::debug!(status = status.as_u16(), operation, ms, "shed");
+        } else if status.is_server_error() {
             tracing::error!(status = status.as_u16(), operation, ms, "answered");
         } else {
             tracing::info!(status = status.as_u16(), operation, ms, "answered");

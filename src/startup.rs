@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use poem::endpoint::EmbeddedFilesEndpoint;
@@ -67,7 +68,19 @@ async fn shed_load<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
     let permit = match req.data::<AppState>().and_then(|s| s.in_flight.clone()) {
         Some(places) if counted => match places.try_acquire_owned() {
             Ok(permit) => Some(permit),
-            Err(_) => return Ok(ApiError::overloaded().into_response()),
+            Err(_) => {
+                // One warning a second, not one per refusal: an overload must not flood the log.
+                static LAST_WARNED: AtomicI64 = AtomicI64::new(0);
+                let now = chrono::Utc::now().timestamp();
+                if LAST_WARNED.swap(now, Ordering::Relaxed) != now {
+                    tracing::warn!(
+                        "overloaded: refusing API requests with 503 (YISHI_MAX_IN_FLIGHT in progress)"
+                    );
+                }
+                let mut refused = ApiError::overloaded().into_response();
+                refused.extensions_mut().insert(crate::metrics::Shed);
+                return Ok(refused);
+            }
         },
         _ => None,
     };
