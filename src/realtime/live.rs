@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
@@ -244,15 +244,22 @@ async fn write_loop(
                 sink.flush().await
             };
             tokio::pin!(write);
-            let mut waited = Duration::ZERO;
-            loop {
-                tokio::select! {
-                    biased;
-                    w = &mut write => break Some(w),
-                    _ = tokio::time::sleep(STALL_CHECK) => {
-                        waited += STALL_CHECK;
-                        if frames.len() > limit || waited >= MAX_STALL {
-                            break None;
+            // Most writes finish at once (the socket's buffer has room) and need no timer; in a
+            // busy room that saves arming and cancelling one per frame per socket.
+            match (&mut write).now_or_never() {
+                Some(w) => Some(w),
+                None => {
+                    let mut waited = Duration::ZERO;
+                    loop {
+                        tokio::select! {
+                            biased;
+                            w = &mut write => break Some(w),
+                            _ = tokio::time::sleep(STALL_CHECK) => {
+                                waited += STALL_CHECK;
+                                if frames.len() > limit || waited >= MAX_STALL {
+                                    break None;
+                                }
+                            }
                         }
                     }
                 }
