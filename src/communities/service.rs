@@ -94,11 +94,6 @@ pub async fn load_place<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<place::M
     Ok(p)
 }
 
-/// The name of a place, from memory when it has been seen.
-pub async fn place_name<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<String> {
-    Ok(load_place(db, id).await?.name)
-}
-
 /// The place and its ancestors, loaded from the database (never from the client).
 pub async fn scope_of<C: ConnectionTrait>(db: &C, place_id: Uuid) -> Result<PlaceScope> {
     let mut path = vec![place_id];
