@@ -87,6 +87,10 @@ pub struct Settings {
     /// Seconds a process remembers who a bearer token belongs to (`YISHI_AUTH_CACHE_SECS`; 0
     /// turns it off). Access changes evict at once; this bounds only a lost notice.
     pub auth_cache_secs: u64,
+    /// Milliseconds a process keeps a proposal-list page shared by viewers of one level
+    /// (`YISHI_LIST_CACHE_MS`; 0 turns it off). Writes forget pages at once; this bounds only a
+    /// lost notice, or a write by another process on SQLite.
+    pub list_cache_ms: u64,
     /// Concurrent Argon2 hashes; each holds 19 MiB while it runs.
     pub max_concurrent_hashes: usize,
     /// Frames queued for one live-room connection before it is told to resync (close 4008).
@@ -139,6 +143,7 @@ impl Default for Settings {
             ocid_prefix: "ocds-yishi1".into(),
             ocds_publisher: "Yishi 议事厅".into(),
             auth_cache_secs: 5,
+            list_cache_ms: 2000,
             max_concurrent_hashes: 4,
             live_send_queue: 256,
             presence_grace_secs: 15,
@@ -257,6 +262,7 @@ impl Settings {
             s.ocds_publisher = name;
         }
         parsed(get, "YISHI_AUTH_CACHE_SECS", &mut s.auth_cache_secs)?;
+        parsed(get, "YISHI_LIST_CACHE_MS", &mut s.list_cache_ms)?;
         parsed(
             get,
             "YISHI_MAX_CONCURRENT_HASHES",

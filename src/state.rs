@@ -31,6 +31,8 @@ pub struct AppState {
     pub evidence: Arc<dyn crate::resolutions::evidence::EvidenceStore>,
     /// Hints to personal feed sockets that something new arrived.
     pub feed: Arc<crate::notifications::feed::FeedHub>,
+    /// Proposal-list pages shared by viewers who see a community alike.
+    pub lists: Arc<crate::proposals::service::ListMemory>,
     /// Who recent bearer tokens belong to.
     pub actors: Arc<crate::accounts::cache::ActorCache>,
     /// Seals bids until their tender's deadline.
@@ -45,6 +47,9 @@ impl AppState {
     pub fn new(db: Db, settings: Arc<Settings>) -> Self {
         let actors = Arc::new(crate::accounts::cache::ActorCache::new(
             std::time::Duration::from_secs(settings.auth_cache_secs),
+        ));
+        let lists = Arc::new(crate::proposals::cache::Lists::new(
+            std::time::Duration::from_millis(settings.list_cache_ms),
         ));
         let sealing = Arc::new(crate::contracts::sealing::Sealing::new(
             settings.sealing_key_file.clone(),
@@ -70,6 +75,7 @@ impl AppState {
             feed: Arc::default(),
             sealing,
             actors,
+            lists,
             metrics: Arc::default(),
             in_flight,
         }

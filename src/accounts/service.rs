@@ -503,7 +503,7 @@ pub async fn update_profile(
         summary: json!({ "display_name_changed": name.is_some(), "language": language.map(|l| l.as_str()) }),
     })
     .await?;
-    txn.commit().await?;
+    crate::proposals::cache::commit(state, txn).await?;
     state.announce_revocation(actor.id()).await;
     Ok(profile(&state.db.conn, &updated).await?)
 }
@@ -810,7 +810,7 @@ pub async fn delete_account(state: &AppState, actor: &Actor, password: &str) -> 
         },
     )
     .await?;
-    txn.commit().await?;
+    crate::proposals::cache::commit(state, txn).await?;
     state.announce_revocation(id).await;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! residents' committee onto the agenda or answered in writing, discussed in threads.
 
 pub mod api;
+pub mod cache;
 pub mod error;
 pub mod model;
 pub mod service;

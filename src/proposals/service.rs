@@ -1,4 +1,5 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Duration as ChronoDuration;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
@@ -141,7 +142,7 @@ pub async fn update_settings(
         }),
     })
     .await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     Ok(CommunitySettingsView {
         community_id,
         cosign_threshold: req.cosign_threshold,
@@ -410,6 +411,17 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// A page of the list as every viewer who sees the community at one level sees it: what
+/// `cache` remembers. The viewer's own co-signatures are not in it.
+/// The process's list memory: shared pages, and each viewer's co-signatures.
+pub type ListMemory = super::cache::Lists<SharedPage, Option<HashSet<Uuid>>>;
+
+pub struct SharedPage {
+    rows: Vec<proposal::Model>,
+    total: u64,
+    names: Names,
+}
+
 pub async fn list(state: &AppState, actor: Option<&Actor>, f: Filters) -> Result<ProposalPage> {
     let db = &state.db.conn;
     let page_size = Ord::clamp(f.page_size, 1, MAX_PAGE_SIZE);
@@ -421,13 +433,179 @@ pub async fn list(state: &AppState, actor: Option<&Actor>, f: Filters) -> Result
         }
         None => Access::Public,
     };
+    let mine = actor.map(|a| a.id());
+    if let Some(p) = f.proposer_id
+        && access == Access::Public
+        && mine != Some(p)
+    {
+        // Proposers are personal data: the public cannot filter by them.
+        return Err(E::Forbidden(
+            "Only members of the community may filter by proposer.".into(),
+        ));
+    }
+    let at = Window { page, page_size };
+    // The page every viewer at this level sees, remembered, then what is the viewer's own:
+    // unless they have proposals only they can see, which makes their list their own.
+    if state.lists.enabled() && (f.proposer_id.is_none() || f.proposer_id != mine) {
+        let key = list_key(access, &f, at);
+        let shared = state
+            .lists
+            .pages
+            .get_or_fill(&key, || async {
+                let (rows, total, names) = query_page(db, access, None, &f, at).await?;
+                Ok::<_, E>(SharedPage {
+                    rows: rows.into_iter().map(|(p, _)| p).collect(),
+                    total,
+                    names,
+                })
+            })
+            .await?;
+        let marks = match mine {
+            Some(me) => {
+                let key = format!("{me}|{access:?}|{:?}", f.community_id);
+                state
+                    .lists
+                    .viewers
+                    .get_or_fill(&key, || viewer_marks(db, me, access, f.community_id))
+                    .await?
+            }
+            None => Arc::new(Some(HashSet::new())),
+        };
+        if let Some(cosigned) = marks.as_ref() {
+            let rows = shared
+                .rows
+                .iter()
+                .map(|p| (p.clone(), cosigned.contains(&p.id)));
+            let items = views(rows, access, mine, &shared.names);
+            return Ok(ProposalPage {
+                items,
+                total: shared.total,
+                page,
+                page_size,
+            });
+        }
+    }
+    let (rows, total, names) = query_page(db, access, mine, &f, at).await?;
+    Ok(ProposalPage {
+        items: views(rows.into_iter(), access, mine, &names),
+        total,
+        page,
+        page_size,
+    })
+}
+
+#[derive(Copy, Clone)]
+struct Window {
+    page: u64,
+    page_size: u64,
+}
+
+fn list_key(access: Access, f: &Filters, at: Window) -> String {
+    let q = f.q.as_deref().map(|q| q.trim().to_lowercase());
+    format!(
+        "{access:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{q:?}|{:?}|{}|{}",
+        f.community_id,
+        f.status,
+        f.category,
+        f.grid_id,
+        f.proposer_id,
+        f.sort,
+        at.page,
+        at.page_size
+    )
+}
+
+fn views(
+    rows: impl Iterator<Item = (proposal::Model, bool)>,
+    access: Access,
+    mine: Option<Uuid>,
+    names: &Names,
+) -> Vec<ProposalView> {
+    rows.map(|(p, cosigned)| {
+        let a = if mine == Some(p.proposer_id) {
+            Ord::max(access, Access::Member)
+        } else {
+            access
+        };
+        to_view(p, a, names, cosigned)
+    })
+    .collect()
+}
+
+/// What is the viewer's own in a list at a level: the proposals they co-signed (standing
+/// co-signatures, in the community when the list is of one), or None when they have proposals in
+/// scope that the level does not show (their drafts, or for the public anything undecided) and
+/// their list is therefore not the shared one. One query.
+async fn viewer_marks<C: ConnectionTrait>(
+    db: &C,
+    viewer: Uuid,
+    access: Access,
+    community: Option<Uuid>,
+) -> Result<Option<HashSet<Uuid>>> {
+    use sea_orm::sea_query::{Alias, Query, UnionType};
+    let mut own = Query::select();
+    own.expr_as(Expr::col(proposal::Column::Id), Alias::new("id"))
+        .expr_as(Expr::val(1), Alias::new("own"))
+        .from(proposal::Entity)
+        .and_where(proposal::Column::ProposerId.eq(viewer))
+        .and_where(match access {
+            Access::Public => {
+                proposal::Column::Status.is_not_in(PUBLIC_STATUSES.map(|s| s.as_str()))
+            }
+            _ => proposal::Column::Status.eq(ProposalStatus::Draft.as_str()),
+        });
+    let mut cosigns = Query::select();
+    cosigns
+        .expr_as(
+            Expr::col(proposal_cosign::Column::ProposalId),
+            Alias::new("id"),
+        )
+        .expr_as(Expr::val(0), Alias::new("own"))
+        .from(proposal_cosign::Entity)
+        .and_where(proposal_cosign::Column::UserId.eq(viewer))
+        .and_where(proposal_cosign::Column::WithdrawnAt.is_null());
+    if let Some(c) = community {
+        own.and_where(proposal::Column::CommunityId.eq(c));
+        cosigns.and_where(
+            proposal_cosign::Column::ProposalId.in_subquery(
+                Query::select()
+                    .column(proposal::Column::Id)
+                    .from(proposal::Entity)
+                    .and_where(proposal::Column::CommunityId.eq(c))
+                    .to_owned(),
+            ),
+        );
+    }
+    own.union(UnionType::All, cosigns);
+    let mut cosigned = HashSet::new();
+    for row in db.query_all(&own).await? {
+        let id: Uuid = row.try_get("", "id")?;
+        let own: i32 = row.try_get("", "own")?;
+        if own == 1 {
+            return Ok(None);
+        }
+        cosigned.insert(id);
+    }
+    Ok(Some(cosigned))
+}
+
+/// One query reads the page, the total (a window count over every match), the names of
+/// proposers and organisations and whether the viewer co-signed each. With no viewer, the page
+/// as everyone at `access` sees it.
+async fn query_page<C: ConnectionTrait>(
+    db: &C,
+    access: Access,
+    mine: Option<Uuid>,
+    f: &Filters,
+    at: Window,
+) -> Result<(Vec<(proposal::Model, bool)>, u64, Names)> {
+    let Window { page, page_size } = at;
     let mut cond = Condition::all();
     if let Some(c) = f.community_id {
         cond = cond.add(proposal::Column::CommunityId.eq(c));
     }
     // What the viewer may see: drafts only their own, hidden only for the committee, and the
     // public only decided proposals.
-    let mine = actor.map(|a| a.id());
     let mut visible = Condition::any();
     visible = match access {
         Access::Public => {
@@ -452,12 +630,6 @@ pub async fn list(state: &AppState, actor: Option<&Actor>, f: Filters) -> Result
         cond = cond.add(proposal::Column::GridId.eq(g));
     }
     if let Some(p) = f.proposer_id {
-        if access == Access::Public && mine != Some(p) {
-            // Proposers are personal data: the public cannot filter by them.
-            return Err(E::Forbidden(
-                "Only members of the community may filter by proposer.".into(),
-            ));
-        }
         cond = cond.add(proposal::Column::ProposerId.eq(p));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -550,24 +722,7 @@ pub async fn list(state: &AppState, actor: Option<&Actor>, f: Filters) -> Result
         }
         rows.push((f.proposal, f.cosigned_by_me));
     }
-    let items = rows
-        .into_iter()
-        .map(|(p, cosigned)| {
-            let own = mine == Some(p.proposer_id);
-            let a = if own {
-                Ord::max(access, Access::Member)
-            } else {
-                access
-            };
-            to_view(p, a, &n, cosigned)
-        })
-        .collect();
-    Ok(ProposalPage {
-        items,
-        total,
-        page,
-        page_size,
-    })
+    Ok((rows, total, n))
 }
 
 // ---------------------------------------------------------------- writing
@@ -726,7 +881,7 @@ pub async fn create(
     } else {
         p
     };
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     state.mail_wake.notify_one();
     view_one(&state.db.conn, Some(actor), p, Access::Member).await
 }
@@ -884,7 +1039,7 @@ pub async fn update(
         },
     )
     .await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     view_one(&state.db.conn, Some(actor), updated, Access::Member).await
 }
 
@@ -904,7 +1059,7 @@ pub async fn submit(state: &AppState, actor: &Actor, id: Uuid) -> Result<Proposa
             submit_in(state, &*txn, actor, p, period).await?
         }
     };
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     state.mail_wake.notify_one();
     view_one(&state.db.conn, Some(actor), p, Access::Member).await
 }
@@ -915,7 +1070,7 @@ pub async fn withdraw(state: &AppState, actor: &Actor, id: Uuid) -> Result<Propo
     require_proposer(actor, &p)?;
     apply(&*txn, &p, Event::Withdraw, Some(actor.id()), None).await?;
     let p = load(&*txn, id).await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     view_one(&state.db.conn, Some(actor), p, Access::Member).await
 }
 
@@ -979,7 +1134,7 @@ pub async fn cosign(state: &AppState, actor: &Actor, id: Uuid) -> Result<Proposa
     {
         apply(&*txn, &p, Event::DeadlinePassed, None, None).await?;
         notify_expired(state, &*txn, &p).await?;
-        txn.commit().await?;
+        super::cache::commit(state, txn).await?;
         state.mail_wake.notify_one();
         return Err(E::Conflict(
             "proposal_expired",
@@ -1043,7 +1198,7 @@ pub async fn cosign(state: &AppState, actor: &Actor, id: Uuid) -> Result<Proposa
     .await?;
     let p = load(&*txn, id).await?;
     let p = advance_if_supported(state, &*txn, &p).await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     state.mail_wake.notify_one();
     view_one(&state.db.conn, Some(actor), p, Access::Member).await
 }
@@ -1086,7 +1241,7 @@ pub async fn withdraw_cosign(state: &AppState, actor: &Actor, id: Uuid) -> Resul
     )
     .await?;
     let p = load(&*txn, id).await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     view_one(&state.db.conn, Some(actor), p, Access::Member).await
 }
 
@@ -1151,7 +1306,7 @@ pub async fn expire_due(state: &AppState) -> Result<usize> {
         match apply(&*txn, &p, Event::DeadlinePassed, None, None).await {
             Ok(_) => {
                 notify_expired(state, &*txn, &p).await?;
-                txn.commit().await?;
+                super::cache::commit(state, txn).await?;
                 expired += 1;
             }
             Err(E::InvalidTransition { .. }) => {} // someone else got there first
@@ -1235,7 +1390,7 @@ pub async fn moderate(
     }
     notify_decision(state, &*txn, &p, event, reason.as_deref()).await?;
     let p = load(&*txn, id).await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     state.mail_wake.notify_one();
     view_one(&state.db.conn, Some(actor), p, Access::Committee).await
 }
@@ -1410,7 +1565,7 @@ pub async fn hide(state: &AppState, actor: &Actor, id: Uuid, reason: &str) -> Re
     )
     .await?;
     let p = load(&*txn, id).await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     view_one(&state.db.conn, Some(actor), p, Access::Committee).await
 }
 
@@ -1468,7 +1623,7 @@ pub async fn report(state: &AppState, actor: &Actor, id: Uuid, req: ReportReques
         },
     )
     .await?;
-    txn.commit().await?;
+    super::cache::commit(state, txn).await?;
     Ok(())
 }
 

@@ -34,6 +34,7 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
                 FANOUT_CHANNEL,
                 REVOCATION_CHANNEL,
                 crate::notifications::feed::FEED_CHANNEL,
+                crate::proposals::cache::LISTS_CHANNEL,
             ])
             .await?;
             Ok::<_, sea_orm::sqlx::Error>(l)
@@ -50,6 +51,7 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
             },
         };
         // After (re)connecting, catch up on anything announced while we were not listening.
+        state.lists.invalidate();
         for room in state.rooms.loaded() {
             state.rooms.catch_up(&state, room.session_id).await;
         }
@@ -61,6 +63,9 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
                         for user in n.payload().split(',').filter_map(|s| s.parse::<Uuid>().ok()) {
                             state.feed.hint(user);
                         }
+                    }
+                    Ok(n) if n.channel() == crate::proposals::cache::LISTS_CHANNEL => {
+                        state.lists.invalidate();
                     }
                     Ok(n) if n.channel() == REVOCATION_CHANNEL => {
                         if let Ok(user) = n.payload().parse::<Uuid>() {

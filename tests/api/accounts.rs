@@ -612,14 +612,7 @@ async fn remembered_tokens_are_forgotten_at_once_on_sign_out_and_role_changes() 
     let first = spawn_app_with(options()).await;
     // On PostgreSQL a second process shares the database and is told by NOTIFY; on SQLite the
     // deployment is one process.
-    let second = if first.database_url.starts_with("postgres") {
-        Some(
-            crate::support::spawn_app_at(options(), first.smtp.clone(), first.database_url.clone())
-                .await,
-        )
-    } else {
-        None
-    };
+    let second = crate::support::second_process(&first, options()).await;
     let other = second.as_ref().unwrap_or(&first);
     let w = first.world().await;
     // The resident is remembered by both processes.

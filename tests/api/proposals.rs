@@ -980,3 +980,125 @@ async fn rejection_carries_its_reason_to_the_proposer_and_the_public() {
         "the reason is mailed"
     );
 }
+
+/// The titles on the first page of a community's list as a viewer sees it, with whether they
+/// co-signed each and the proposer's name as shown.
+async fn listed(app: &TestApp, w: &World, token: &str) -> Vec<(String, bool, String)> {
+    let page = app
+        .get(
+            &format!("/proposals?community_id={}&page_size=100", w.community_a),
+            Some(token),
+        )
+        .await
+        .ok(200)
+        .clone();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["title"].as_str().unwrap().to_string(),
+                p["cosigned_by_me"].as_bool().unwrap(),
+                p["proposer"]["display_name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Polls a list until it satisfies `ok` (another process hears of a change by notice).
+async fn until_listed(
+    app: &TestApp,
+    w: &World,
+    token: &str,
+    what: &str,
+    ok: impl Fn(&[(String, bool, String)]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if ok(&listed(app, w, token).await) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never listed: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn remembered_list_pages_follow_every_change_at_once() {
+    // A memory long enough that only forgetting on change can make this pass.
+    let options = || crate::support::Options {
+        list_cache_ms: 3_600_000,
+        ..crate::support::Options::default()
+    };
+    let first = crate::support::spawn_app_with(options()).await;
+    // On PostgreSQL a second process shares the database and hears of changes by NOTIFY.
+    let second = crate::support::second_process(&first, options()).await;
+    let other = second.as_ref().unwrap_or(&first);
+    let w = first.world().await;
+    let people = first.residents(&w.admin, &w.community_a, 2).await;
+    let (reader, writer) = (&people[0].0, &people[1].0);
+    let p = propose(&first, &w, writer, "修东门路灯", true).await;
+    let pid = id(&p);
+    // Both processes remember the page, for two viewers at the member level.
+    for app in [&first, other] {
+        for token in [reader, writer] {
+            assert_eq!(listed(app, &w, token).await.len(), 1);
+        }
+    }
+
+    // A new proposal written through one process is listed by the other.
+    propose(other, &w, writer, "西门加装护栏", true).await;
+    until_listed(&first, &w, reader, "the new proposal", |l| l.len() == 2).await;
+
+    // The reader's co-signature shows as theirs alone, at once where it was made.
+    other
+        .post(&format!("/proposals/{pid}/cosign"), Some(reader), json!({}))
+        .await
+        .ok(200);
+    let mine = |l: &[(String, bool, String)]| l.iter().any(|(t, c, _)| t == "修东门路灯" && *c);
+    assert!(mine(&listed(other, &w, reader).await));
+    until_listed(&first, &w, reader, "the co-signature", mine).await;
+    assert!(!listed(&first, &w, writer).await.iter().any(|(_, c, _)| *c));
+
+    // A draft is listed for its writer only, though the page at their level is shared.
+    propose(&first, &w, writer, "草稿：楼道照明", false).await;
+    let drafted = |l: &[(String, bool, String)]| l.iter().any(|(t, _, _)| t == "草稿：楼道照明");
+    assert!(drafted(&listed(&first, &w, writer).await));
+    until_listed(other, &w, writer, "the writer's draft", drafted).await;
+    for app in [&first, other] {
+        assert!(!drafted(&listed(app, &w, reader).await));
+    }
+
+    // A proposer's new name is shown on their proposals.
+    other
+        .patch(
+            "/accounts/me",
+            Some(writer),
+            json!({ "display_name": "新名字" }),
+        )
+        .await
+        .ok(200);
+    until_listed(&first, &w, reader, "the new name", |l| {
+        l.iter().all(|(_, _, name)| name == "新名字")
+    })
+    .await;
+
+    // Hidden by the committee: gone from residents' lists, still in the committee's.
+    other
+        .post(
+            &format!("/proposals/{pid}/hide"),
+            Some(&w.committee_a),
+            json!({ "reason": "含有个人信息" }),
+        )
+        .await
+        .ok(200);
+    until_listed(&first, &w, reader, "the hiding", |l| l.len() == 1).await;
+    assert_eq!(listed(&first, &w, &w.committee_a).await.len(), 2);
+}

@@ -32,6 +32,7 @@ pub struct Options {
     pub chat_per_10s: u32,
     pub mail_merge_secs: u64,
     pub auth_cache_secs: u64,
+    pub list_cache_ms: u64,
     pub presence_grace_secs: u64,
     pub live_crowd: usize,
     pub live_frames_per_sec: u32,
@@ -54,6 +55,7 @@ impl Default for Options {
             chat_per_10s: 5,
             mail_merge_secs: 600,
             auth_cache_secs: 5,
+            list_cache_ms: 2000,
             presence_grace_secs: 15,
             live_crowd: 300,
             live_frames_per_sec: 10,
@@ -121,6 +123,15 @@ pub async fn spawn_app_on(options: Options, smtp: Arc<SmtpServer>) -> TestApp {
 }
 
 /// Another server on an existing database: several processes sharing one store.
+/// On PostgreSQL, a second process sharing the first one's database (and mail server); on
+/// SQLite, where the deployment is one process, none.
+pub async fn second_process(first: &TestApp, options: Options) -> Option<TestApp> {
+    if !first.database_url.starts_with("postgres") {
+        return None;
+    }
+    Some(spawn_app_at(options, first.smtp.clone(), first.database_url.clone()).await)
+}
+
 pub async fn spawn_app_at(
     options: Options,
     smtp: Arc<SmtpServer>,
@@ -146,6 +157,7 @@ pub async fn spawn_app_at(
         chat_per_10s: options.chat_per_10s,
         mail_merge_secs: options.mail_merge_secs,
         auth_cache_secs: options.auth_cache_secs,
+        list_cache_ms: options.list_cache_ms,
         presence_grace_secs: options.presence_grace_secs,
         live_crowd: options.live_crowd,
         live_frames_per_sec: options.live_frames_per_sec,
