@@ -9,7 +9,10 @@
 //! requests go out on schedule whether or not earlier ones have been answered, so a slow
 //! server shows as latency, not as a lower rate. Prints the rate achieved and latency
 //! percentiles of the pages read; an answer is a full page, a 503 `overloaded` (shed: the server
-//! refuses at once what it cannot answer soon; counted apart) or a failure.
+//! refuses at once what it cannot answer soon; counted apart) or a failure. Before the timed
+//! reads each resident reads the list once (they are signed in and have looked before: the
+//! steady state, not the first look of 200 people in the same 100 ms); the server's list and
+//! sign-in memories still expire and are refilled during the timed reads.
 
 #[path = "common.rs"]
 mod common;
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use futures_util::StreamExt;
 
 #[derive(Parser)]
 #[command(about = "Read the proposal list at a fixed rate and measure latency")]
@@ -79,6 +83,16 @@ async fn main() {
     let url = format!("{base}/api/v1/proposals?community_id={community}");
     let expected_items = args.proposals.min(20);
 
+    eprintln!("each reader reads once…");
+    futures_util::stream::iter(tokens.iter())
+        .for_each_concurrent(16, |token| {
+            let (http, url) = (&http, &url);
+            async move {
+                let r = http.get(url).bearer_auth(token).send().await.unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+            }
+        })
+        .await;
     eprintln!("reading at {}/s for {} s…", args.rate, args.seconds);
     let tokens = Arc::new(tokens);
     let total = args.rate * args.seconds;

@@ -64,7 +64,9 @@ impl Db {
                         .create_if_missing(true)
                 });
         } else {
-            opts.max_connections(20).min_connections(1);
+            // A few connections kept open, so a burst after a quiet spell does not wait for
+            // each to be established.
+            opts.max_connections(20).min_connections(4);
         }
         let conn = Database::connect(opts).await?;
         Ok(Self {

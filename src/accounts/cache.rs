@@ -24,6 +24,9 @@ struct Entry {
     actor: Actor,
     session_expires_at: DateTime<Utc>,
     stored: Instant,
+    /// Between half the time limit and all of it, drawn per entry: sign-ins remembered in the
+    /// same burst are not all looked up again in the same instant.
+    lifetime: Duration,
 }
 
 pub struct ActorCache {
@@ -52,7 +55,7 @@ impl ActorCache {
         }
         let mut entries = self.lock();
         match entries.get(token_hash) {
-            Some(e) if e.stored.elapsed() < self.ttl && now < e.session_expires_at => {
+            Some(e) if e.stored.elapsed() < e.lifetime && now < e.session_expires_at => {
                 Some(e.actor.clone())
             }
             Some(_) => {
@@ -77,6 +80,9 @@ impl ActorCache {
                 actor,
                 session_expires_at,
                 stored: Instant::now(),
+                lifetime: self
+                    .ttl
+                    .mul_f64(rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..=1.0)),
             },
         );
     }

@@ -32,7 +32,9 @@ struct Entry<T> {
     /// Filled once by the first request that missed; those arriving meanwhile wait for it
     /// rather than run the same query.
     value: Arc<tokio::sync::OnceCell<Arc<T>>>,
-    stored: Instant,
+    /// When it is due to be read again: between half the time limit and all of it from its
+    /// first read, drawn per entry, so that entries filled together are not read again together.
+    expires: Instant,
 }
 
 /// Pages by key, forgotten all at once when anything they show changes.
@@ -72,7 +74,7 @@ impl<T> PageCache<T> {
         let cell = {
             let mut entries = self.lock();
             match entries.get(key) {
-                Some(e) if e.stored.elapsed() < self.ttl => e.value.clone(),
+                Some(e) if Instant::now() < e.expires => e.value.clone(),
                 _ => {
                     if entries.len() >= MAX_ENTRIES {
                         entries.clear();
@@ -82,7 +84,11 @@ impl<T> PageCache<T> {
                         key.to_string(),
                         Entry {
                             value: cell.clone(),
-                            stored: Instant::now(),
+                            expires: Instant::now()
+                                + self.ttl.mul_f64(rand::Rng::gen_range(
+                                    &mut rand::thread_rng(),
+                                    0.5..=1.0,
+                                )),
                         },
                     );
                     cell
