@@ -119,6 +119,11 @@ async fn append(
     Ok(e)
 }
 
+/// A close frame for the writer's queue.
+fn closing(code: u16, reason: &'static str) -> Box<Message> {
+    Box::new(close(code, reason))
+}
+
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
         code: WsCloseCode::from(code),
@@ -192,19 +197,20 @@ enum Stop {
 async fn write_loop(
     mut sink: SplitSink<Socket, Message>,
     mut frames: broadcast::Receiver<Frame>,
-    mut own: mpsc::Receiver<Message>,
+    mut own: mpsc::Receiver<Box<Message>>,
     mut sent_upto: i64,
     limit: usize,
     metrics: Arc<crate::metrics::Metrics>,
 ) {
-    let mut batch: Vec<Message> = Vec::with_capacity(BATCH);
+    // Grown for a burst and given back after it: a room holds thousands of idle writers.
+    let mut batch: Vec<Message> = Vec::new();
     let stop = 'run: loop {
         let mut closing = tokio::select! {
             biased;
             m = own.recv() => match m {
                 Some(m) => {
-                    let close = matches!(m, Message::Close(_));
-                    batch.push(m);
+                    let close = matches!(*m, Message::Close(_));
+                    batch.push(*m);
                     close
                 }
                 None => break 'run Stop::Done,
@@ -265,6 +271,9 @@ async fn write_loop(
                 }
             }
         };
+        if batch.capacity() > 8 {
+            batch = Vec::new();
+        }
         match written {
             None => break Stop::Behind,
             Some(Err(_)) => break Stop::Ended,
@@ -313,7 +322,7 @@ async fn serve(
     // the work it does now and then.
     let greeted = Box::pin(greet(&mut sink, &state, &room, user, chair, last_seq)).await;
     if let Ok(at) = greeted {
-        let (out_tx, out_rx) = mpsc::channel::<Message>(64);
+        let (out_tx, out_rx) = mpsc::channel::<Box<Message>>(64);
         let mut writer = tokio::spawn(write_loop(
             sink,
             frames,
@@ -386,7 +395,7 @@ impl Flood {
 #[allow(clippy::too_many_arguments)]
 async fn read_loop(
     stream: &mut SplitStream<Socket>,
-    out: &mpsc::Sender<Message>,
+    out: &mpsc::Sender<Box<Message>>,
     writer: &mut tokio::task::JoinHandle<()>,
     state: &AppState,
     room: &Arc<Room>,
@@ -402,20 +411,20 @@ async fn read_loop(
             _ = &mut *writer => return true,
             m = stream.next() => match m {
                 Some(Ok(_)) if !flood.allow() => {
-                    let _ = out.send(close(u16::from(WsCloseCode::Policy), "too many frames")).await;
+                    let _ = out.send(closing(u16::from(WsCloseCode::Policy), "too many frames")).await;
                     return false;
                 }
                 Some(Ok(m)) => m,
                 Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
-                    let _ = out.send(close(u16::from(WsCloseCode::Size), "frame too large")).await;
+                    let _ = out.send(closing(u16::from(WsCloseCode::Size), "frame too large")).await;
                     return false;
                 }
                 Some(Err(tokio_tungstenite::tungstenite::Error::Utf8(_))) => {
-                    let _ = out.send(close(u16::from(WsCloseCode::Invalid), "text frames must be UTF-8")).await;
+                    let _ = out.send(closing(u16::from(WsCloseCode::Invalid), "text frames must be UTF-8")).await;
                     return false;
                 }
                 Some(Err(tokio_tungstenite::tungstenite::Error::Protocol(_))) => {
-                    let _ = out.send(close(u16::from(WsCloseCode::Protocol), "websocket protocol error")).await;
+                    let _ = out.send(closing(u16::from(WsCloseCode::Protocol), "websocket protocol error")).await;
                     return false;
                 }
                 _ => return false,
@@ -427,7 +436,7 @@ async fn read_loop(
                     Err(_) => false,
                 };
                 if affected && !Box::pin(still_allowed(state, actor, session_id)).await {
-                    let _ = out.send(close(u16::from(WsCloseCode::Policy), "access revoked")).await;
+                    let _ = out.send(closing(u16::from(WsCloseCode::Policy), "access revoked")).await;
                     return false;
                 }
                 continue;
@@ -436,7 +445,7 @@ async fn read_loop(
         let reply = match message {
             Message::Text(text) if text.len() > MAX_FRAME_BYTES => {
                 let _ = out
-                    .send(close(u16::from(WsCloseCode::Size), "frame too large"))
+                    .send(closing(u16::from(WsCloseCode::Size), "frame too large"))
                     .await;
                 return false;
             }
@@ -453,7 +462,7 @@ async fn read_loop(
             },
             Message::Binary(_) => {
                 let _ = out
-                    .send(close(
+                    .send(closing(
                         u16::from(WsCloseCode::Unsupported),
                         "text frames only",
                     ))
@@ -464,7 +473,7 @@ async fn read_loop(
             _ => None,
         };
         if let Some(reply) = reply
-            && out.send(Message::text(reply)).await.is_err()
+            && out.send(Box::new(Message::text(reply))).await.is_err()
         {
             return false;
         }

@@ -13,14 +13,16 @@ use crate::error::ApiError;
 
 pub type Socket = WebSocketStream<poem::Upgraded>;
 
-/// Per-connection buffers: a small read buffer (client frames are at most 16 KiB and rare),
-/// writes gathered up to 16 KiB before a system call. Messages a little over the room's limit
+/// Per-connection buffers, which a room holds thousands of: a small read buffer (client frames
+/// are short and rare; a longer one, up to the limit, grows it), writes gathered up to 4 KiB
+/// before a system call (a room's frames are a few hundred bytes; the write buffer keeps the
+/// size it grew to, so a larger one would cost every socket that much for good). Messages a little over the room's limit
 /// are still read whole so the room can refuse them with 1009 and a reason; far larger ones
 /// fail in the codec before they are buffered.
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
+        .read_buffer_size(1024)
+        .write_buffer_size(4 * 1024)
         .max_write_buffer_size(4 * 1024 * 1024)
         .max_message_size(Some(4 * MAX_FRAME_BYTES))
         .max_frame_size(Some(4 * MAX_FRAME_BYTES))
