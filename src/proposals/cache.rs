@@ -2,9 +2,9 @@
 //! community at the same level (public, member, committee), so that a crowd opening the same
 //! list does not run the same query for each of them.
 //!
-//! What is remembered is the page as that level sees it: rows, total and names. What belongs to
-//! one viewer is never remembered: whether they co-signed each proposal is read for every request,
-//! and a viewer who has proposals only they can see (their drafts) gets the list from the database.
+//! What is shared is the page as that level sees it: rows, total and names. What belongs to one
+//! viewer is remembered apart, per viewer: which proposals they co-signed, and whether they have
+//! proposals only they can see (their drafts), in which case their list comes from the database.
 //!
 //! Every write that can change a list (a proposal written, co-signed or moderated, a person's
 //! name changed) forgets every page at once in this process after its commit, and on PostgreSQL in
@@ -136,19 +136,12 @@ impl<P, V> Lists<P, V> {
 /// after the commit, and in the other processes through a notice that PostgreSQL delivers only
 /// once the transaction has committed.
 pub async fn commit(state: &AppState, txn: WriteTxn) -> Result<(), DbErr> {
-    announce(state, &*txn).await?;
-    txn.commit().await?;
-    state.lists.invalidate();
-    Ok(())
-}
-
-/// Inside a writing transaction: tells the other processes (PostgreSQL) that lists change when
-/// it commits. The caller forgets this process's pages after its commit.
-pub async fn announce<C: ConnectionTrait>(state: &AppState, txn: &C) -> Result<(), DbErr> {
     if state.db.backend() == sea_orm::DbBackend::Postgres {
         txn.execute_unprepared(&format!("NOTIFY {LISTS_CHANNEL}"))
             .await?;
     }
+    txn.commit().await?;
+    state.lists.invalidate();
     Ok(())
 }
 

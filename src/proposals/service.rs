@@ -411,11 +411,12 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// A page of the list as every viewer who sees the community at one level sees it: what
-/// `cache` remembers. The viewer's own co-signatures are not in it.
-/// The process's list memory: shared pages, and each viewer's co-signatures.
+/// The process's list memory: shared pages, and each viewer's co-signatures (None when the
+/// viewer has proposals only they can see).
 pub type ListMemory = super::cache::Lists<SharedPage, Option<HashSet<Uuid>>>;
 
+/// A page of the list as every viewer who sees the community at one level sees it. The viewer's
+/// own co-signatures are not in it.
 pub struct SharedPage {
     rows: Vec<proposal::Model>,
     total: u64,
