@@ -74,6 +74,8 @@ struct Report {
     gaps: u64,
     /// The server's resident memory with every client connected, in KiB.
     connected_kib: u64,
+    /// The same without mapped files' pages (`RssAnon`).
+    connected_anon_kib: u64,
 }
 
 impl Report {
@@ -399,6 +401,7 @@ async fn run_clients(
     // Let the arrivals (one presence event each, fanned out to everyone) settle first.
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
     let connected_kib = server.map(common::rss_kib).unwrap_or((0, 0)).0;
+    let connected_anon_kib = server.map(common::anon_kib).unwrap_or(0);
     let per_sender = args.rate / senders.len().max(1) as f64;
     let total_each = (per_sender * args.seconds as f64).round() as u64;
     let sent_total = Arc::new(AtomicU64::new(0));
@@ -454,6 +457,7 @@ async fn run_clients(
         last_seqs,
         gaps,
         connected_kib,
+        connected_anon_kib,
     }
 }
 
@@ -648,6 +652,7 @@ async fn main() {
         ));
     }
     let (idle, _) = server.id().map(common::rss_kib).unwrap_or((0, 0));
+    let idle_anon = server.id().map(common::anon_kib).unwrap_or(0);
     let epoch = Instant::now();
     eprintln!(
         "yishi: {} clients, {} msg/s for {} s…",
@@ -705,11 +710,13 @@ async fn main() {
     }
     let rss = yishi_report.connected_kib;
     println!(
-        "yishi server memory: idle {} MiB, with {} sockets {} MiB ({:.1} KiB per socket), peak {} MiB",
+        "yishi server memory: idle {} MiB, with {} sockets {} MiB ({:.1} KiB per socket; its own memory without mapped file pages {:.1} KiB per socket), peak {} MiB",
         idle / 1024,
         args.clients,
         rss / 1024,
         rss.saturating_sub(idle) as f64 / args.clients.max(1) as f64,
+        yishi_report.connected_anon_kib.saturating_sub(idle_anon) as f64
+            / args.clients.max(1) as f64,
         hwm / 1024
     );
     if let Some((c, hwm)) = &ceiling {

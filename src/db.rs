@@ -62,6 +62,11 @@ impl Db {
                         .foreign_keys(true)
                         .busy_timeout(Duration::from_secs(10))
                         .create_if_missing(true)
+                        // Reads from the file mapped into memory (up to 256 MiB of it) rather
+                        // than a system call and a copy per page: each commit by another
+                        // connection empties a connection's page cache, so under a stream of
+                        // writes (a ballot burst) every read would fetch its pages again.
+                        .pragma("mmap_size", "268435456")
                 });
         } else {
             // A few connections kept open, so a burst after a quiet spell does not wait for

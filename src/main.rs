@@ -4,6 +4,18 @@ use clap::{Parser, Subcommand};
 use yishi::config::Settings;
 use yishi::db::Db;
 
+/// jemalloc rather than the system allocator: see the note beside it in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings (its `malloc_conf`, read at start): a background thread gives memory
+/// freed after a burst back to the system within a few seconds, even when the process is then
+/// quiet (by default that happens only as it allocates again). `_RJEM_MALLOC_CONF` in the
+/// environment overrides it.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static MALLOC_CONF: Option<&'static u8> =
+    Some(&b"background_thread:true,dirty_decay_ms:2000,muzzy_decay_ms:0\0"[0]);
+
 #[derive(Parser)]
 #[command(
     name = "yishi",

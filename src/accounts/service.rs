@@ -349,16 +349,23 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
     if let Some(actor) = state.actors.get(&token_hash, now) {
         return Ok(actor);
     }
-    let session = auth_session::Entity::find()
+    use sea_orm::QuerySelect;
+    // The sign-in and its person in one read, their roles and organisations in a second.
+    let (session, user) = auth_session::Entity::find()
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            auth_session::Entity::belongs_to(user::Entity)
+                .from(auth_session::Column::UserId)
+                .to(user::Column::Id)
+                .into(),
+        )
+        .select_also(user::Entity)
         .filter(auth_session::Column::TokenHash.eq(token_hash.clone()))
         .filter(auth_session::Column::ExpiresAt.gt(now))
-        .one(&state.db.conn)
-        .await?
-        .ok_or_else(unauthorized)?;
-    let user = user::Entity::find_by_id(session.user_id)
         .filter(user::Column::DeletedAt.is_null())
         .one(&state.db.conn)
         .await?
+        .and_then(|(session, user)| Some((session, user?)))
         .ok_or_else(unauthorized)?;
     if now - session.last_seen_at > ChronoDuration::minutes(5) {
         // Best effort: a failed touch must not fail the request.
@@ -368,8 +375,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
             .exec(&state.db.conn)
             .await;
     }
-    let grants = grants_of(&state.db.conn, user.id).await?;
-    let affiliations = affiliations_of(&state.db.conn, user.id).await?;
+    let (grants, affiliations) = access_of(&state.db.conn, user.id).await?;
     let actor = Actor {
         user,
         session_id: session.id,
@@ -395,44 +401,79 @@ pub async fn grants_of<C: ConnectionTrait>(
         .collect())
 }
 
-pub async fn affiliations_of<C: ConnectionTrait>(
+/// A person's roles and organisations, in one read (every request whose sign-in is not
+/// remembered resolves them): the role grants, then the memberships with their organisation's
+/// place.
+pub async fn access_of<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
-) -> std::result::Result<Vec<crate::policy::Affiliation>, sea_orm::DbErr> {
-    let memberships = organisation_member::Entity::find()
-        .filter(organisation_member::Column::UserId.eq(user_id))
-        .all(db)
-        .await?;
-    if memberships.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Every request resolves its actor: one query for the organisations, not one each.
-    let places: std::collections::HashMap<Uuid, Uuid> = organisation::Entity::find()
-        .filter(
-            organisation::Column::Id.is_in(
-                memberships
-                    .iter()
-                    .map(|m| m.organisation_id)
-                    .collect::<Vec<_>>(),
-            ),
+) -> std::result::Result<(Vec<(Role, Option<Uuid>)>, Vec<crate::policy::Affiliation>), sea_orm::DbErr>
+{
+    use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
+    let (kind, role, first, second) = (
+        Alias::new("kind"),
+        Alias::new("role"),
+        Alias::new("first"),
+        Alias::new("second"),
+    );
+    let mut query = Query::select()
+        .expr_as(Expr::val("grant"), kind.clone())
+        .expr_as(Expr::col(role_grant::Column::Role), role.clone())
+        .expr_as(Expr::col(role_grant::Column::PlaceId), first.clone())
+        .expr_as(Expr::col(role_grant::Column::PlaceId), second.clone())
+        .from(role_grant::Entity)
+        .and_where(role_grant::Column::UserId.eq(user_id))
+        .to_owned();
+    let memberships = Query::select()
+        .expr(Expr::val("member"))
+        .expr(Expr::col((
+            organisation_member::Entity,
+            organisation_member::Column::Role,
+        )))
+        .expr(Expr::col((
+            organisation_member::Entity,
+            organisation_member::Column::OrganisationId,
+        )))
+        .expr(Expr::col((
+            organisation::Entity,
+            organisation::Column::PlaceId,
+        )))
+        .from(organisation_member::Entity)
+        .inner_join(
+            organisation::Entity,
+            Expr::col((organisation::Entity, organisation::Column::Id)).equals((
+                organisation_member::Entity,
+                organisation_member::Column::OrganisationId,
+            )),
         )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.place_id))
-        .collect();
-    Ok(memberships
-        .into_iter()
-        .filter_map(|m| {
-            places
-                .get(&m.organisation_id)
-                .map(|place_id| crate::policy::Affiliation {
-                    organisation_id: m.organisation_id,
-                    place_id: *place_id,
-                    representative: m.role == "representative",
-                })
-        })
-        .collect())
+        .and_where(
+            Expr::col((
+                organisation_member::Entity,
+                organisation_member::Column::UserId,
+            ))
+            .eq(user_id),
+        )
+        .to_owned();
+    query.union(UnionType::All, memberships);
+    let (mut out_grants, mut out_affiliations) = (Vec::new(), Vec::new());
+    for row in db.query_all(&query).await? {
+        let role_name: String = row.try_get("", "role")?;
+        let first: Option<Uuid> = row.try_get("", "first")?;
+        if row.try_get::<String>("", "kind")? == "grant" {
+            if let Some(r) = Role::parse(&role_name) {
+                out_grants.push((r, first));
+            }
+        } else if let (Some(organisation_id), Some(place_id)) =
+            (first, row.try_get::<Option<Uuid>>("", "second")?)
+        {
+            out_affiliations.push(crate::policy::Affiliation {
+                organisation_id,
+                place_id,
+                representative: role_name == "representative",
+            });
+        }
+    }
+    Ok((out_grants, out_affiliations))
 }
 
 pub async fn profile<C: ConnectionTrait>(
@@ -890,8 +931,7 @@ pub async fn actor_for(
         .one(&state.db.conn)
         .await?
         .ok_or_else(|| ApiError::unauthorized("The account no longer exists."))?;
-    let grants = grants_of(&state.db.conn, user.id).await?;
-    let affiliations = affiliations_of(&state.db.conn, user.id).await?;
+    let (grants, affiliations) = access_of(&state.db.conn, user.id).await?;
     Ok(Actor {
         user,
         session_id: sign_in,

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::counting::{self, CountedBallot, yes_no_options};
 use super::error::VotingError as E;
 use super::model::*;
+use super::writer::{Elector, Electors};
 use crate::audit::{self, Change};
 use crate::clock;
 use crate::communities::model::PlaceKind;
@@ -1740,24 +1741,49 @@ async fn store_ballot<C: ConnectionTrait>(
     Ok(Some(receipt))
 }
 
-/// The person's own voting entity in a poll, if they are in its electorate.
-async fn own_voter<C: ConnectionTrait>(
-    db: &C,
-    poll_id: Uuid,
-    user_id: Uuid,
-) -> Result<Option<poll_voter::Model>> {
-    // Two primary-key-shaped lookups; measured faster on SQLite than one IN-subquery.
-    let Some(link) = poll_voter_person::Entity::find()
-        .filter(poll_voter_person::Column::PollId.eq(poll_id))
-        .filter(poll_voter_person::Column::UserId.eq(user_id))
-        .one(db)
+/// The person's own voting entity in an open poll, if they are in its electorate: from the
+/// electorate this process remembers, read whole on the poll's first ballot here.
+async fn own_elector(state: &AppState, p: &poll::Model, user_id: Uuid) -> Result<Option<Elector>> {
+    let electors = state
+        .open_polls
+        .electorates
+        .get_or_fill(&p.id.to_string(), || read_electorate(&state.db.conn, p.id))
+        .await?;
+    Ok(electors.get(&user_id).copied())
+}
+
+/// An open poll's frozen electorate, by person.
+async fn read_electorate<C: ConnectionTrait>(db: &C, poll_id: Uuid) -> Result<Electors> {
+    let areas: HashMap<Uuid, i64> = poll_voter::Entity::find()
+        .select_only()
+        .column(poll_voter::Column::Id)
+        .column(poll_voter::Column::AreaCenti)
+        .filter(poll_voter::Column::PollId.eq(poll_id))
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
         .await?
-    else {
-        return Ok(None);
-    };
-    Ok(poll_voter::Entity::find_by_id(link.voter_id)
-        .one(db)
-        .await?)
+        .into_iter()
+        .collect();
+    Ok(poll_voter_person::Entity::find()
+        .select_only()
+        .column(poll_voter_person::Column::UserId)
+        .column(poll_voter_person::Column::VoterId)
+        .filter(poll_voter_person::Column::PollId.eq(poll_id))
+        .into_tuple::<(Uuid, Uuid)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(user, voter_id)| {
+            let area_centi = *areas.get(&voter_id)?;
+            Some((
+                user,
+                Elector {
+                    voter_id,
+                    area_centi,
+                },
+            ))
+        })
+        .collect())
 }
 
 /// Casts a ballot. Returns the receipt and whether it is a replay of an earlier request.
@@ -1794,8 +1820,8 @@ pub async fn cast(
         load_visible(db, Some(actor), poll_id).await?;
         return Err(e);
     }
-    let own = own_voter(db, poll_id, actor.id()).await?;
-    let by_proxy = req.voter_id.is_some() && req.voter_id != own.as_ref().map(|v| v.id);
+    let own = own_elector(state, &p, actor.id()).await?;
+    let by_proxy = req.voter_id.is_some() && req.voter_id != own.map(|v| v.voter_id);
     if status_of(&p) != PollStatus::Open || (own.is_none() && !by_proxy) {
         // The slow path decides between "no such poll" and "not yours to vote in".
         load_visible(db, Some(actor), poll_id).await?;
@@ -1820,7 +1846,7 @@ pub async fn cast(
     let voter = own.ok_or_else(not_elector)?;
     let answer = BallotReceipt {
         poll_id,
-        voter_id: voter.id,
+        voter_id: voter.voter_id,
         receipt: new_receipt(p.id),
         via: BallotVia::Online.as_str().into(),
         choices: (!p.secret).then(|| choices.clone()),
@@ -1828,7 +1854,7 @@ pub async fn cast(
     let job = super::writer::Job {
         poll_id,
         secret: p.secret,
-        voter_id: voter.id,
+        voter_id: voter.voter_id,
         area_centi: voter.area_centi,
         choices,
         cast_by: actor.id(),

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::audit::{self, Change};
 use crate::clock;
 use crate::entities::{ballot, ballot_request, poll_voter};
+use crate::memo::Memo;
 use crate::state::AppState;
 
 /// Most ballots in one transaction.
@@ -77,9 +78,35 @@ pub async fn poll_lock<C: ConnectionTrait>(
 /// Open polls' rows, remembered for a second or two so that a burst of ballots does not read
 /// the same poll for every ballot. Safe because an open poll's definition is frozen and the
 /// writer itself checks, in its transaction, that the poll is still open.
-#[derive(Default)]
+///
+/// And their electorates: who votes for which voting entity. An electorate is frozen in the
+/// transaction that opens its poll and never changes after, so once a poll has been seen open it
+/// is read whole, once, by the first ballot, and each ballot after finds its voter here instead of
+/// looking it up. Kept five to ten minutes from that read (then read again if ballots still come),
+/// forgotten when the poll closes in this process; a ballot for a poll closed by another process
+/// is refused by the writer, which checks in its transaction.
 pub struct OpenPolls {
     entries: Mutex<HashMap<Uuid, (crate::entities::poll::Model, std::time::Instant)>>,
+    pub electorates: Memo<Electors>,
+}
+
+/// An open poll's electorate by person: the voting entity they vote for, and its floor area.
+pub type Electors = HashMap<Uuid, Elector>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elector {
+    pub voter_id: Uuid,
+    pub area_centi: i64,
+}
+
+impl Default for OpenPolls {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            // An electorate of 10,000 is about half a megabyte; 64 of them is the most kept.
+            electorates: Memo::bounded(std::time::Duration::from_secs(600), 64),
+        }
+    }
 }
 
 impl OpenPolls {
@@ -104,6 +131,7 @@ impl OpenPolls {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        self.electorates.forget(&id.to_string());
     }
 }
 
