@@ -3,7 +3,8 @@ use std::time::Duration;
 use chrono::Duration as ChronoDuration;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -349,7 +350,6 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
     if let Some(actor) = state.actors.get(&token_hash, now) {
         return Ok(actor);
     }
-    use sea_orm::QuerySelect;
     // The sign-in and its person in one read, their roles and organisations in a second.
     let (session, user) = auth_session::Entity::find()
         .join(
@@ -410,17 +410,13 @@ pub async fn access_of<C: ConnectionTrait>(
 ) -> std::result::Result<(Vec<(Role, Option<Uuid>)>, Vec<crate::policy::Affiliation>), sea_orm::DbErr>
 {
     use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
-    let (kind, role, first, second) = (
-        Alias::new("kind"),
-        Alias::new("role"),
-        Alias::new("first"),
-        Alias::new("second"),
-    );
+    // The first branch names the columns; `second` is unused for grants (a union needs the
+    // same number of columns in both).
     let mut query = Query::select()
-        .expr_as(Expr::val("grant"), kind.clone())
-        .expr_as(Expr::col(role_grant::Column::Role), role.clone())
-        .expr_as(Expr::col(role_grant::Column::PlaceId), first.clone())
-        .expr_as(Expr::col(role_grant::Column::PlaceId), second.clone())
+        .expr_as(Expr::val("grant"), Alias::new("kind"))
+        .expr_as(Expr::col(role_grant::Column::Role), Alias::new("role"))
+        .expr_as(Expr::col(role_grant::Column::PlaceId), Alias::new("first"))
+        .expr_as(Expr::col(role_grant::Column::PlaceId), Alias::new("second"))
         .from(role_grant::Entity)
         .and_where(role_grant::Column::UserId.eq(user_id))
         .to_owned();
