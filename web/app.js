@@ -112,15 +112,36 @@ function renderNav() {
   nav.replaceChildren(ul);
 }
 
+// Each navigation renders through its own handle on <main>. A page still waiting for the server
+// when the user moves on must not paint over the newer page, so once another navigation has
+// begun the older handle's writes are dropped (and `current` tells a page it is no longer shown).
+let navigation = 0;
+const WRITES = new Set(['replaceChildren', 'prepend', 'append', 'appendChild', 'insertBefore', 'replaceChild']);
+
+function viewOf(main) {
+  const mine = ++navigation;
+  return new Proxy(main, {
+    get(target, prop) {
+      if (prop === 'current') return mine === navigation;
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      if (WRITES.has(prop)) return (...args) => (mine === navigation ? value.apply(target, args) : undefined);
+      return value.bind(target);
+    },
+  });
+}
+
 export async function route(event) {
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
   const params = new URLSearchParams(query ?? '');
   const page = resolve(path);
   live.leave();
   const main = document.getElementById('main');
+  const view = viewOf(main);
   renderNav();
   notifications.connect();
-  await page(main, params);
+  await page(view, params);
+  if (!view.current) return;
   applyTranslations(document);
   // After in-app navigation, move focus to the new content; on first load keep it at the top
   // so that the first Tab reaches the skip link.

@@ -119,3 +119,30 @@ test('language switch, large text and keyboard navigation', async () => {
   await page.getByRole('alert').getByText('Email or password is wrong.').waitFor();
   await context.close();
 });
+
+test('a page answered late does not paint over the page the user moved on to', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // The tender board's read is held until the user has moved on to the proposals.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  let asked;
+  const reading = new Promise((resolve) => { asked = resolve; });
+  await page.route(/\/api\/v1\/tenders(\?.*)?$/, async (route) => { asked(); await held; await route.continue(); });
+  await page.goto(`${server.base}/#/tenders`);
+  await reading;
+  await page.goto(`${server.base}/#/proposals`);
+  await page.getByRole('heading', { name: '社区议题', level: 1 }).waitFor();
+
+  // The board's answer arrives now; once the browser has it and has drawn a frame after it,
+  // the proposals are still what is shown.
+  const answered = page.waitForResponse(/\/api\/v1\/tenders(\?.*)?$/);
+  release();
+  await answered;
+  await page.waitForFunction(() => performance.getEntriesByType('resource')
+    .some((e) => /\/api\/v1\/tenders(\?.*)?$/.test(e.name) && e.responseEnd > 0));
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  assert.equal(await page.locator('main h1').textContent(), '社区议题');
+  assert.equal(await page.getByRole('heading', { name: '政府购买服务公告' }).count(), 0);
+  await context.close();
+});

@@ -17,6 +17,8 @@ export async function room(main, params, id) {
   leave();
   let info;
   try { info = await api.get(`/sessions/${id}`); } catch (err) { main.replaceChildren(message('error', problemText(err))); return; }
+  // The user may have moved on while the session was read: then no socket is opened.
+  if (main.current === false) return;
   const state = {
     info, you: null, chair: false, lastSeq: 0, status: info.status, currentItem: info.current_item_id,
     // In a crowd (hundreds present) the server sends how many are here, not who.
