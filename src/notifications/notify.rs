@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::Mail;
 use super::catalogue::{Category, Kind, Mode, default_mode};
-use super::outbox::{Envelope, PENDING, insert};
+use super::outbox::{Envelope, PENDING, insert, insert_many};
 use crate::clock;
 use crate::entities::{
     notification, notification_preference, organisation_member, outbox, role_grant,
@@ -169,24 +169,17 @@ pub async fn notify_many<C: ConnectionTrait>(
         if !feed.is_empty() {
             notification::Entity::insert_many(feed).exec(txn).await?;
         }
+        let mut plain = Vec::new();
         for r in mails {
             let merge_key = (kind.entry().mergeable)
                 .then(|| object.map(|o| format!("{}:{}:{o}", r.user_id, kind.key())))
                 .flatten();
             match merge_key {
                 Some(key) => enqueue_merged(state, txn, &r, category, key).await?,
-                None => {
-                    insert(
-                        txn,
-                        &r.email,
-                        r.mail,
-                        envelope(r.user_id, category, None),
-                        now,
-                    )
-                    .await?;
-                }
+                None => plain.push((r.email, r.mail, envelope(r.user_id, category, None))),
             }
         }
+        insert_many(txn, plain, now).await?;
     }
     if !fed.is_empty() {
         if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
