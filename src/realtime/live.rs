@@ -1,7 +1,7 @@
 //! `GET /api/v1/sessions/{id}/live`: the websocket room, and the room actions shared with HTTP.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -190,121 +190,14 @@ enum Stop {
     Ended,
 }
 
-/// Tells a socket's writer that its reader has queued answers (pongs, errors, a closing frame)
-/// or has ended. The writer waits on this rather than on the queue itself: it polls its wait
-/// once per frame in a busy room, and a flag with a registered waker is cheaper to poll than
-/// an empty channel.
-#[derive(Default)]
-struct Signal {
-    raised: AtomicBool,
-    waker: futures_util::task::AtomicWaker,
-}
-
-impl Signal {
-    fn raise(&self) {
-        self.raised.store(true, Ordering::Release);
-        self.waker.wake();
-    }
-
-    /// Whether it was raised, lowering it.
-    fn take(&self) -> bool {
-        self.raised.load(Ordering::Relaxed) && self.raised.swap(false, Ordering::Acquire)
-    }
-
-    /// Resolves once raised (without lowering it).
-    fn raised(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(move |cx| {
-            self.waker.register(cx.waker());
-            if self.raised.load(Ordering::Acquire) {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
-    }
-}
-
-/// The reader's side of its answers to the writer: a bounded queue, and the signal raised after
-/// each answer and when the reader ends.
-struct Answers {
-    tx: Option<mpsc::Sender<Box<Message>>>,
-    signal: Arc<Signal>,
-}
-
-/// The writer's side of the reader's answers.
-struct Inbox {
-    rx: mpsc::Receiver<Box<Message>>,
-    signal: Arc<Signal>,
-}
-
-impl Answers {
-    fn new() -> (Self, Inbox) {
-        let (tx, rx) = mpsc::channel(64);
-        let signal = Arc::new(Signal::default());
-        let answers = Self {
-            tx: Some(tx),
-            signal: signal.clone(),
-        };
-        (answers, Inbox { rx, signal })
-    }
-
-    async fn send(&self, m: Box<Message>) -> Result<(), ()> {
-        let tx = self.tx.as_ref().ok_or(())?;
-        tx.send(m).await.map_err(|_| ())?;
-        self.signal.raise();
-        Ok(())
-    }
-}
-
-impl Drop for Answers {
-    /// The queue closes first, then the writer is told to look, so it finds it closed.
-    fn drop(&mut self) {
-        drop(self.tx.take());
-        self.signal.raise();
-    }
-}
-
-/// What the writer found in its inbox.
-#[derive(Default)]
-struct Found {
-    /// One of the answers is a close frame.
-    closing: bool,
-    /// The reader has ended (its last answers are in the batch).
-    reader_gone: bool,
-}
-
-impl Inbox {
-    /// Moves the reader's answers into `batch`, when it has signalled some (or has ended).
-    fn drain(&mut self, batch: &mut Vec<Message>) -> Found {
-        let mut found = Found::default();
-        if !self.signal.take() {
-            return found;
-        }
-        loop {
-            match self.rx.try_recv() {
-                Ok(m) => {
-                    found.closing |= matches!(*m, Message::Close(_));
-                    batch.push(*m);
-                }
-                Err(mpsc::error::TryRecvError::Empty) => return found,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    found.reader_gone = true;
-                    return found;
-                }
-            }
-        }
-    }
-}
-
 /// The one task that writes to a socket: room frames from the broadcast, shared not copied,
 /// and the reader's own answers. A client whose socket stops taking frames while more than
 /// `limit` wait for it (or more than the room's ring holds) is told to resync and dropped, so
 /// it never holds back the room; a client that reads keeps up however bursty the room is.
 async fn write_loop(
     mut sink: SplitSink<Socket, Message>,
-    room: Arc<Room>,
     mut frames: broadcast::Receiver<Frame>,
-    mut inbox: Inbox,
+    mut own: mpsc::Receiver<Box<Message>>,
     mut sent_upto: i64,
     limit: usize,
     metrics: Arc<crate::metrics::Metrics>,
@@ -312,39 +205,29 @@ async fn write_loop(
     // Grown for a burst and given back after it: a room holds thousands of idle writers.
     let mut batch: Vec<Message> = Vec::new();
     let stop = 'run: loop {
-        // The reader's answers first; when it has ended, what it queued last (often a close
-        // frame with its reason) is still written.
-        let Found {
-            mut closing,
-            reader_gone,
-        } = inbox.drain(&mut batch);
-        if reader_gone && batch.is_empty() {
-            break 'run Stop::Done;
-        }
-        // Otherwise wait for a room frame or the reader's signal.
-        if batch.is_empty() {
-            closing = tokio::select! {
-                biased;
-                f = frames.recv() => match f {
-                    Ok(f) if f.seq <= sent_upto => continue,
-                    Ok(f) => {
-                        sent_upto = f.seq;
-                        batch.push(Message::Text(f.text));
-                        f.closes
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => break 'run Stop::Behind,
-                    Err(broadcast::error::RecvError::Closed) => break 'run Stop::Done,
-                },
-                () = inbox.signal.raised() => continue,
-            };
-        }
-        // Whatever else is already waiting goes in the same write (asked of the channel only
-        // when the room has sent past this socket).
-        while !closing
-            && !reader_gone
-            && batch.len() < BATCH
-            && room.sent_seq.load(Ordering::Acquire) > sent_upto
-        {
+        let mut closing = tokio::select! {
+            biased;
+            m = own.recv() => match m {
+                Some(m) => {
+                    let close = matches!(*m, Message::Close(_));
+                    batch.push(*m);
+                    close
+                }
+                None => break 'run Stop::Done,
+            },
+            f = frames.recv() => match f {
+                Ok(f) if f.seq <= sent_upto => continue,
+                Ok(f) => {
+                    sent_upto = f.seq;
+                    batch.push(Message::Text(f.text));
+                    f.closes
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => break 'run Stop::Behind,
+                Err(broadcast::error::RecvError::Closed) => break 'run Stop::Done,
+            },
+        };
+        // Whatever else is already waiting goes in the same write.
+        while !closing && batch.len() < BATCH {
             match frames.try_recv() {
                 Ok(f) if f.seq <= sent_upto => {}
                 Ok(f) => {
@@ -394,7 +277,6 @@ async fn write_loop(
         match written {
             None => break Stop::Behind,
             Some(Err(_)) => break Stop::Ended,
-            Some(Ok(())) if reader_gone => break Stop::Done,
             Some(Ok(())) if session_closed => {
                 let _ = sink
                     .send(close(CLOSE_SESSION_CLOSED, "session closed"))
@@ -440,12 +322,11 @@ async fn serve(
     // the work it does now and then.
     let greeted = Box::pin(greet(&mut sink, &state, &room, user, chair, last_seq)).await;
     if let Ok(at) = greeted {
-        let (out_tx, inbox) = Answers::new();
+        let (out_tx, out_rx) = mpsc::channel::<Box<Message>>(64);
         let mut writer = tokio::spawn(write_loop(
             sink,
-            room.clone(),
             frames,
-            inbox,
+            out_rx,
             at,
             state.settings.live_send_queue,
             state.metrics.clone(),
@@ -514,7 +395,7 @@ impl Flood {
 #[allow(clippy::too_many_arguments)]
 async fn read_loop(
     stream: &mut SplitStream<Socket>,
-    out: &Answers,
+    out: &mpsc::Sender<Box<Message>>,
     writer: &mut tokio::task::JoinHandle<()>,
     state: &AppState,
     room: &Arc<Room>,

@@ -171,10 +171,6 @@ pub struct Room {
     pub session_id: Uuid,
     /// Serialised event frames, in sequence order.
     pub tx: broadcast::Sender<Frame>,
-    /// The sequence number of the latest frame sent on `tx`. A socket's writer reads it to
-    /// know whether more frames wait for it without asking the channel, which takes the
-    /// channel's lock: thousands of writers asking once per frame contend on it.
-    pub sent_seq: std::sync::atomic::AtomicI64,
     state: Mutex<RoomState>,
     /// The latest `snapshot` frame, made once per sequence number however many sockets ask.
     snapshot_frame: Mutex<Option<(i64, Utf8Bytes)>>,
@@ -292,8 +288,6 @@ impl Room {
                     closes: e.kind == "session.closed",
                     text: text.into(),
                 });
-                self.sent_seq
-                    .store(e.seq, std::sync::atomic::Ordering::Release);
             }
         }
     }
@@ -511,7 +505,6 @@ impl Rooms {
         let room = Arc::new(Room {
             session_id: session.id,
             tx,
-            sent_seq: Default::default(),
             state: Mutex::new(folded),
             snapshot_frame: Mutex::default(),
             crowd_above: state.settings.live_crowd,
