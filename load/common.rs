@@ -125,6 +125,26 @@ pub fn anon_kib(pid: u32) -> u64 {
     status_kib(pid, "RssAnon:")
 }
 
+/// Waits until a process's own memory has held within 1% for two seconds (its allocator gives
+/// the pages a burst freed back over a second or two), at most `limit`.
+pub async fn memory_settled(pid: u32, limit: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut window = std::collections::VecDeque::new();
+    while started.elapsed() < limit {
+        window.push_back(anon_kib(pid));
+        if window.len() > 8 {
+            window.pop_front();
+            let (lo, hi) = (window.iter().min(), window.iter().max());
+            if let (Some(&lo), Some(&hi)) = (lo, hi)
+                && hi - lo <= hi / 100
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 /// A community, one committee member and `n` residents, each with a bearer token; written in
 /// batches straight into the database (no password hashing: these accounts only use tokens).
 pub async fn seed_community(db: &Db, n: usize) -> (Uuid, String, Vec<String>) {

@@ -446,6 +446,9 @@ async fn run_clients(
     let clients = readers.len() as u64;
     // Let the arrivals (one presence event each, fanned out to everyone) settle first.
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
+    if let Some(pid) = server {
+        common::memory_settled(pid, Duration::from_secs(10)).await;
+    }
     let connected_kib = server.map(common::rss_kib).unwrap_or((0, 0)).0;
     let connected_anon_kib = server.map(common::anon_kib).unwrap_or(0);
     let per_sender = args.rate / senders.len().max(1) as f64;
@@ -519,6 +522,10 @@ struct Recovery {
     secs: Vec<f64>,
     /// Seconds from the storm's start until each client had its ticket, sorted.
     ticket_secs: Vec<f64>,
+    /// Ticket requests answered 503 (shed) before the one that succeeded.
+    tickets_shed: u64,
+    /// Ticket requests that failed otherwise (another status, or no answer).
+    tickets_failed: u64,
 }
 
 impl Recovery {
@@ -536,7 +543,7 @@ impl Recovery {
                 .unwrap_or(f64::NAN)
         };
         println!(
-            "reconnect: {} of {} caught up (snapshots {}, gaps {})  p50 {:.1} s  p99 {:.1} s  all {:.1} s  (tickets: p50 {:.1} s, all {:.1} s)",
+            "reconnect: {} of {} caught up (snapshots {}, gaps {})  p50 {:.1} s  p99 {:.1} s  all {:.1} s  (tickets: p50 {:.1} s, all {:.1} s; {} shed, {} failed)",
             self.recovered,
             self.clients,
             self.snapshots,
@@ -545,14 +552,17 @@ impl Recovery {
             at(0.99),
             at(1.0),
             ticket(0.5),
-            ticket(1.0)
+            ticket(1.0),
+            self.tickets_shed,
+            self.tickets_failed
         );
     }
 }
 
 /// Every client reconnects at once, as browsers do after a network blip: a fresh ticket over
-/// HTTP, then the socket with its last sequence number. A client has caught up when it has
-/// every event up to `target` with no hole.
+/// HTTP, then the socket with its last sequence number. A refused ticket (503 when the server
+/// sheds load) is asked for again with the web client's backoff. A client has caught up when
+/// it has every event up to `target` with no hole.
 async fn reconnect_storm(
     base: &str,
     sid: Uuid,
@@ -566,6 +576,7 @@ async fn reconnect_storm(
         .unwrap();
     let started = Instant::now();
     let ws_base = base.replace("http://", "ws://");
+    let (shed, failed) = (&AtomicU64::new(0), &AtomicU64::new(0));
     let outcomes = futures_util::future::join_all(
         tokens
             .iter()
@@ -574,6 +585,7 @@ async fn reconnect_storm(
             .map(|(token, last)| {
                 let (http, ws_base) = (http.clone(), ws_base.clone());
                 async move {
+                    let mut backoff = 500u64;
                     let ticket = loop {
                         let answer = http
                             .post(format!("{base}/api/v1/sessions/{sid}/tickets"))
@@ -581,13 +593,25 @@ async fn reconnect_storm(
                             .json(&serde_json::json!({}))
                             .send()
                             .await;
-                        if let Ok(a) = answer
-                            && a.status() == 201
-                            && let Ok(v) = a.json::<serde_json::Value>().await
-                        {
-                            break v["ticket"].as_str().unwrap_or_default().to_string();
+                        match answer {
+                            Ok(a) if a.status() == 201 => {
+                                if let Ok(v) = a.json::<serde_json::Value>().await {
+                                    break v["ticket"].as_str().unwrap_or_default().to_string();
+                                }
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(a) if a.status() == 503 => {
+                                shed.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
-                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        // As the web client does: wait, doubling up to 15 s, drawn at random
+                        // in the upper half so that refused clients do not return together.
+                        let wait = backoff / 2 + rand::random::<u64>() % (backoff / 2 + 1);
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                        backoff = (backoff * 2).min(15_000);
                     };
                     let ticketed = started.elapsed().as_secs_f64();
                     let url = format!(
@@ -633,6 +657,8 @@ async fn reconnect_storm(
         gaps: 0,
         secs: Vec::new(),
         ticket_secs: Vec::new(),
+        tickets_shed: shed.load(Ordering::Relaxed),
+        tickets_failed: failed.load(Ordering::Relaxed),
     };
     for (secs, ticketed, resumed, gaps) in outcomes.into_iter().flatten() {
         r.ticket_secs.push(ticketed);
@@ -696,6 +722,10 @@ async fn main() {
             "ws://127.0.0.1:{port}/api/v1/sessions/{sid}/live?ticket={}",
             t["ticket"].as_str().unwrap_or_default()
         ));
+    }
+    // Idle means after the tickets' requests have left nothing behind to give back.
+    if let Some(pid) = server.id() {
+        common::memory_settled(pid, Duration::from_secs(10)).await;
     }
     let (idle, _) = server.id().map(common::rss_kib).unwrap_or((0, 0));
     let idle_anon = server.id().map(common::anon_kib).unwrap_or(0);

@@ -37,6 +37,8 @@ pub struct AppState {
     pub actors: Arc<crate::accounts::cache::ActorCache>,
     /// Seals bids until their tender's deadline.
     pub sealing: Arc<crate::contracts::sealing::Sealing>,
+    /// Keys the platform signs with.
+    pub keys: Arc<crate::keys::Keys>,
     /// Counts for `GET /metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Places for the API requests being answered (`max_in_flight`); none when unlimited.
@@ -76,6 +78,7 @@ impl AppState {
             sealing,
             actors,
             lists,
+            keys: Arc::default(),
             metrics: Arc::default(),
             in_flight,
         }

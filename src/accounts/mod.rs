@@ -6,4 +6,5 @@ pub mod cache;
 pub mod error;
 pub mod model;
 pub mod service;
+pub mod tickets;
 pub mod tokens;

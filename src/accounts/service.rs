@@ -852,56 +852,58 @@ pub async fn delete_account(state: &AppState, actor: &Actor, password: &str) -> 
     Ok(())
 }
 
-/// A single-use ticket to open a session's live room, valid for a minute, so that no
-/// long-lived token travels in a websocket URL.
-pub async fn issue_live_ticket(
-    state: &AppState,
-    actor: &Actor,
-    session_id: Uuid,
-) -> Result<String> {
-    let txn = state.db.write().await?;
-    // The ticket remembers the sign-in that asked for it, so that ending that sign-in also
-    // ends the socket it opened.
-    let purpose = format!("live:{session_id}:{}", actor.session_id);
-    let token = issue_token(&*txn, actor.id(), &purpose, ChronoDuration::seconds(60)).await?;
-    txn.commit().await?;
-    Ok(token)
+/// A one-minute, single-use ticket to open the websocket of `scope` (a session, or the feed).
+/// Signed, not stored: issuing one writes nothing. It names the sign-in that asked for it, so
+/// that ending that sign-in also ends the socket it opened.
+pub async fn issue_live_ticket(state: &AppState, actor: &Actor, scope: Uuid) -> Result<String> {
+    let key = state.keys.tickets(&state.db.conn).await?;
+    let expires_at = clock::now() + ChronoDuration::seconds(LIVE_TICKET_SECS);
+    Ok(super::tickets::sign(
+        key,
+        scope,
+        actor.id(),
+        actor.session_id,
+        expires_at,
+    ))
 }
 
-/// Uses a live-room ticket once; returns the person and the sign-in behind it.
+/// How long a websocket ticket can be used.
+pub const LIVE_TICKET_SECS: i64 = 60;
+
+/// Uses a websocket ticket for `scope` once; returns the person and the sign-in behind it.
 pub async fn consume_live_ticket(
     state: &AppState,
     ticket: &str,
-    session_id: Uuid,
+    scope: Uuid,
 ) -> std::result::Result<(Uuid, Uuid), ApiError> {
     let refused =
         || ApiError::unauthorized("The ticket is unknown, used or expired; ask for a new one.");
-    let txn = state.db.write().await?;
-    let found = one_time_token::Entity::find()
-        .filter(one_time_token::Column::TokenHash.eq(hash_token(ticket.trim())))
-        .one(&*txn)
-        .await?
-        .ok_or_else(refused)?;
-    let sign_in = found
-        .purpose
-        .strip_prefix(&format!("live:{session_id}:"))
-        .and_then(|s| s.parse::<Uuid>().ok())
-        .ok_or_else(refused)?;
+    let key = state.keys.tickets(&state.db.conn).await?;
+    let claims = super::tickets::verify(key, ticket, scope, clock::now()).ok_or_else(refused)?;
+    if !sign_in_alive(&state.db.conn, claims.sign_in).await? {
+        return Err(refused());
+    }
+    // The first use records the ticket (hashed); a second use, even a concurrent one in
+    // another process, finds it recorded.
     let now = clock::now();
-    if found.used_at.is_some() || found.expires_at <= now {
-        return Err(refused());
-    }
-    let marked = one_time_token::Entity::update_many()
-        .col_expr(one_time_token::Column::UsedAt, Expr::value(Some(now)))
-        .filter(one_time_token::Column::Id.eq(found.id))
-        .filter(one_time_token::Column::UsedAt.is_null())
-        .exec(&*txn)
-        .await?;
-    if marked.rows_affected != 1 || !sign_in_alive(&*txn, sign_in).await? {
-        return Err(refused());
-    }
+    let txn = state.db.write().await?;
+    let recorded = one_time_token::Entity::insert(one_time_token::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(claims.user),
+        purpose: Set(format!("live:{scope}:{}", claims.sign_in)),
+        token_hash: Set(hash_token(ticket.trim())),
+        expires_at: Set(claims.expires_at),
+        used_at: Set(Some(now)),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([one_time_token::Column::TokenHash])
+    .exec_without_returning(&*txn)
+    .await?;
     txn.commit().await?;
-    Ok((found.user_id, sign_in))
+    match recorded {
+        sea_orm::TryInsertResult::Inserted(1) => Ok((claims.user, claims.sign_in)),
+        _ => Err(refused()),
+    }
 }
 
 /// True while a sign-in exists and has not expired.

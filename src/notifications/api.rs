@@ -121,7 +121,7 @@ impl NotificationsApi {
         .await?;
         Ok(Json(crate::sessions::model::LiveTicket {
             ticket,
-            expires_in_seconds: 60,
+            expires_in_seconds: crate::accounts::service::LIVE_TICKET_SECS as u32,
         }))
     }
 

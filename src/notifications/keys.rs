@@ -1,14 +1,9 @@
-//! Signed unsubscribe links. The key is generated once and kept in the database, so every
-//! process signs and checks with the same one and the operator has nothing to configure.
+//! Signed unsubscribe links, under a key of `crate::keys`.
 
 use hmac::{Hmac, Mac};
-use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DbErr};
 use sha2::Sha256;
 use uuid::Uuid;
-
-use crate::clock;
-use crate::entities::app_key;
 
 const UNSUBSCRIBE: &str = "unsubscribe";
 /// The pseudo-category of a digest's link: turns off every category delivered by digest.
@@ -16,27 +11,7 @@ pub const DIGESTS: &str = "digests";
 
 /// The unsubscribe key, created on first use.
 pub async fn unsubscribe_key<C: ConnectionTrait>(db: &C) -> Result<Vec<u8>, DbErr> {
-    if let Some(k) = app_key::Entity::find_by_id(UNSUBSCRIBE.to_string())
-        .one(db)
-        .await?
-    {
-        return Ok(hex::decode(k.value).unwrap_or_default());
-    }
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    // Two processes may race to create it; the primary key keeps the first.
-    let _ = app_key::ActiveModel {
-        name: Set(UNSUBSCRIBE.into()),
-        value: Set(hex::encode(bytes)),
-        created_at: Set(clock::now()),
-    }
-    .insert(db)
-    .await;
-    let k = app_key::Entity::find_by_id(UNSUBSCRIBE.to_string())
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the unsubscribe key".into()))?;
-    Ok(hex::decode(k.value).unwrap_or_default())
+    crate::keys::get(db, UNSUBSCRIBE).await
 }
 
 fn signature(key: &[u8], user: Uuid, category: &str) -> String {

@@ -224,7 +224,7 @@ impl SessionsApi {
             crate::accounts::service::issue_live_ticket(&self.state, &actor, session_id.0).await?;
         Ok(Created::Created(Json(LiveTicket {
             ticket,
-            expires_in_seconds: 60,
+            expires_in_seconds: crate::accounts::service::LIVE_TICKET_SECS as u32,
         })))
     }
 

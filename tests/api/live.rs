@@ -169,6 +169,49 @@ async fn the_upgrade_needs_a_fresh_ticket_and_an_allowed_origin() {
     req.headers_mut()
         .insert("origin", "http://evil.example".parse().unwrap());
     assert_eq!(refused(tokio_tungstenite::connect_async(req).await), 403);
+    // A ticket opens only the room it was given for: not another session's, not the feed's.
+    let other = open_session(&app, &w).await;
+    let elsewhere = ticket(&app, &w.resident_a, &other).await;
+    assert_eq!(
+        refused(
+            tokio_tungstenite::connect_async(ws_url(&app, &sid, &format!("ticket={elsewhere}")))
+                .await
+        ),
+        401,
+        "another session's ticket"
+    );
+    let feed = app
+        .post("/accounts/me/tickets", Some(&w.resident_a), json!({}))
+        .await
+        .ok(200)["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        refused(
+            tokio_tungstenite::connect_async(ws_url(&app, &sid, &format!("ticket={feed}"))).await
+        ),
+        401,
+        "the feed's ticket"
+    );
+    // A ticket dies with the sign-in that asked for it.
+    let email = app.get("/accounts/me", Some(&w.resident_a)).await.ok(200)["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = app.login(&email, crate::support::PASSWORD).await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = ticket(&app, &second, &sid).await;
+    app.delete("/accounts/sessions/current", Some(&second))
+        .await
+        .ok(204);
+    assert_eq!(
+        refused(tokio_tungstenite::connect_async(ws_url(&app, &sid, &format!("ticket={t}"))).await),
+        401,
+        "a ticket of a sign-in since ended"
+    );
     // A ticket for another session, or from someone not of the community, is refused.
     app.post(
         &format!("/sessions/{sid}/tickets"),

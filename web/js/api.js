@@ -55,3 +55,12 @@ export const api = {
   patch: (path, body) => request('PATCH', path, body),
   delete: (path) => request('DELETE', path),
 };
+
+/**
+ * A wait before trying a socket or a ticket again: drawn in the upper half of `ms`, so that
+ * the many clients a server restart or a busy moment turns away do not all return together.
+ * @param {number} ms
+ */
+export function retryDelay(ms) {
+  return ms / 2 + Math.random() * (ms / 2);
+}

@@ -1,6 +1,6 @@
 // The live room: this module owns the socket. It reconnects with backoff, resumes from the
 // last sequence number, and renders everything from one state object.
-import { api } from './api.js';
+import { api, retryDelay } from './api.js';
 import { t, problemText } from './i18n.js';
 import { el, message } from './ui.js';
 import { ballotPanel, resultView } from './voting.js';
@@ -202,7 +202,7 @@ export async function room(main, params, id) {
       render();
       // A busy server (503, 429) or a lost network is tried again later; a refusal is final.
       if (!err.status || err.status === 503 || err.status === 429) {
-        setTimeout(connect, backoff);
+        setTimeout(connect, retryDelay(backoff));
         backoff = Math.min(backoff * 2, 15000);
       }
       return;
@@ -235,7 +235,7 @@ export async function room(main, params, id) {
       state.connected = false;
       render();
       if (stopped || c.code === 4010) return;
-      setTimeout(connect, backoff);
+      setTimeout(connect, retryDelay(backoff));
       backoff = Math.min(backoff * 2, 15000);
     });
   }

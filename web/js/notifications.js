@@ -1,7 +1,7 @@
 // Notifications: the feed (with the unread count in the navigation, kept live over the
 // person's own socket), preferences per category, the unsubscribe confirmation page, and the
 // administrators' outbox.
-import { api, session } from './api.js';
+import { api, session, retryDelay } from './api.js';
 import { t, problemText } from './i18n.js';
 import { el, page, message, field, onSubmit } from './ui.js';
 
@@ -34,7 +34,7 @@ export async function connect() {
     // A busy server (503, 429) or a lost network is tried again later, as a dropped socket is.
     if (!err.status || err.status === 503 || err.status === 429) {
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, 1000 * 2 ** retry);
+      setTimeout(connect, retryDelay(1000 * 2 ** retry));
     }
     return;
   }
@@ -51,7 +51,7 @@ export async function connect() {
     socket = null;
     if (!session.token()) return;
     retry = Math.min(retry + 1, 6);
-    setTimeout(connect, 1000 * 2 ** retry);
+    setTimeout(connect, retryDelay(1000 * 2 ** retry));
   });
 }
 
