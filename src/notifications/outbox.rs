@@ -40,13 +40,13 @@ pub async fn insert_many<C: ConnectionTrait>(
     messages: Vec<(String, Mail, Envelope)>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
-    let rows: Vec<outbox::ActiveModel> = messages
+    let mut rows = messages
         .into_iter()
         .map(|(to, mail, envelope)| row(&to, mail, envelope, at).1)
-        .collect();
+        .peekable();
     // 16 columns a row: far below either database's limit of bound values per statement.
-    for chunk in rows.chunks(50) {
-        outbox::Entity::insert_many(chunk.to_vec())
+    while rows.peek().is_some() {
+        outbox::Entity::insert_many(rows.by_ref().take(50))
             .exec_without_returning(txn)
             .await?;
     }

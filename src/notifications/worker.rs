@@ -6,6 +6,7 @@
 //! holds. A worker that dies mid-send leaves a lease that expires; the message is then tried
 //! again with the same Message-ID, so a receiving server can recognise a repeat.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,11 @@ use crate::clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::entities::{outbox, suppressed_address};
+
+/// An address as the suppression list keeps it.
+fn normalized(address: &str) -> String {
+    address.trim().to_lowercase()
+}
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -157,35 +163,40 @@ impl OutboxWorker {
             )
     }
 
-    /// Claims and tries every due message once; returns how many were handled.
+    /// Claims a batch of due messages and tries each once; returns how many were handled.
     pub async fn run_once(&self) -> Result<usize, sea_orm::DbErr> {
         let now = clock::now();
-        let due = outbox::Entity::find()
+        let due: Vec<uuid::Uuid> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
             .filter(Self::due_condition(now))
             .order_by_asc(outbox::Column::NextAttemptAt)
             .limit(20)
+            .into_tuple()
             .all(&self.db.conn)
             .await?;
-        let mut handled = 0;
-        for message in due {
-            let claimed = outbox::Entity::update_many()
-                .col_expr(outbox::Column::Status, Expr::value(SENDING))
-                .col_expr(outbox::Column::LockedUntil, Expr::value(now + self.lease()))
-                .col_expr(
-                    outbox::Column::Attempts,
-                    Expr::col(outbox::Column::Attempts).add(1),
-                )
-                .filter(outbox::Column::Id.eq(message.id))
-                .filter(Self::due_condition(now))
-                .exec(&self.db.conn)
-                .await?;
-            if claimed.rows_affected != 1 {
-                continue; // another worker took it
-            }
-            handled += 1;
-            self.deliver(message).await?;
+        if due.is_empty() {
+            return Ok(0);
         }
-        Ok(handled)
+        // One conditional UPDATE claims the batch. It returns the rows it changed, so what
+        // another worker took in the meantime is not among them.
+        let mut claimed = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value(SENDING))
+            .col_expr(outbox::Column::LockedUntil, Expr::value(now + self.lease()))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .filter(outbox::Column::Id.is_in(due.iter().copied()))
+            .filter(Self::due_condition(now))
+            .exec_with_returning(&self.db.conn)
+            .await?;
+        claimed.sort_by_key(|m| due.iter().position(|id| *id == m.id));
+        let mut suppressed = self.suppressed(&claimed).await?;
+        for message in &claimed {
+            self.deliver(message, &mut suppressed).await?;
+        }
+        Ok(claimed.len())
     }
 
     /// Where a message's reader turns its category off, for messages that may be muted.
@@ -213,18 +224,33 @@ impl OutboxWorker {
         }))
     }
 
-    async fn suppressed(&self, address: &str) -> Result<bool, sea_orm::DbErr> {
-        Ok(
-            suppressed_address::Entity::find_by_id(address.trim().to_lowercase())
-                .one(&self.db.conn)
-                .await?
-                .is_some(),
-        )
+    /// Which of these messages' addresses failed permanently before (in one read).
+    async fn suppressed(
+        &self,
+        messages: &[outbox::Model],
+    ) -> Result<HashSet<String>, sea_orm::DbErr> {
+        let addresses: HashSet<String> =
+            messages.iter().map(|m| normalized(&m.to_address)).collect();
+        let found: Vec<String> = suppressed_address::Entity::find()
+            .select_only()
+            .column(suppressed_address::Column::Address)
+            .filter(suppressed_address::Column::Address.is_in(addresses))
+            .into_tuple()
+            .all(&self.db.conn)
+            .await?;
+        Ok(found.into_iter().collect())
     }
 
-    async fn deliver(&self, message: outbox::Model) -> Result<(), sea_orm::DbErr> {
-        let attempts = message.attempts + 1;
-        if self.suppressed(&message.to_address).await? {
+    /// Sends one claimed message (its `attempts` already counts this one) and records the
+    /// outcome. `suppressed` holds the addresses not to send to, and gains any that fail
+    /// permanently here.
+    async fn deliver(
+        &self,
+        message: &outbox::Model,
+        suppressed: &mut HashSet<String>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let attempts = message.attempts;
+        if suppressed.contains(&normalized(&message.to_address)) {
             tracing::info!(outbox_id = %message.id, "address suppressed after a permanent failure; not sent");
             outbox::Entity::update_many()
                 .filter(outbox::Column::Id.eq(message.id))
@@ -244,8 +270,8 @@ impl OutboxWorker {
                 .await?;
             return Ok(());
         }
-        let unsubscribe = self.unsubscribe(&message).await?;
-        let outcome = match self.build(&message, unsubscribe.as_ref()) {
+        let unsubscribe = self.unsubscribe(message).await?;
+        let outcome = match self.build(message, unsubscribe.as_ref()) {
             Ok(email) => {
                 self.transport
                     .send(email, Duration::from_secs(self.settings.smtp_timeout_secs))
@@ -283,6 +309,7 @@ impl OutboxWorker {
             Err(SendError::Permanent(e)) => {
                 tracing::error!(outbox_id = %message.id, attempts, error = %e, "mail refused permanently; address suppressed");
                 self.suppress(&message.to_address, &e).await?;
+                suppressed.insert(normalized(&message.to_address));
                 update
                     .col_expr(outbox::Column::Status, Expr::value(DEAD))
                     .col_expr(outbox::Column::LastError, Expr::value(Some(e)))
@@ -301,7 +328,7 @@ impl OutboxWorker {
     /// Adds the address to the suppression list (once).
     async fn suppress(&self, address: &str, reason: &str) -> Result<(), sea_orm::DbErr> {
         use sea_orm::ActiveModelTrait;
-        let address = address.trim().to_lowercase();
+        let address = normalized(address);
         if suppressed_address::Entity::find_by_id(address.clone())
             .one(&self.db.conn)
             .await?
