@@ -1,6 +1,7 @@
-//! Periodic jobs: expiring proposals whose co-signing period ended, and reminding invited
-//! people of tomorrow's sessions. Every job is a conditional
-//! transition, so running it in several processes at once does no harm.
+//! Periodic jobs: expiring proposals whose co-signing period ended, reminding invited people of
+//! tomorrow's sessions, opening and closing scheduled polls, starting resolutions, opening
+//! bids, sending digests, and forgetting long-expired one-time tokens. Every job is a
+//! conditional transition, so running it in several processes at once does no harm.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,11 @@ pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(digests = n, "daily digests queued"),
             Err(e) => tracing::warn!(error = %e, "digest pass failed; will retry"),
+        }
+        match crate::accounts::service::purge_expired_tokens(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tokens = n, "expired one-time tokens forgotten"),
+            Err(e) => tracing::warn!(error = %e, "token purge failed; will retry"),
         }
         tokio::select! {
             _ = shutdown.notified() => break,

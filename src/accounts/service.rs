@@ -906,6 +906,23 @@ pub async fn consume_live_ticket(
     }
 }
 
+/// How long a one-time token is kept after it expires: it is then refused as expired rather
+/// than unknown, and a used websocket ticket needs its record only until it expires.
+const EXPIRED_TOKENS_KEPT_DAYS: i64 = 7;
+
+/// Forgets one-time tokens (tickets used, links sent) that expired over a week ago; returns how
+/// many. A room's every connection records its ticket, so without this they would pile up.
+pub async fn purge_expired_tokens(state: &AppState) -> Result<u64> {
+    let cutoff = clock::now() - ChronoDuration::days(EXPIRED_TOKENS_KEPT_DAYS);
+    let txn = state.db.write().await?;
+    let gone = one_time_token::Entity::delete_many()
+        .filter(one_time_token::Column::ExpiresAt.lt(cutoff))
+        .exec(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(gone.rows_affected)
+}
+
 /// True while a sign-in exists and has not expired.
 pub async fn sign_in_alive<C: ConnectionTrait>(
     db: &C,

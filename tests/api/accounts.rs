@@ -385,6 +385,60 @@ async fn expired_reset_tokens_are_refused() {
 }
 
 #[tokio::test]
+async fn one_time_tokens_expired_over_a_week_ago_are_forgotten() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use yishi::entities::one_time_token::{Column, Entity};
+    let app = spawn_app().await;
+    for who in ["old@example.org", "recent@example.org"] {
+        app.verified_user(who, "T").await;
+        app.post("/accounts/password-reset", None, json!({ "email": who }))
+            .await
+            .ok(202);
+        app.emailed_token(who, "reset", 2).await;
+    }
+    let tokens = |days: i64| {
+        Entity::find()
+            .filter(Column::Purpose.eq("reset_password"))
+            .filter(Column::ExpiresAt.lt(yishi::clock::now() - chrono::Duration::days(days)))
+    };
+    // Of the two reset links, one expired eight days ago and the other a minute ago.
+    let mut links = Entity::find()
+        .filter(Column::Purpose.eq("reset_password"))
+        .all(&app.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(links.len(), 2);
+    links.sort_by_key(|t| t.created_at);
+    for (link, days_ago) in links.iter().zip([8, 0]) {
+        let expired =
+            yishi::clock::now() - chrono::Duration::days(days_ago) - chrono::Duration::minutes(1);
+        Entity::update_many()
+            .col_expr(Column::ExpiresAt, Expr::value(expired))
+            .filter(Column::Id.eq(link.id))
+            .exec(&app.db.conn)
+            .await
+            .unwrap();
+    }
+    // The scheduler (a pass a second here) forgets the old one and keeps the recent one, which
+    // is still refused as expired rather than unknown.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokens(7).count(&app.db.conn).await.unwrap() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never forgotten");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(tokens(0).count(&app.db.conn).await.unwrap(), 1);
+    let recent = app.emailed_token("recent@example.org", "reset", 2).await;
+    app.post(
+        "/accounts/password-reset/confirm",
+        None,
+        json!({ "token": recent, "new_password": "a brand new password" }),
+    )
+    .await
+    .problem(422, "token_expired");
+}
+
+#[tokio::test]
 async fn password_change_ends_other_sessions() {
     let app = spawn_app().await;
     let current = app.verified_user("c@example.org", "C").await;
