@@ -193,7 +193,17 @@ impl OutboxWorker {
             .await?;
         claimed.sort_by_key(|m| due.iter().position(|id| *id == m.id));
         let mut suppressed = self.suppressed(&claimed).await?;
+        let attempt = ChronoDuration::seconds(self.settings.smtp_timeout_secs as i64);
         for message in &claimed {
+            // Later messages of a batch wait for the sends before them. One whose claim could
+            // run out during its own send is left for the lease to expire and be claimed again,
+            // so that no two workers ever send it at once.
+            if message
+                .locked_until
+                .is_none_or(|until| clock::now() + attempt >= until)
+            {
+                continue;
+            }
             self.deliver(message, &mut suppressed).await?;
         }
         Ok(claimed.len())
