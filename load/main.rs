@@ -269,6 +269,37 @@ async fn serve_ceiling() {
     }
 }
 
+/// How the server stored the room's events (its group-commit writer, from `/metrics`): how
+/// many commits, events per commit, their mean time and how many took over 25 ms.
+async fn room_writes(http: &reqwest::Client, base: &str) -> Option<String> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let value = |series: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let jobs = value(r#"yishi_group_commit_jobs_total{writer="room event"}"#)?;
+    let commits = value(r#"yishi_group_commit_seconds_count{writer="room event"}"#)?;
+    let sum = value(r#"yishi_group_commit_seconds_sum{writer="room event"}"#)?;
+    let fast = value(r#"yishi_group_commit_seconds_bucket{writer="room event",le="0.025"}"#)?;
+    Some(format!(
+        "yishi room writes: {jobs} events in {commits} commits ({:.2} per commit), mean {:.1} ms, {} over 25 ms",
+        jobs / commits.max(1.0),
+        1000.0 * sum / commits.max(1.0),
+        commits - fast
+    ))
+}
+
 /// Starts the ceiling's process and returns it with its port.
 async fn start_ceiling() -> (tokio::process::Child, u16) {
     use tokio::io::AsyncBufReadExt;
@@ -736,6 +767,7 @@ async fn main() {
     );
     let yishi_report = run_clients("yishi", &urls, &args, epoch, server.id()).await;
     let (_, hwm) = server.id().map(common::rss_kib).unwrap_or((0, 0));
+    let writes = room_writes(&http, &base).await;
     let recovery = if args.reconnect {
         // Everyone is away now: what is said meanwhile must reach them when they are back.
         let mut target = 0;
@@ -780,6 +812,9 @@ async fn main() {
             yishi_report.pct(0.5) / c.pct(0.5),
             yishi_report.pct(0.99) / c.pct(0.99)
         );
+    }
+    if let Some(w) = writes {
+        println!("{w}");
     }
     if let Some(r) = &recovery {
         r.print();

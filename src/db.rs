@@ -54,8 +54,11 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10));
         let sqlite = settings.is_sqlite();
         if sqlite {
+            // A file cannot hang up: no ping before handing out a connection (sqlx pings on
+            // each acquire by default, one more round trip to SQLite's thread per statement).
             opts.max_connections(8)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .map_sqlx_sqlite_opts(|o| {
                     o.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
@@ -72,6 +75,11 @@ impl Db {
             // A few connections kept open, so a burst after a quiet spell does not wait for
             // each to be established.
             opts.max_connections(20).min_connections(4);
+            // A connection in steady use is not pinged before each use (a round trip to the
+            // server per statement); one that has been idle a while may have been cut by a
+            // restart or a firewall, so it is. A connection that fails in use is dropped when
+            // it is given back (sqlx tests it then).
+            opts.test_before_acquire_if_idle_for(Duration::from_secs(10));
         }
         let conn = Database::connect(opts).await?;
         Ok(Self {

@@ -15,6 +15,7 @@ pub mod contracts;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod group_commit;
 pub mod keys;
 pub mod memo;
 pub mod metrics;

@@ -63,6 +63,9 @@ pub struct Metrics {
     pub live_dropped: AtomicU64,
     /// Ballots written.
     pub ballots: AtomicU64,
+    /// Group-commit writers' transactions: how long each took, waits included, and how many
+    /// jobs they carried, by writer.
+    commits: Mutex<HashMap<&'static str, (Histogram, u64)>>,
 }
 
 impl Metrics {
@@ -79,6 +82,14 @@ impl Metrics {
             .entry(operation)
             .or_default()
             .observe(took.as_secs_f64());
+    }
+
+    /// One group-commit transaction of `jobs` jobs, from its start to its commit.
+    pub fn record_commit(&self, writer: &'static str, jobs: usize, took: Duration) {
+        let mut commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        let (h, n) = commits.entry(writer).or_default();
+        h.observe(took.as_secs_f64());
+        *n += jobs as u64;
     }
 
     /// The Prometheus text exposition (version 0.0.4).
@@ -105,20 +116,30 @@ impl Metrics {
             let mut ops: Vec<_> = latency.keys().copied().collect();
             ops.sort();
             for op in ops {
-                let h = &latency[op];
-                for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                    let _ = writeln!(
-                        out,
-                        "yishi_http_request_duration_seconds_bucket{{operation=\"{op}\",le=\"{bound}\"}} {n}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "yishi_http_request_duration_seconds_bucket{{operation=\"{op}\",le=\"+Inf\"}} {}\nyishi_http_request_duration_seconds_sum{{operation=\"{op}\"}} {}\nyishi_http_request_duration_seconds_count{{operation=\"{op}\"}} {}",
-                    h.count, h.sum, h.count
+                render_histogram(
+                    &mut out,
+                    "yishi_http_request_duration_seconds",
+                    "operation",
+                    op,
+                    &latency[op],
                 );
             }
         }
+        out.push_str("# HELP yishi_group_commit_seconds Group-commit transactions (ballots, room events), by writer: time from taking the batch to its commit.\n# TYPE yishi_group_commit_seconds histogram\n");
+        let mut jobs = String::from(
+            "# HELP yishi_group_commit_jobs_total Jobs written by group-commit transactions, by writer (over the transactions' count: jobs per commit).\n# TYPE yishi_group_commit_jobs_total counter\n",
+        );
+        {
+            let commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writers: Vec<_> = commits.keys().copied().collect();
+            writers.sort();
+            for w in writers {
+                let (h, n) = &commits[w];
+                render_histogram(&mut out, "yishi_group_commit_seconds", "writer", w, h);
+                let _ = writeln!(jobs, "yishi_group_commit_jobs_total{{writer=\"{w}\"}} {n}");
+            }
+        }
+        out.push_str(&jobs);
         let gauge = |out: &mut String, name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(
                 out,
@@ -178,6 +199,20 @@ impl Metrics {
         );
         out
     }
+}
+
+fn render_histogram(out: &mut String, name: &str, label: &str, value: &str, h: &Histogram) {
+    for (bound, n) in BUCKETS.iter().zip(h.counts) {
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{label}=\"{value}\",le=\"{bound}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{label}=\"{value}\",le=\"+Inf\"}} {}\n{name}_sum{{{label}=\"{value}\"}} {}\n{name}_count{{{label}=\"{value}\"}} {}",
+        h.count, h.sum, h.count
+    );
 }
 
 async fn outbox_depth(state: &AppState) -> (String, String) {

@@ -19,6 +19,8 @@ pub struct AppState {
     pub mail_wake: Arc<Notify>,
     /// The live rooms this process serves.
     pub rooms: Arc<crate::realtime::room::Rooms>,
+    /// Appends what participants send to rooms in shared transactions (group commit).
+    pub room_events: Arc<crate::realtime::writer::RoomWriter>,
     /// People whose sign-ins or roles changed: their open sockets re-check their access.
     pub revocations: tokio::sync::broadcast::Sender<uuid::Uuid>,
     /// Polls whose running tally changed, for the live room.
@@ -69,9 +71,10 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             mail_wake: Arc::new(Notify::new()),
             rooms: Arc::default(),
+            room_events: Arc::new(crate::realtime::writer::room_writer()),
             revocations: tokio::sync::broadcast::channel(1024).0,
             tallies: Arc::default(),
-            ballots: Arc::default(),
+            ballots: Arc::new(crate::voting::writer::ballot_writer()),
             open_polls: Arc::default(),
             evidence,
             feed: Arc::default(),

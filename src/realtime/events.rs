@@ -35,7 +35,7 @@ impl RoomEvent {
 }
 
 /// Persists an event with the next sequence number of its session, inside the caller's
-/// transaction. The counter row is locked by the increment, so numbers have no gaps.
+/// transaction.
 pub async fn append<C: ConnectionTrait>(
     txn: &C,
     session_id: Uuid,
@@ -43,20 +43,40 @@ pub async fn append<C: ConnectionTrait>(
     actor_id: Option<Uuid>,
     payload: serde_json::Value,
 ) -> Result<RoomEvent, DbErr> {
+    let seq = reserve(txn, session_id, 1).await?;
+    let model = new_event(session_id, seq, kind, actor_id, &payload)
+        .insert(txn)
+        .await?;
+    announce(txn, session_id, seq).await?;
+    Ok(RoomEvent::from_model(model))
+}
+
+/// Takes the session's next `n` sequence numbers and returns the last of them. The increment
+/// locks the counter row until the transaction ends, so numbers have no gaps.
+pub async fn reserve<C: ConnectionTrait>(txn: &C, session_id: Uuid, n: i64) -> Result<i64, DbErr> {
     session::Entity::update_many()
         .col_expr(
             session::Column::EventSeq,
-            Expr::col(session::Column::EventSeq).add(1),
+            Expr::col(session::Column::EventSeq).add(n),
         )
         .filter(session::Column::Id.eq(session_id))
-        .exec(txn)
-        .await?;
-    let seq = session::Entity::find_by_id(session_id)
-        .one(txn)
+        .exec_with_returning(txn)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("session".into()))?
-        .event_seq;
-    let model = session_event::ActiveModel {
+        .into_iter()
+        .next()
+        .map(|s| s.event_seq)
+        .ok_or_else(|| DbErr::RecordNotFound("session".into()))
+}
+
+/// The row of a new event.
+pub fn new_event(
+    session_id: Uuid,
+    seq: i64,
+    kind: &str,
+    actor_id: Option<Uuid>,
+    payload: &serde_json::Value,
+) -> session_event::ActiveModel {
+    session_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         session_id: Set(session_id),
         seq: Set(seq),
@@ -65,10 +85,16 @@ pub async fn append<C: ConnectionTrait>(
         payload: Set(payload.to_string()),
         created_at: Set(clock::now()),
     }
-    .insert(txn)
-    .await?;
+}
+
+/// On PostgreSQL, tells every listening process, when the transaction commits, that the
+/// session's events up to `seq` are there to read.
+pub async fn announce<C: ConnectionTrait>(
+    txn: &C,
+    session_id: Uuid,
+    seq: i64,
+) -> Result<(), DbErr> {
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        // Delivered to every listening process when the transaction commits.
         txn.execute_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
@@ -76,7 +102,7 @@ pub async fn append<C: ConnectionTrait>(
         ))
         .await?;
     }
-    Ok(RoomEvent::from_model(model))
+    Ok(())
 }
 
 /// The PostgreSQL channel on which processes announce new room events to each other.

@@ -105,18 +105,22 @@ async fn publish(state: &AppState, room: &Room, event: RoomEvent) {
     room.publish(state, event).await;
 }
 
+/// Appends an event that changes nothing else, with whatever else is being sent (group commit);
+/// the writer broadcasts it once it is stored.
 async fn append(
     state: &AppState,
-    room: &Room,
-    kind: &str,
-    actor: Option<Uuid>,
+    room: &Arc<Room>,
+    kind: &'static str,
+    actor_id: Option<Uuid>,
     payload: serde_json::Value,
 ) -> Result<RoomEvent, ApiError> {
-    let txn = state.db.write().await?;
-    let e = events::append(&*txn, room.session_id, kind, actor, payload).await?;
-    txn.commit().await?;
-    publish(state, room, e.clone()).await;
-    Ok(e)
+    let job = super::writer::Append {
+        room: room.clone(),
+        kind,
+        actor_id,
+        payload,
+    };
+    Ok(state.room_events.submit(state, job).await?)
 }
 
 /// A close frame for the writer's queue.

@@ -8,3 +8,4 @@ pub mod live;
 pub mod protocol;
 pub mod room;
 pub mod socket;
+pub mod writer;

@@ -3,7 +3,8 @@
 //! one conditional update per voter (so each voter still counts once, decided by the
 //! database), one insert for the ballots, one append per chain of the tamper-evident record,
 //! one commit. No ballot waits behind another ballot's commit; a burst shares commits.
-//! If a batch fails, its ballots are retried one by one, so one bad ballot fails alone.
+//! If a batch fails, its ballots are retried one by one, so one bad ballot fails alone
+//! (`crate::group_commit`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,12 +12,12 @@ use std::sync::Mutex;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
 use crate::clock;
 use crate::entities::{ballot, ballot_request, poll_voter};
+use crate::group_commit::GroupCommit;
 use crate::memo::Memo;
 use crate::state::AppState;
 
@@ -47,8 +48,6 @@ pub enum Written {
     /// The poll closed before this ballot could be written; nothing was stored.
     Closed,
 }
-
-type Reply = oneshot::Sender<Result<Written, DbErr>>;
 
 /// On PostgreSQL, the transaction-scoped advisory lock that orders ballot batches (shared)
 /// against the poll's close (exclusive). Nothing on SQLite, whose writes are serialised.
@@ -135,70 +134,11 @@ impl OpenPolls {
     }
 }
 
-pub struct BallotWriter {
-    tx: mpsc::Sender<(Job, Reply)>,
-    rx: Mutex<Option<mpsc::Receiver<(Job, Reply)>>>,
-}
+/// Writes ballots in shared transactions.
+pub type BallotWriter = GroupCommit<Job, Written>;
 
-impl Default for BallotWriter {
-    fn default() -> Self {
-        let (tx, rx) = mpsc::channel(4096);
-        Self {
-            tx,
-            rx: Mutex::new(Some(rx)),
-        }
-    }
-}
-
-impl BallotWriter {
-    /// Writes a ballot with whatever others are waiting; starts the writer on first use.
-    pub async fn submit(&self, state: &AppState, job: Job) -> Result<Written, DbErr> {
-        if let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            tokio::spawn(run(state.clone(), rx));
-        }
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((job, reply))
-            .await
-            .map_err(|_| DbErr::Custom("the ballot writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| DbErr::Custom("the ballot writer dropped a ballot".into()))?
-    }
-}
-
-async fn run(state: AppState, mut rx: mpsc::Receiver<(Job, Reply)>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let (jobs, replies): (Vec<Job>, Vec<Reply>) = batch.into_iter().unzip();
-        match write(&state, &jobs).await {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) if jobs.len() > 1 => {
-                tracing::warn!(error = %e, ballots = jobs.len(), "ballot batch failed; writing one by one");
-                for (job, reply) in jobs.into_iter().zip(replies) {
-                    let outcome = write(&state, std::slice::from_ref(&job))
-                        .await
-                        .map(|mut o| o.remove(0));
-                    let _ = reply.send(outcome);
-                }
-            }
-            Err(e) => {
-                for reply in replies {
-                    let _ = reply.send(Err(DbErr::Custom(e.to_string())));
-                }
-            }
-        }
-    }
+pub fn ballot_writer() -> BallotWriter {
+    GroupCommit::new("ballot", BATCH, |state, jobs| Box::pin(write(state, jobs)))
 }
 
 enum Slot {

@@ -505,6 +505,100 @@ async fn reconnecting_replays_exactly_the_missed_events() {
     assert!(polled.ok(200).as_array().unwrap().len() >= 4);
 }
 
+/// The chat messages among these events: their numbers and texts.
+fn chats_in(events: &[Value]) -> Vec<(i64, String)> {
+    events
+        .iter()
+        .filter(|f| f["kind"] == "chat.posted")
+        .map(|f| {
+            let text = f["payload"]["text"].as_str().unwrap().to_string();
+            (f["seq"].as_i64().unwrap(), text)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn chat_sent_at_once_by_many_is_numbered_without_gaps_and_seen_alike_by_all() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let sid = open_session(&app, &w).await;
+    let mut watchers = Vec::new();
+    for token in [&w.resident_a, &w.committee_a] {
+        let mut socket = join(&app, token, &sid, None).await;
+        let (welcome, _) = until(&mut socket, "welcome", |f| f["type"] == "welcome").await;
+        watchers.push((socket, welcome["last_seq"].as_i64().unwrap()));
+    }
+    // Three people send five messages each, all at once (their room writes share commits).
+    let senders = [&w.secretary_a, &w.committee_a, &w.resident_a];
+    let posts = senders.iter().enumerate().flat_map(|(who, token)| {
+        let (app, sid) = (&app, &sid);
+        (0..5).map(move |n| async move {
+            let answer = app
+                .post(
+                    &format!("/sessions/{sid}/room"),
+                    Some(token),
+                    json!({ "type": "chat", "text": format!("{who}-{n}") }),
+                )
+                .await;
+            answer.ok(200)["seq"].as_i64().unwrap()
+        })
+    });
+    let mut seqs = futures_util::future::join_all(posts).await;
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 15, "every message has a number of its own");
+    let newest = *seqs.last().unwrap();
+    let mut seen_by = Vec::new();
+    for (socket, from) in &mut watchers {
+        // Every event after the welcome, in order: presence batches may come between chats.
+        let mut events = Vec::new();
+        while events
+            .last()
+            .is_none_or(|f: &Value| f["seq"].as_i64() < Some(newest))
+        {
+            let (f, _) = until(socket, "the burst", |f| f["type"] == "event").await;
+            events.push(f);
+        }
+        let numbers: Vec<i64> = events.iter().map(|f| f["seq"].as_i64().unwrap()).collect();
+        let first = numbers[0];
+        assert!(
+            first <= *from + 1,
+            "nothing skipped after the welcome: {numbers:?}"
+        );
+        assert_eq!(
+            numbers,
+            (first..=newest).collect::<Vec<_>>(),
+            "consecutive, each once, in order"
+        );
+        let chats = chats_in(&events);
+        let chat_seqs: Vec<i64> = chats.iter().map(|(s, _)| *s).collect();
+        assert_eq!(chat_seqs, seqs, "the numbers the senders were given");
+        seen_by.push(chats);
+    }
+    assert_eq!(
+        seen_by[0], seen_by[1],
+        "both saw the same messages in the same order"
+    );
+    // The stored record says the same as the sockets did.
+    let stored = app
+        .get(
+            &format!("/sessions/{sid}/events?after={}", seqs[0] - 1),
+            Some(&w.resident_a),
+        )
+        .await;
+    assert_eq!(chats_in(stored.ok(200).as_array().unwrap()), seen_by[0]);
+    // The writer's transactions are in the metrics: 15 chats in at most 15 commits.
+    let metrics = app.metrics().await;
+    let series = |name: &str| {
+        crate::serving::sample(&metrics, &format!("{name}{{writer=\"room event\"}}")).unwrap()
+    };
+    let (jobs, commits) = (
+        series("yishi_group_commit_jobs_total"),
+        series("yishi_group_commit_seconds_count"),
+    );
+    assert!(jobs >= 15.0 && (1.0..=jobs).contains(&commits), "{metrics}");
+}
+
 #[tokio::test]
 async fn oversize_and_binary_frames_close_the_socket_and_others_carry_on() {
     let app = spawn_app().await;

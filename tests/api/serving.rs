@@ -144,7 +144,7 @@ async fn both_languages_have_the_same_keys_and_are_served() {
 }
 
 /// The value of one sample line of a Prometheus text answer.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
@@ -187,15 +187,7 @@ async fn requests_carry_an_id_into_problems_and_are_counted_in_metrics() {
     app.get("/accounts/me", None)
         .await
         .problem(401, "unauthenticated");
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         sample(
             &text,

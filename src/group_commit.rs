@@ -1,0 +1,113 @@
+//! Group commit: requests hand their write to one task of this process, which takes whatever
+//! has queued up (up to a batch) and writes it in one transaction. Under a burst, many writes
+//! share one commit and one wait on the database; alone, a write goes at once. If a batch
+//! fails, its jobs are written again one by one, so one bad job fails alone.
+//!
+//! Used by ballots (`voting::writer`) and by room events (`realtime::writer`).
+
+use std::sync::Mutex;
+
+use futures_util::future::BoxFuture;
+use sea_orm::DbErr;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::state::AppState;
+
+/// Writes a batch in one transaction and answers each job, in the order given.
+pub type WriteBatch<J, O> =
+    for<'a> fn(&'a AppState, &'a [J]) -> BoxFuture<'a, Result<Vec<O>, DbErr>>;
+
+type Reply<O> = oneshot::Sender<Result<O, DbErr>>;
+type Queue<J, O> = mpsc::Receiver<(J, Reply<O>)>;
+
+pub struct GroupCommit<J, O> {
+    what: &'static str,
+    max_batch: usize,
+    write: WriteBatch<J, O>,
+    tx: mpsc::Sender<(J, Reply<O>)>,
+    rx: Mutex<Option<Queue<J, O>>>,
+}
+
+impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
+    /// `what` names the jobs in logs ("ballot"); `max_batch` bounds one transaction.
+    pub fn new(what: &'static str, max_batch: usize, write: WriteBatch<J, O>) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        Self {
+            what,
+            max_batch,
+            write,
+            tx,
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+
+    /// Writes a job with whatever others are waiting; starts the writer on first use.
+    pub async fn submit(&self, state: &AppState, job: J) -> Result<O, DbErr> {
+        if let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            tokio::spawn(run(
+                state.clone(),
+                rx,
+                self.write,
+                self.max_batch,
+                self.what,
+            ));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((job, reply))
+            .await
+            .map_err(|_| DbErr::Custom(format!("the {} writer has stopped", self.what)))?;
+        answer
+            .await
+            .map_err(|_| DbErr::Custom(format!("the {} writer dropped a job", self.what)))?
+    }
+}
+
+async fn run<J, O>(
+    state: AppState,
+    mut rx: Queue<J, O>,
+    write: WriteBatch<J, O>,
+    max_batch: usize,
+    what: &'static str,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (jobs, replies): (Vec<J>, Vec<Reply<O>>) = batch.into_iter().unzip();
+        let started = std::time::Instant::now();
+        let written = write(&state, &jobs).await;
+        state
+            .metrics
+            .record_commit(what, jobs.len(), started.elapsed());
+        match written {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) if jobs.len() > 1 => {
+                tracing::warn!(error = %e, jobs = jobs.len(), what, "batch failed; writing one by one");
+                for (job, reply) in jobs.iter().zip(replies) {
+                    let outcome = write(&state, std::slice::from_ref(job))
+                        .await
+                        .and_then(|o| {
+                            o.into_iter().next().ok_or_else(|| {
+                                DbErr::Custom(format!("the {what} writer answered nothing"))
+                            })
+                        });
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(DbErr::Custom(e.to_string())));
+                }
+            }
+        }
+    }
+}
