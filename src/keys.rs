@@ -37,6 +37,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<u8>, DbEr
 #[derive(Default)]
 pub struct Keys {
     tickets: OnceCell<Vec<u8>>,
+    unsubscribe: OnceCell<Vec<u8>>,
 }
 
 impl Keys {
@@ -44,6 +45,14 @@ impl Keys {
     pub async fn tickets<C: ConnectionTrait>(&self, db: &C) -> Result<&[u8], DbErr> {
         self.tickets
             .get_or_try_init(|| get(db, "tickets"))
+            .await
+            .map(Vec::as_slice)
+    }
+
+    /// The key that signs unsubscribe links.
+    pub async fn unsubscribe<C: ConnectionTrait>(&self, db: &C) -> Result<&[u8], DbErr> {
+        self.unsubscribe
+            .get_or_try_init(|| crate::notifications::keys::unsubscribe_key(db))
             .await
             .map(Vec::as_slice)
     }

@@ -44,7 +44,7 @@ pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
         }
         match crate::accounts::service::purge_expired_tokens(&state).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(tokens = n, "expired one-time tokens forgotten"),
+            Ok(n) => tracing::info!(rows = n, "expired one-time tokens and sign-ins forgotten"),
             Err(e) => tracing::warn!(error = %e, "token purge failed; will retry"),
         }
         tokio::select! {

@@ -907,7 +907,8 @@ pub async fn consume_live_ticket(
 }
 
 /// How long a one-time token is kept after it expires: it is then refused as expired rather
-/// than unknown, and a used websocket ticket needs its record only until it expires.
+/// than unknown, and a used websocket ticket needs its record only until it expires. Expired
+/// sign-ins are kept as long, then forgotten too.
 const EXPIRED_TOKENS_KEPT_DAYS: i64 = 7;
 
 /// Forgets one-time tokens (tickets used, links sent) that expired over a week ago; returns how
@@ -915,12 +916,18 @@ const EXPIRED_TOKENS_KEPT_DAYS: i64 = 7;
 pub async fn purge_expired_tokens(state: &AppState) -> Result<u64> {
     let cutoff = clock::now() - ChronoDuration::days(EXPIRED_TOKENS_KEPT_DAYS);
     let txn = state.db.write().await?;
-    let gone = one_time_token::Entity::delete_many()
+    let tokens = one_time_token::Entity::delete_many()
         .filter(one_time_token::Column::ExpiresAt.lt(cutoff))
         .exec(&*txn)
         .await?;
+    // Sign-ins too: an expired one is refused, listed nowhere and referred to by nothing but
+    // the audit record of its start (by id, in the entry's summary), so keeping it serves no one.
+    let sign_ins = auth_session::Entity::delete_many()
+        .filter(auth_session::Column::ExpiresAt.lt(cutoff))
+        .exec(&*txn)
+        .await?;
     txn.commit().await?;
-    Ok(gone.rows_affected)
+    Ok(tokens.rows_affected + sign_ins.rows_affected)
 }
 
 /// True while a sign-in exists and has not expired.

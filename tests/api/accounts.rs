@@ -439,6 +439,44 @@ async fn one_time_tokens_expired_over_a_week_ago_are_forgotten() {
 }
 
 #[tokio::test]
+async fn sign_ins_expired_over_a_week_ago_are_forgotten() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use yishi::entities::auth_session::{Column, Entity};
+    let app = spawn_app().await;
+    let live = app.verified_user("live@example.org", "L").await;
+    for (who, days_ago) in [("old@example.org", 8), ("recent@example.org", 0)] {
+        app.verified_user(who, "T").await;
+        let user = yishi::entities::user::Entity::find()
+            .filter(yishi::entities::user::Column::Email.eq(who))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        let expired =
+            yishi::clock::now() - chrono::Duration::days(days_ago) - chrono::Duration::minutes(1);
+        Entity::update_many()
+            .col_expr(Column::ExpiresAt, Expr::value(expired))
+            .filter(Column::UserId.eq(user.id))
+            .exec(&app.db.conn)
+            .await
+            .unwrap();
+    }
+    let expired_before = |days: i64| {
+        Entity::find()
+            .filter(Column::ExpiresAt.lt(yishi::clock::now() - chrono::Duration::days(days)))
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while expired_before(7).count(&app.db.conn).await.unwrap() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never forgotten");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The one that expired a minute ago is kept for now; the live one still works.
+    assert_eq!(expired_before(0).count(&app.db.conn).await.unwrap(), 1);
+    app.get("/accounts/me", Some(&live)).await.ok(200);
+}
+
+#[tokio::test]
 async fn password_change_ends_other_sessions() {
     let app = spawn_app().await;
     let current = app.verified_user("c@example.org", "C").await;
