@@ -84,7 +84,7 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// One group-commit transaction of `jobs` jobs, from its start to its commit.
+    /// One group-commit batch of `jobs` jobs, from taking it to the end of its write.
     pub fn record_commit(&self, writer: &'static str, jobs: usize, took: Duration) {
         let mut commits = self.commits.lock().unwrap_or_else(|p| p.into_inner());
         let (h, n) = commits.entry(writer).or_default();
@@ -125,7 +125,7 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP yishi_group_commit_seconds Group-commit transactions (ballots, room events), by writer: time from taking the batch to its commit.\n# TYPE yishi_group_commit_seconds histogram\n");
+        out.push_str("# HELP yishi_group_commit_seconds Group-commit transactions (ballots, room events), by writer: time from taking the batch to the end of its write (the commit; for room events, their broadcast after it).\n# TYPE yishi_group_commit_seconds histogram\n");
         let mut jobs = String::from(
             "# HELP yishi_group_commit_jobs_total Jobs written by group-commit transactions, by writer (over the transactions' count: jobs per commit).\n# TYPE yishi_group_commit_jobs_total counter\n",
         );

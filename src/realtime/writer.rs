@@ -49,22 +49,21 @@ async fn write(state: &AppState, jobs: &[Append]) -> Result<Vec<RoomEvent>, DbEr
         }
     }
     let txn = state.db.write().await?;
-    // The next sequence number of each session.
-    let mut next: Vec<(Uuid, i64)> = Vec::with_capacity(sessions.len());
-    for &(id, n) in &sessions {
-        let last = events::reserve(&*txn, id, n).await?;
-        events::announce(&*txn, id, last).await?;
-        next.push((id, last - n + 1));
+    // From here on, each session's next sequence number.
+    for (id, n) in &mut sessions {
+        let last = events::reserve(&*txn, *id, *n).await?;
+        events::announce(&*txn, *id, last).await?;
+        *n = last - *n + 1;
     }
     let mut rows = Vec::with_capacity(jobs.len());
     let mut written = Vec::with_capacity(jobs.len());
     for job in jobs {
         let id = job.room.session_id;
-        let seq = next
+        let seq = sessions
             .iter_mut()
             .find(|(s, _)| *s == id)
             .map(|(_, seq)| std::mem::replace(seq, *seq + 1))
-            .expect("every session of the batch has its numbers");
+            .ok_or_else(|| DbErr::Custom("a room event without its session's numbers".into()))?;
         let row = events::new_event(id, seq, job.kind, job.actor_id, &job.payload);
         written.push(RoomEvent {
             frame: "event",
