@@ -25,6 +25,9 @@ use crate::config::Settings;
 pub struct Db {
     pub conn: DatabaseConnection,
     write_gate: Option<Arc<Mutex<()>>>,
+    /// How `conn` was opened, for a second pool on the same database (`dedicated`).
+    options: ConnectOptions,
+    in_memory: bool,
 }
 
 /// A write transaction: holds the SQLite write gate (when there is one) until it ends.
@@ -48,6 +51,35 @@ impl WriteTxn {
 
 impl Db {
     pub async fn connect(settings: &Settings) -> Result<Self, DbErr> {
+        let options = Self::options(settings);
+        let url = settings.database_url.expose();
+        Ok(Self {
+            conn: Database::connect(options.clone()).await?,
+            write_gate: settings.is_sqlite().then(|| Arc::new(Mutex::new(()))),
+            options,
+            in_memory: url.contains(":memory:") || url.contains("mode=memory"),
+        })
+    }
+
+    /// A second handle on the same database, with a pool of its own (one connection kept
+    /// open) and this handle's write gate, for a writer that runs on a thread of its own: a
+    /// PostgreSQL connection belongs to the runtime that opened it. `None` for an in-memory
+    /// database, which a second pool would not share.
+    pub async fn dedicated(&self) -> Option<Result<Self, DbErr>> {
+        if self.in_memory {
+            return None;
+        }
+        let mut options = self.options.clone();
+        options.max_connections(2).min_connections(1);
+        Some(Database::connect(options.clone()).await.map(|conn| Self {
+            conn,
+            write_gate: self.write_gate.clone(),
+            options,
+            in_memory: false,
+        }))
+    }
+
+    fn options(settings: &Settings) -> ConnectOptions {
         let mut opts = ConnectOptions::new(settings.database_url.expose().to_string());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
@@ -81,11 +113,7 @@ impl Db {
             // it is given back (sqlx tests it then).
             opts.test_before_acquire_if_idle_for(Duration::from_secs(10));
         }
-        let conn = Database::connect(opts).await?;
-        Ok(Self {
-            conn,
-            write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
-        })
+        opts
     }
 
     pub async fn migrate(&self) -> Result<(), DbErr> {

@@ -1,10 +1,10 @@
 use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -350,8 +350,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
     if let Some(actor) = state.actors.get(&token_hash, now) {
         return Ok(actor);
     }
-    // The sign-in and its person in one read, their roles and organisations in a second.
-    let (session, user) = auth_session::Entity::find()
+    // The sign-in, its person, their roles and their organisations in one read.
+    let sign_in = auth_session::Entity::find()
         .join(
             sea_orm::JoinType::InnerJoin,
             auth_session::Entity::belongs_to(user::Entity)
@@ -363,10 +363,11 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
         .filter(auth_session::Column::TokenHash.eq(token_hash.clone()))
         .filter(auth_session::Column::ExpiresAt.gt(now))
         .filter(user::Column::DeletedAt.is_null())
-        .one(&state.db.conn)
-        .await?
-        .and_then(|(session, user)| Some((session, user?)))
-        .ok_or_else(unauthorized)?;
+        .into_query();
+    let rows = state.db.conn.query_all(&with_access(sign_in)).await?;
+    let first = rows.first().ok_or_else(unauthorized)?;
+    let session = auth_session::Model::from_query_result(first, "A_")?;
+    let user = user::Model::from_query_result(first, "B_")?;
     if now - session.last_seen_at > ChronoDuration::minutes(5) {
         // Best effort: a failed touch must not fail the request.
         let _ = auth_session::Entity::update_many()
@@ -375,7 +376,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
             .exec(&state.db.conn)
             .await;
     }
-    let (grants, affiliations) = access_of(&state.db.conn, user.id).await?;
+    let (grants, affiliations) = read_access(&rows)?;
     let actor = Actor {
         user,
         session_id: session.id,
@@ -401,26 +402,65 @@ pub async fn grants_of<C: ConnectionTrait>(
         .collect())
 }
 
+/// A person's role grants (with their place) and organisation affiliations.
+pub type Access = (Vec<(Role, Option<Uuid>)>, Vec<crate::policy::Affiliation>);
+
 /// A person's roles and organisations, in one read (every request whose sign-in is not
-/// remembered resolves them): the role grants, then the memberships with their organisation's
-/// place.
+/// remembered resolves them).
 pub async fn access_of<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
-) -> std::result::Result<(Vec<(Role, Option<Uuid>)>, Vec<crate::policy::Affiliation>), sea_orm::DbErr>
-{
-    use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
-    // The first branch names the columns; `second` is unused for grants (a union needs the
-    // same number of columns in both).
-    let mut query = Query::select()
-        .expr_as(Expr::val("grant"), Alias::new("kind"))
-        .expr_as(Expr::col(role_grant::Column::Role), Alias::new("role"))
-        .expr_as(Expr::col(role_grant::Column::PlaceId), Alias::new("first"))
-        .expr_as(Expr::col(role_grant::Column::PlaceId), Alias::new("second"))
-        .from(role_grant::Entity)
-        .and_where(role_grant::Column::UserId.eq(user_id))
+) -> std::result::Result<Access, sea_orm::DbErr> {
+    let person = sea_orm::sea_query::Query::select()
+        .from(user::Entity)
+        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
         .to_owned();
-    let memberships = Query::select()
+    read_access(&db.query_all(&with_access(person)).await?)
+}
+
+/// Extends a query that has one person's row (`user`) in scope so that it reads their access
+/// too, in the same statement: one row per role grant (one with no grant when they have none),
+/// then one per organisation membership, each with the query's own columns followed by `kind`
+/// ("grant" or "member"), `role`, `first` (the grant's place, or the organisation) and `second`
+/// (the organisation's place). `read_access` reads them back.
+fn with_access(person: SelectStatement) -> SelectStatement {
+    let mut grants = person.clone();
+    grants
+        .left_join(
+            role_grant::Entity,
+            Expr::col((role_grant::Entity, role_grant::Column::UserId))
+                .equals((user::Entity, user::Column::Id)),
+        )
+        .expr_as(Expr::val("grant"), Alias::new("kind"))
+        .expr_as(
+            Expr::col((role_grant::Entity, role_grant::Column::Role)),
+            Alias::new("role"),
+        )
+        .expr_as(
+            Expr::col((role_grant::Entity, role_grant::Column::PlaceId)),
+            Alias::new("first"),
+        )
+        .expr_as(
+            Expr::col((role_grant::Entity, role_grant::Column::PlaceId)),
+            Alias::new("second"),
+        );
+    let mut memberships = person;
+    memberships
+        .inner_join(
+            organisation_member::Entity,
+            Expr::col((
+                organisation_member::Entity,
+                organisation_member::Column::UserId,
+            ))
+            .equals((user::Entity, user::Column::Id)),
+        )
+        .inner_join(
+            organisation::Entity,
+            Expr::col((organisation::Entity, organisation::Column::Id)).equals((
+                organisation_member::Entity,
+                organisation_member::Column::OrganisationId,
+            )),
+        )
         .expr(Expr::val("member"))
         .expr(Expr::col((
             organisation_member::Entity,
@@ -433,43 +473,34 @@ pub async fn access_of<C: ConnectionTrait>(
         .expr(Expr::col((
             organisation::Entity,
             organisation::Column::PlaceId,
-        )))
-        .from(organisation_member::Entity)
-        .inner_join(
-            organisation::Entity,
-            Expr::col((organisation::Entity, organisation::Column::Id)).equals((
-                organisation_member::Entity,
-                organisation_member::Column::OrganisationId,
-            )),
-        )
-        .and_where(
-            Expr::col((
-                organisation_member::Entity,
-                organisation_member::Column::UserId,
-            ))
-            .eq(user_id),
-        )
-        .to_owned();
-    query.union(UnionType::All, memberships);
-    let (mut out_grants, mut out_affiliations) = (Vec::new(), Vec::new());
-    for row in db.query_all(&query).await? {
-        let role_name: String = row.try_get("", "role")?;
+        )));
+    grants.union(UnionType::All, memberships);
+    grants
+}
+
+/// The role grants and affiliations in rows read with `with_access`.
+fn read_access(rows: &[QueryResult]) -> std::result::Result<Access, sea_orm::DbErr> {
+    let (mut grants, mut affiliations) = (Vec::new(), Vec::new());
+    for row in rows {
+        let Some(role_name) = row.try_get::<Option<String>>("", "role")? else {
+            continue; // the row of a person with no role grant
+        };
         let first: Option<Uuid> = row.try_get("", "first")?;
         if row.try_get::<String>("", "kind")? == "grant" {
             if let Some(r) = Role::parse(&role_name) {
-                out_grants.push((r, first));
+                grants.push((r, first));
             }
         } else if let (Some(organisation_id), Some(place_id)) =
             (first, row.try_get::<Option<Uuid>>("", "second")?)
         {
-            out_affiliations.push(crate::policy::Affiliation {
+            affiliations.push(crate::policy::Affiliation {
                 organisation_id,
                 place_id,
                 representative: role_name == "representative",
             });
         }
     }
-    Ok((out_grants, out_affiliations))
+    Ok((grants, affiliations))
 }
 
 pub async fn profile<C: ConnectionTrait>(
@@ -948,12 +979,16 @@ pub async fn actor_for(
     user_id: Uuid,
     sign_in: Uuid,
 ) -> std::result::Result<Actor, ApiError> {
-    let user = user::Entity::find_by_id(user_id)
+    // The person and their access in one read.
+    let person = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
-        .one(&state.db.conn)
-        .await?
+        .into_query();
+    let rows = state.db.conn.query_all(&with_access(person)).await?;
+    let first = rows
+        .first()
         .ok_or_else(|| ApiError::unauthorized("The account no longer exists."))?;
-    let (grants, affiliations) = access_of(&state.db.conn, user.id).await?;
+    let user = user::Model::from_query_result(first, "")?;
+    let (grants, affiliations) = read_access(&rows)?;
     Ok(Actor {
         user,
         session_id: sign_in,

@@ -1124,10 +1124,14 @@ async fn open_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll:
     .await?;
     txn.commit().await?;
     publish(state, &p).await;
+    // Ballots come as soon as a poll opens: the first would otherwise read the electorate while
+    // the others queue behind that read.
+    state.open_polls.put(p.clone());
     // The electorate is told in a transaction of its own, right after; the scheduler finishes
     // the job if this process stops first.
     let background = state.clone();
     tokio::spawn(async move {
+        let _ = electorate(&background, id).await;
         if let Err(e) = mail_due_openings(&background).await {
             tracing::warn!(error = %e, "opening notices failed; the scheduler will retry");
         }
@@ -1744,12 +1748,18 @@ async fn store_ballot<C: ConnectionTrait>(
 /// The person's own voting entity in an open poll, if they are in its electorate: from the
 /// electorate this process remembers, read whole on the poll's first ballot here.
 async fn own_elector(state: &AppState, p: &poll::Model, user_id: Uuid) -> Result<Option<Elector>> {
-    let electors = state
+    Ok(electorate(state, p.id).await?.get(&user_id).copied())
+}
+
+/// An open poll's electorate, from this process's memory or read into it.
+async fn electorate(state: &AppState, poll_id: Uuid) -> Result<std::sync::Arc<Electors>> {
+    state
         .open_polls
         .electorates
-        .get_or_fill(&p.id.to_string(), || read_electorate(&state.db.conn, p.id))
-        .await?;
-    Ok(electors.get(&user_id).copied())
+        .get_or_fill(&poll_id.to_string(), || {
+            read_electorate(&state.db.conn, poll_id)
+        })
+        .await
 }
 
 /// An open poll's frozen electorate, by person.
