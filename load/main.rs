@@ -829,10 +829,8 @@ async fn main() {
         ratios.push(yishi_report.pct(0.99) / c.pct(0.99));
     }
     let mut more = Vec::new();
-    for round in 2..=args.rounds {
-        if args.no_ceiling {
-            break;
-        }
+    let rounds = if args.no_ceiling { 1 } else { args.rounds };
+    for round in 2..=rounds {
         eprintln!("round {round} of {}…", args.rounds);
         let urls = tickets(&http, &base, &port, sid, &tokens).await;
         let y = run_clients("yishi", &urls, &args, epoch, None).await;

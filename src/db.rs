@@ -27,7 +27,6 @@ pub struct Db {
     write_gate: Option<Arc<Mutex<()>>>,
     /// How `conn` was opened, for a second pool on the same database (`dedicated`).
     options: ConnectOptions,
-    in_memory: bool,
 }
 
 /// A write transaction: holds the SQLite write gate (when there is one) until it ends.
@@ -52,12 +51,10 @@ impl WriteTxn {
 impl Db {
     pub async fn connect(settings: &Settings) -> Result<Self, DbErr> {
         let options = Self::options(settings);
-        let url = settings.database_url.expose();
         Ok(Self {
             conn: Database::connect(options.clone()).await?,
             write_gate: settings.is_sqlite().then(|| Arc::new(Mutex::new(()))),
             options,
-            in_memory: url.contains(":memory:") || url.contains("mode=memory"),
         })
     }
 
@@ -66,7 +63,8 @@ impl Db {
     /// PostgreSQL connection belongs to the runtime that opened it. `None` for an in-memory
     /// database, which a second pool would not share.
     pub async fn dedicated(&self) -> Option<Result<Self, DbErr>> {
-        if self.in_memory {
+        let url = self.options.get_url();
+        if url.contains(":memory:") || url.contains("mode=memory") {
             return None;
         }
         let mut options = self.options.clone();
@@ -75,7 +73,6 @@ impl Db {
             conn,
             write_gate: self.write_gate.clone(),
             options,
-            in_memory: false,
         }))
     }
 

@@ -1,4 +1,5 @@
-//! Group commit: requests hand their write to one task of this process, which takes whatever
+//! Group commit: requests hand their write to one writer of this process (on a thread of its
+//! own, see `start`), which takes whatever
 //! has queued up (up to a batch) and writes it in one transaction. Under a burst, many writes
 //! share one commit and one wait on the database; alone, a write goes at once. If a batch
 //! fails, its jobs are written again one by one, so one bad job fails alone.
