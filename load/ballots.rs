@@ -157,6 +157,33 @@ async fn open_loop(
     out
 }
 
+/// The p99 of the ballots sent in each second of an open-loop run (ballot `i` is sent at
+/// `i / rate` s), the first second also split at 250 ms: where in the burst the tail is.
+fn p99_by_second(acknowledged: &[usize], latencies: &[f64], rate: u64) -> String {
+    let window = |from: f64, to: f64| {
+        let mut in_window: Vec<f64> = acknowledged
+            .iter()
+            .zip(latencies)
+            .filter(|(i, _)| (from..to).contains(&(**i as f64 / rate as f64)))
+            .map(|(_, ms)| *ms)
+            .collect();
+        in_window.sort_by(f64::total_cmp);
+        format!("{:.0}", common::pct(&in_window, 0.99))
+    };
+    let seconds = acknowledged
+        .iter()
+        .max()
+        .map_or(0, |i| *i as u64 / rate + 1);
+    let mut parts = vec![
+        format!("0-0.25 s {}", window(0.0, 0.25)),
+        format!("0.25-1 s {}", window(0.25, 1.0)),
+    ];
+    parts.extend(
+        (1..seconds).map(|s| format!("{s}-{} s {}", s + 1, window(s as f64, s as f64 + 1.0))),
+    );
+    format!("{} (ms)", parts.join(", "))
+}
+
 fn choice(i: usize) -> &'static str {
     match i % 5 {
         0..=2 => "yes",
@@ -219,6 +246,9 @@ async fn main() {
         shed,
         failures,
     } = outcomes;
+    let by_second = args
+        .rate
+        .map(|rate| p99_by_second(&acknowledged, &latencies, rate));
     latencies.sort_by(f64::total_cmp);
 
     let closing = Instant::now();
@@ -276,6 +306,9 @@ async fn main() {
         common::pct(&latencies, 0.99),
         common::pct(&latencies, 1.0)
     );
+    if let Some(line) = by_second {
+        println!("  p99 by second sent: {line}");
+    }
     println!(
         "  open (freeze {n} electors) {:.2} s   close and publish {:.2} s",
         open_secs, close_secs

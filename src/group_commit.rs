@@ -42,11 +42,17 @@ impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
         }
     }
 
+    /// Starts the writer (its thread and connections) unless it runs already: where a burst is
+    /// about to come (a poll opens), so that its first jobs do not wait for that.
+    pub fn start(&self, state: &AppState) {
+        if let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            spawn_writer(state.clone(), rx, self.write, self.max_batch, self.what);
+        }
+    }
+
     /// Writes a job with whatever others are waiting; starts the writer on first use.
     pub async fn submit(&self, state: &AppState, job: J) -> Result<O, DbErr> {
-        if let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            start(state.clone(), rx, self.write, self.max_batch, self.what);
-        }
+        self.start(state);
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((job, reply))
@@ -64,7 +70,7 @@ impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
 /// about a hundred ballots took 130 ms on PostgreSQL, nearly all of it waiting); a thread that
 /// sleeps while the database works is woken promptly by the operating system. The thread ends
 /// with the runtime that started it.
-fn start<J: Send + Sync + 'static, O: Send + 'static>(
+fn spawn_writer<J: Send + Sync + 'static, O: Send + 'static>(
     state: AppState,
     rx: Queue<J, O>,
     write: WriteBatch<J, O>,

@@ -66,9 +66,9 @@ async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
 async fn shed_load<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let counted = req.uri().path().starts_with("/api/v1/") && req.header(header::UPGRADE).is_none();
     let permit = match req.data::<AppState>().and_then(|s| s.in_flight.clone()) {
-        Some(places) if counted => match places.try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
+        Some(places) if counted => match places.enter() {
+            Some(permit) => Some(permit),
+            None => {
                 // One warning a second, not one per refusal: an overload must not flood the log.
                 static LAST_WARNED: AtomicI64 = AtomicI64::new(0);
                 let now = chrono::Utc::now().timestamp();
@@ -279,7 +279,8 @@ pub async fn run(
         .key()
         .map_err(|e| StartError::Sealing(settings.sealing_key_file.display().to_string(), e))?;
     let worker = OutboxWorker::new(db, settings.clone(), state.mail_wake.clone())
-        .map_err(StartError::Mail)?;
+        .map_err(StartError::Mail)?
+        .yielding_to(state.in_flight.clone());
     let stop_worker = Arc::new(Notify::new());
     let worker_task = tokio::spawn(worker.run(stop_worker.clone()));
     let stop_fanout = Arc::new(Notify::new());

@@ -43,8 +43,8 @@ pub struct AppState {
     pub keys: Arc<crate::keys::Keys>,
     /// Counts for `GET /metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// Places for the API requests being answered (`max_in_flight`); none when unlimited.
-    pub in_flight: Option<Arc<tokio::sync::Semaphore>>,
+    /// The API requests being answered (`max_in_flight`); none when unlimited.
+    pub in_flight: Option<Arc<crate::in_flight::InFlight>>,
 }
 
 impl AppState {
@@ -59,8 +59,7 @@ impl AppState {
             settings.sealing_key_file.clone(),
         ));
         let passwords = Passwords::new(settings.max_concurrent_hashes);
-        let in_flight = (settings.max_in_flight > 0)
-            .then(|| Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)));
+        let in_flight = crate::in_flight::InFlight::new(settings.max_in_flight);
         let evidence = Arc::new(crate::resolutions::evidence::DiskStore::new(
             settings.evidence_dir.clone(),
         ));

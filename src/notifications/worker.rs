@@ -24,6 +24,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::entities::{outbox, suppressed_address};
+use crate::in_flight::InFlight;
 
 /// An address as the suppression list keeps it.
 fn normalized(address: &str) -> String {
@@ -91,6 +92,8 @@ pub struct OutboxWorker {
     from: Mailbox,
     wake: Arc<Notify>,
     unsubscribe_key: tokio::sync::OnceCell<Vec<u8>>,
+    /// The process's requests in progress: each batch waits while they crowd.
+    requests: Option<Arc<InFlight>>,
 }
 
 /// The one-click unsubscribe target (RFC 8058) and the page a reader opens from the footer.
@@ -121,12 +124,23 @@ impl OutboxWorker {
             from,
             wake,
             unsubscribe_key: tokio::sync::OnceCell::new(),
+            requests: None,
         })
+    }
+
+    /// Lets a burst of requests go first: each batch waits (a while at most) until the
+    /// process is not busy answering them.
+    pub fn yielding_to(mut self, requests: Option<Arc<InFlight>>) -> Self {
+        self.requests = requests;
+        self
     }
 
     /// Runs until the shutdown signal fires.
     pub async fn run(self, shutdown: Arc<Notify>) {
         loop {
+            if let Some(requests) = &self.requests {
+                requests.quiet().await;
+            }
             let delivered = match self.run_once().await {
                 Ok(n) => n,
                 Err(e) => {
