@@ -67,6 +67,12 @@ pub struct Settings {
     /// latency for everyone. Websocket upgrades, health checks and the web client are not
     /// counted.
     pub max_in_flight: usize,
+    /// PostgreSQL connections one process keeps open (`YISHI_DATABASE_CONNECTIONS`), all of
+    /// them from the start: a burst (a poll opening to thousands) then finds them ready rather
+    /// than waiting while each is established. Each process also holds one for each of its two
+    /// writers and one to listen, so PostgreSQL's `max_connections` must exceed the processes
+    /// times this plus three. SQLite keeps its own small pool.
+    pub database_connections: u32,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Largest request with evidence files (`YISHI_MAX_UPLOAD_BYTES`).
@@ -134,6 +140,7 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             max_in_flight: 256,
+            database_connections: 20,
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 26 * 1024 * 1024,
             mail_delivery_window_hours: 48,
@@ -241,6 +248,17 @@ impl Settings {
                 .collect::<Result<_, _>>()?;
         }
         parsed(get, "YISHI_MAX_IN_FLIGHT", &mut s.max_in_flight)?;
+        parsed(
+            get,
+            "YISHI_DATABASE_CONNECTIONS",
+            &mut s.database_connections,
+        )?;
+        if s.database_connections == 0 {
+            return Err(ConfigError {
+                name: "YISHI_DATABASE_CONNECTIONS",
+                message: "must be at least 1".into(),
+            });
+        }
         parsed(get, "YISHI_MAX_BODY_BYTES", &mut s.max_body_bytes)?;
         parsed(get, "YISHI_MAX_UPLOAD_BYTES", &mut s.max_upload_bytes)?;
         parsed(
@@ -401,5 +419,10 @@ mod tests {
             Settings::from_lookup(&|k| (k == "YISHI_SMTP_URL").then(|| "http://x".to_string()))
                 .unwrap_err();
         assert_eq!(bad.name, "YISHI_SMTP_URL");
+        let none = Settings::from_lookup(&|k| {
+            (k == "YISHI_DATABASE_CONNECTIONS").then(|| "0".to_string())
+        })
+        .unwrap_err();
+        assert_eq!(none.name, "YISHI_DATABASE_CONNECTIONS");
     }
 }

@@ -101,9 +101,11 @@ impl Db {
                         .pragma("mmap_size", "268435456")
                 });
         } else {
-            // A few connections kept open, so a burst after a quiet spell does not wait for
-            // each to be established.
-            opts.max_connections(20).min_connections(4);
+            // All kept open, so a burst after a quiet spell does not wait for each to be
+            // established (on loopback with TLS, 16 new connections in a ballot burst's first
+            // 250 ms left its first ballots waiting up to 200 ms).
+            let size = settings.database_connections;
+            opts.max_connections(size).min_connections(size);
             // A connection in steady use is not pinged before each use (a round trip to the
             // server per statement); one that has been idle a while may have been cut by a
             // restart or a firewall, so it is. A connection that fails in use is dropped when

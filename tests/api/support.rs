@@ -165,6 +165,9 @@ pub async fn spawn_app_at(
         allowed_origins: options.allowed_origins,
         trusted_proxies: options.trusted_proxies,
         max_in_flight: options.max_in_flight,
+        // Tests run side by side, some with two processes, on one PostgreSQL server that
+        // takes 100 connections.
+        database_connections: 8,
         evidence_dir: options.evidence_dir.unwrap_or_else(|| {
             std::env::temp_dir()
                 .join("yishi-tests")
