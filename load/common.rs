@@ -202,9 +202,11 @@ pub async fn seed_community(db: &Db, n: usize) -> (Uuid, String, Vec<String>) {
                 id: Set(Uuid::new_v4()),
                 user_id: Set(*id),
                 token_hash: Set(hash),
-                created_at: Set(now),
+                // Signed in an hour ago, as people are when a poll opens: each one's first
+                // request records that they were seen again.
+                created_at: Set(now - chrono::Duration::hours(1)),
                 expires_at: Set(now + chrono::Duration::hours(2)),
-                last_seen_at: Set(now),
+                last_seen_at: Set(now - chrono::Duration::hours(1)),
                 user_agent: Set(None),
                 client_address: Set(None),
             });

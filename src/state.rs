@@ -37,6 +37,8 @@ pub struct AppState {
     pub lists: Arc<crate::proposals::service::ListMemory>,
     /// Who recent bearer tokens belong to.
     pub actors: Arc<crate::accounts::cache::ActorCache>,
+    /// When sign-ins were last used, not yet written.
+    pub seen: Arc<crate::accounts::seen::LastSeen>,
     /// Seals bids until their tender's deadline.
     pub sealing: Arc<crate::contracts::sealing::Sealing>,
     /// Keys the platform signs with.
@@ -79,6 +81,7 @@ impl AppState {
             feed: Arc::default(),
             sealing,
             actors,
+            seen: Arc::default(),
             lists,
             keys: Arc::default(),
             metrics: Arc::default(),

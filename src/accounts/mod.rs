@@ -5,6 +5,7 @@ pub mod api;
 pub mod cache;
 pub mod error;
 pub mod model;
+pub mod seen;
 pub mod service;
 pub mod tickets;
 pub mod tokens;

@@ -369,12 +369,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
     let session = auth_session::Model::from_query_result(first, "A_")?;
     let user = user::Model::from_query_result(first, "B_")?;
     if now - session.last_seen_at > ChronoDuration::minutes(5) {
-        // Best effort: a failed touch must not fail the request.
-        let _ = auth_session::Entity::update_many()
-            .col_expr(auth_session::Column::LastSeenAt, Expr::value(now))
-            .filter(auth_session::Column::Id.eq(session.id))
-            .exec(&state.db.conn)
-            .await;
+        state.seen.note(state, session.id, now);
     }
     let (grants, affiliations) = read_access(&rows)?;
     let actor = Actor {

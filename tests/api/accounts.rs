@@ -296,6 +296,60 @@ async fn sessions_can_be_listed_and_revoked() {
     app.get("/accounts/me", Some(&first)).await.ok(200);
 }
 
+/// A sign-in used again after a while shows when: the time is written shortly after the request
+/// (with every other sign-in used meanwhile), not before it is answered.
+#[tokio::test]
+async fn a_sign_in_used_again_shows_when() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{EntityTrait, QueryFilter};
+    use yishi::entities::auth_session;
+
+    let app = spawn_app().await;
+    let first = app.verified_user("seen@example.org", "Seen").await;
+    let second = app.login("seen@example.org", PASSWORD).await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    auth_session::Entity::update_many()
+        .col_expr(auth_session::Column::LastSeenAt, Expr::value(an_hour_ago))
+        .filter(sea_orm::ColumnTrait::eq(
+            &auth_session::Column::TokenHash,
+            yishi::accounts::tokens::hash_token(&second),
+        ))
+        .exec(&app.db.conn)
+        .await
+        .unwrap();
+    let last_seen = || async {
+        let response = app.get("/accounts/me/sessions", Some(&first)).await;
+        let other = response
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == false)
+            .cloned()
+            .unwrap();
+        chrono::DateTime::parse_from_rfc3339(other["last_seen_at"].as_str().unwrap()).unwrap()
+    };
+    assert!(last_seen().await < chrono::Utc::now() - chrono::Duration::minutes(59));
+
+    let used = chrono::Utc::now();
+    app.get("/accounts/me", Some(&second)).await.ok(200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let seen = last_seen().await;
+        if seen >= used - chrono::Duration::seconds(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sign-in still shows {seen} ten seconds after it was used"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn password_reset_by_single_use_emailed_token() {
     let app = spawn_app().await;
