@@ -983,9 +983,9 @@ async fn build_electorate<C: ConnectionTrait>(db: &C, p: &poll::Model) -> Result
 
 /// Writes the frozen electorate. A person who could vote for several entities (say, a
 /// household member who also represents an organisation) is linked to the first only; the
-/// others vote through their other members.
-/// Writes a poll's electorate; returns its weight and, by person, what `read_electorate` would
-/// read back (so the process that opens a poll has it in memory before the first ballot).
+/// others vote through their other members. Returns the electorate's weight and, by person,
+/// what `read_electorate` would read back (so the process that opens a poll has it in memory
+/// before the first ballot).
 async fn freeze_electorate<C: ConnectionTrait>(
     db: &C,
     p: &poll::Model,
