@@ -89,6 +89,14 @@ impl AppState {
         }
     }
 
+    /// Returns once this process is not busy answering requests (2 s at most): background
+    /// work calls it before each piece, so that a burst of requests goes first.
+    pub async fn when_quiet(&self) {
+        if let Some(requests) = &self.in_flight {
+            requests.quiet().await;
+        }
+    }
+
     /// Tells every process that a person's access changed, so their open sockets re-check it
     /// at once. Call after the change has committed.
     pub async fn announce_revocation(&self, user_id: uuid::Uuid) {

@@ -41,9 +41,7 @@ impl LastSeen {
             let state = state.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(GATHER).await;
-                if let Some(requests) = &state.in_flight {
-                    requests.quiet().await;
-                }
+                state.when_quiet().await;
                 if let Err(e) = state.seen.flush(&state).await {
                     tracing::warn!(error = %e, "could not record when sign-ins were last used");
                 }

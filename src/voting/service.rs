@@ -1273,9 +1273,7 @@ pub async fn mail_due_openings(state: &AppState) -> Result<usize> {
         let mut any = false;
         loop {
             // The people who got the notice vote at once: their ballots go first.
-            if let Some(requests) = &state.in_flight {
-                requests.quiet().await;
-            }
+            state.when_quiet().await;
             let Some(more) = announce_chunk(state, id).await? else {
                 break;
             };
