@@ -119,6 +119,24 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
     (status_kib(pid, "VmRSS:"), status_kib(pid, "VmHWM:"))
 }
 
+/// The CPU time a process has used so far (user and system, all threads), in seconds.
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and
+    // stime are the 12th and 13th of them, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// The part of a process's resident memory that is its own (heap and stacks), in KiB: resident
 /// memory without the pages of mapped files (SQLite maps its database file to read it).
 pub fn anon_kib(pid: u32) -> u64 {

@@ -74,7 +74,13 @@ struct Report {
     expected: u64,
     delivered: u64,
     latencies_us: Vec<u64>,
+    /// Per message, sorted: when the first client had it (the server's time before fan-out)
+    /// and when the last did (the whole broadcast), in µs after it was sent.
+    first_us: Vec<u64>,
+    last_us: Vec<u64>,
     connect_secs: f64,
+    /// The server's CPU time while the messages were sent and delivered, in seconds.
+    cpu_secs: Option<f64>,
     /// The last sequence number each client saw, by client (room events only).
     last_seqs: Vec<Option<i64>>,
     /// Events a client saw out of order or after a hole in the sequence.
@@ -107,6 +113,25 @@ impl Report {
             self.pct(1.0),
             self.connect_secs
         );
+        let at = |v: &[u64], p: f64| match v.len() {
+            0 => f64::NAN,
+            n => v[((n as f64 - 1.0) * p).round() as usize] as f64 / 1000.0,
+        };
+        println!(
+            "         per message: first client had it p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms; last client p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            at(&self.first_us, 0.5),
+            at(&self.first_us, 0.99),
+            at(&self.first_us, 1.0),
+            at(&self.last_us, 0.5),
+            at(&self.last_us, 0.99),
+            at(&self.last_us, 1.0),
+        );
+        if let Some(cpu) = self.cpu_secs {
+            println!(
+                "         server CPU while chatting {cpu:.1} s ({:.1} µs per frame delivered)",
+                1e6 * cpu / self.delivered.max(1) as f64
+            );
+        }
     }
 }
 
@@ -476,7 +501,10 @@ async fn run_clients(
                     }
                     track.see(&v);
                     if let Some(sent) = v.sent_micros() {
-                        lat.push((epoch.elapsed().as_micros() as u64).saturating_sub(sent));
+                        lat.push((
+                            sent,
+                            (epoch.elapsed().as_micros() as u64).saturating_sub(sent),
+                        ));
                         delivered.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -495,6 +523,7 @@ async fn run_clients(
     let per_sender = args.rate / senders.len().max(1) as f64;
     let total_each = (per_sender * args.seconds as f64).round() as u64;
     let sent_total = Arc::new(AtomicU64::new(0));
+    let cpu_before = server.map(common::cpu_secs);
     let tasks: Vec<_> = senders
         .into_iter()
         .enumerate()
@@ -526,24 +555,38 @@ async fn run_clients(
         quiet = if now == last { quiet + 1 } else { 0 };
         last = now;
     }
+    let cpu_secs = server
+        .zip(cpu_before)
+        .map(|(pid, before)| common::cpu_secs(pid) - before);
     let _ = stop_tx.send(true);
     let mut latencies_us = Vec::new();
+    let mut per_message: std::collections::HashMap<u64, (u64, u64)> = Default::default();
     let mut gaps = 0;
     for (i, r) in readers {
-        if let Ok((mut lat, track)) = r.await {
-            latencies_us.append(&mut lat);
+        if let Ok((lat, track)) = r.await {
+            for (sent, l) in lat {
+                latencies_us.push(l);
+                let m = per_message.entry(sent).or_insert((l, l));
+                *m = (m.0.min(l), m.1.max(l));
+            }
             last_seqs[i] = track.last;
             gaps += track.gaps;
         }
     }
     latencies_us.sort_unstable();
+    let (mut first_us, mut last_us): (Vec<u64>, Vec<u64>) = per_message.into_values().unzip();
+    first_us.sort_unstable();
+    last_us.sort_unstable();
     drop(sinks);
     Report {
         name,
         expected,
         delivered: delivered.load(Ordering::Relaxed),
         latencies_us,
+        first_us,
+        last_us,
         connect_secs,
+        cpu_secs,
         last_seqs,
         gaps,
         connected_kib,
@@ -833,7 +876,7 @@ async fn main() {
     for round in 2..=rounds {
         eprintln!("round {round} of {}…", args.rounds);
         let urls = tickets(&http, &base, &port, sid, &tokens).await;
-        let y = run_clients("yishi", &urls, &args, epoch, None).await;
+        let y = run_clients("yishi", &urls, &args, epoch, server.id()).await;
         let (c, _) = ceiling_round(&args, epoch).await;
         ratios.push(y.pct(0.99) / c.pct(0.99));
         more.push((y, c));

@@ -3,7 +3,9 @@
 //! `cargo build --release --bins && target/release/yishi-reads --rate 2000 --seconds 10`
 //! (add `--postgres postgres://postgres@127.0.0.1:5432/postgres` to run on PostgreSQL).
 //!
-//! Starts `yishi serve` on a fresh database, reads its memory before any request (idle), has
+//! Starts `yishi serve` on a fresh database, reads its memory before any request once it has
+//! settled (idle: what starting allocated and freed, the allocator gives back within a couple
+//! of seconds, as `yishi-load` waits for before its idle reading too), has
 //! residents submit proposals over HTTP, then sends `GET /api/v1/proposals?community_id=…`
 //! (the first page, 20 proposals) at a fixed rate from many residents' tokens, open loop:
 //! requests go out on schedule whether or not earlier ones have been answered, so a slow
@@ -59,6 +61,7 @@ async fn main() {
     let (community, _committee, tokens) = common::seed_community(&db, args.readers).await;
     let (mut server, base) = common::start_server(&db_url, &dir, &[]).await;
     let pid = server.id().unwrap_or(0);
+    common::memory_settled(pid, Duration::from_secs(10)).await;
     let (idle_kib, _) = common::rss_kib(pid);
 
     let http = reqwest::Client::builder()

@@ -18,13 +18,37 @@ use crate::state::AppState;
 pub type WriteBatch<J, O> =
     for<'a> fn(&'a AppState, &'a [J]) -> BoxFuture<'a, Result<Vec<O>, DbErr>>;
 
+/// Work done once a batch has committed, before its submitters hear back, on the runtime that
+/// started the writer (not the writer's own thread) and one batch at a time, in the order they
+/// were written. The room broadcasts its events here: that wakes the task of every socket in the
+/// room, and wakes from a thread of the runtime stay on its worker's own queue, where wakes from
+/// another thread all go through the runtime's shared one.
+pub type AfterCommit<J, O> =
+    for<'a> fn(&'a AppState, &'a [J], &'a [Result<O, DbErr>]) -> BoxFuture<'a, ()>;
+
 type Reply<O> = oneshot::Sender<Result<O, DbErr>>;
 type Queue<J, O> = mpsc::Receiver<(J, Reply<O>)>;
+
+/// A written batch: its jobs, what became of each, and who waits for it.
+struct Written<J, O> {
+    jobs: Vec<J>,
+    outcomes: Vec<Result<O, DbErr>>,
+    replies: Vec<Reply<O>>,
+}
+
+impl<J, O> Written<J, O> {
+    fn answer(self) {
+        for (reply, outcome) in self.replies.into_iter().zip(self.outcomes) {
+            let _ = reply.send(outcome);
+        }
+    }
+}
 
 pub struct GroupCommit<J, O> {
     what: &'static str,
     max_batch: usize,
     write: WriteBatch<J, O>,
+    after: Option<AfterCommit<J, O>>,
     tx: mpsc::Sender<(J, Reply<O>)>,
     rx: Mutex<Option<Queue<J, O>>>,
 }
@@ -37,8 +61,17 @@ impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
             what,
             max_batch,
             write,
+            after: None,
             tx,
             rx: Mutex::new(Some(rx)),
+        }
+    }
+
+    /// Runs `after` on each batch once it has committed, before its submitters hear back.
+    pub fn after_commit(self, after: AfterCommit<J, O>) -> Self {
+        Self {
+            after: Some(after),
+            ..self
         }
     }
 
@@ -46,7 +79,7 @@ impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
     /// about to come (a poll opens), so that its first jobs do not wait for that.
     pub fn start(&self, state: &AppState) {
         if let Some(rx) = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            spawn_writer(state.clone(), rx, self.write, self.max_batch, self.what);
+            spawn_writer(state.clone(), rx, self);
         }
     }
 
@@ -73,16 +106,27 @@ impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
 fn spawn_writer<J: Send + Sync + 'static, O: Send + 'static>(
     state: AppState,
     rx: Queue<J, O>,
-    write: WriteBatch<J, O>,
-    max_batch: usize,
-    what: &'static str,
+    commit: &GroupCommit<J, O>,
 ) {
-    // Dropped, and so ends the writer, when the runtime that started it shuts down.
+    let (write, max_batch, what) = (commit.write, commit.max_batch, commit.what);
+    // Dropped, and so ends the writer, when the runtime that started it shuts down: held by
+    // the task that answers for the writer there.
     let (alive, ended) = oneshot::channel::<()>();
+    let (written_tx, mut written_rx) = mpsc::channel::<Written<J, O>>(64);
+    let after = commit.after;
+    let shared = state.clone();
     tokio::spawn(async move {
         let _alive = alive;
+        while let Some(written) = written_rx.recv().await {
+            if let Some(after) = after {
+                after(&shared, &written.jobs, &written.outcomes).await;
+            }
+            written.answer();
+        }
         std::future::pending::<()>().await
     });
+    // Without work after the commit, the writer answers its submitters itself.
+    let written_tx = commit.after.is_some().then_some(written_tx);
     let thread = std::thread::Builder::new()
         .name(format!("{what} writer"))
         .spawn(move || {
@@ -106,8 +150,15 @@ fn spawn_writer<J: Send + Sync + 'static, O: Send + 'static>(
                     }
                     None => state,
                 };
+                let writer = Writer {
+                    state,
+                    write,
+                    max_batch,
+                    what,
+                    written: written_tx,
+                };
                 tokio::select! {
-                    () = run(state, rx, write, max_batch, what) => {}
+                    () = writer.run(rx) => {}
                     _ = ended => {}
                 }
             });
@@ -117,50 +168,66 @@ fn spawn_writer<J: Send + Sync + 'static, O: Send + 'static>(
     }
 }
 
-async fn run<J, O>(
+/// The writer, on its own thread.
+struct Writer<J, O> {
     state: AppState,
-    mut rx: Queue<J, O>,
     write: WriteBatch<J, O>,
     max_batch: usize,
     what: &'static str,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let (jobs, replies): (Vec<J>, Vec<Reply<O>>) = batch.into_iter().unzip();
-        let started = std::time::Instant::now();
-        let written = write(&state, &jobs).await;
-        state
-            .metrics
-            .record_commit(what, jobs.len(), started.elapsed());
-        match written {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
+    /// Where written batches go for the work after their commit, if there is any.
+    written: Option<mpsc::Sender<Written<J, O>>>,
+}
+
+impl<J, O> Writer<J, O> {
+    async fn run(self, mut rx: Queue<J, O>) {
+        let what = self.what;
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
                 }
             }
-            Err(e) if jobs.len() > 1 => {
-                tracing::warn!(error = %e, jobs = jobs.len(), what, "batch failed; writing one by one");
-                for (job, reply) in jobs.iter().zip(replies) {
-                    let outcome = write(&state, std::slice::from_ref(job))
-                        .await
-                        .and_then(|o| {
-                            o.into_iter().next().ok_or_else(|| {
-                                DbErr::Custom(format!("the {what} writer answered nothing"))
-                            })
-                        });
-                    let _ = reply.send(outcome);
+            let (jobs, replies): (Vec<J>, Vec<Reply<O>>) = batch.into_iter().unzip();
+            let started = std::time::Instant::now();
+            let written = (self.write)(&self.state, &jobs).await;
+            self.state
+                .metrics
+                .record_commit(what, jobs.len(), started.elapsed());
+            let outcomes = match written {
+                Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                Err(e) if jobs.len() > 1 => {
+                    tracing::warn!(error = %e, jobs = jobs.len(), what, "batch failed; writing one by one");
+                    let mut outcomes = Vec::with_capacity(jobs.len());
+                    for job in &jobs {
+                        let outcome = (self.write)(&self.state, std::slice::from_ref(job))
+                            .await
+                            .and_then(|o| {
+                                o.into_iter().next().ok_or_else(|| {
+                                    DbErr::Custom(format!("the {what} writer answered nothing"))
+                                })
+                            });
+                        outcomes.push(outcome);
+                    }
+                    outcomes
                 }
-            }
-            Err(e) => {
-                for reply in replies {
-                    let _ = reply.send(Err(DbErr::Custom(e.to_string())));
+                Err(e) => jobs
+                    .iter()
+                    .map(|_| Err(DbErr::Custom(e.to_string())))
+                    .collect(),
+            };
+            let written = Written {
+                jobs,
+                outcomes,
+                replies,
+            };
+            match &self.written {
+                // The runtime that took them has stopped if this fails: nobody is waiting.
+                Some(tx) => {
+                    let _ = tx.send(written).await;
                 }
+                None => written.answer(),
             }
         }
     }

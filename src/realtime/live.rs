@@ -185,6 +185,14 @@ const RESYNC_PATIENCE: Duration = Duration::from_secs(120);
 /// Most frames written in one system call.
 const BATCH: usize = 64;
 
+/// What woke a socket's writer.
+enum Next {
+    /// The reader's own answer (or its end).
+    Own(Option<Box<Message>>),
+    /// A room frame.
+    Frame(Result<Frame, broadcast::error::RecvError>),
+}
+
 enum Stop {
     /// The reader is done (the client left, or was refused).
     Done,
@@ -208,27 +216,42 @@ async fn write_loop(
 ) {
     // Grown for a burst and given back after it: a room holds thousands of idle writers.
     let mut batch: Vec<Message> = Vec::new();
+    let mut turn: u32 = 0;
     let stop = 'run: loop {
-        let mut closing = tokio::select! {
-            biased;
-            m = own.recv() => match m {
-                Some(m) => {
-                    let close = matches!(*m, Message::Close(_));
-                    batch.push(*m);
-                    close
-                }
-                None => break 'run Stop::Done,
-            },
-            f = frames.recv() => match f {
-                Ok(f) if f.seq <= sent_upto => continue,
-                Ok(f) => {
-                    sent_upto = f.seq;
-                    batch.push(Message::Text(f.text));
-                    f.closes
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => break 'run Stop::Behind,
-                Err(broadcast::error::RecvError::Closed) => break 'run Stop::Done,
-            },
+        // Frames first: in a busy room nearly every wake is for a frame, and the reader's
+        // channel is then not looked at (looking at it first on each wake of a room's
+        // thousands of sockets was 5% of the process's CPU at 2,000 × 50/s). Every 16th turn
+        // the reader's channel goes first, so a steady stream of frames never holds back its
+        // answers or its close.
+        turn = turn.wrapping_add(1);
+        let next = if turn.is_multiple_of(16) {
+            tokio::select! {
+                biased;
+                m = own.recv() => Next::Own(m),
+                f = frames.recv() => Next::Frame(f),
+            }
+        } else {
+            tokio::select! {
+                biased;
+                f = frames.recv() => Next::Frame(f),
+                m = own.recv() => Next::Own(m),
+            }
+        };
+        let mut closing = match next {
+            Next::Own(Some(m)) => {
+                let close = matches!(*m, Message::Close(_));
+                batch.push(*m);
+                close
+            }
+            Next::Own(None) => break 'run Stop::Done,
+            Next::Frame(Ok(f)) if f.seq <= sent_upto => continue,
+            Next::Frame(Ok(f)) => {
+                sent_upto = f.seq;
+                batch.push(Message::Text(f.text));
+                f.closes
+            }
+            Next::Frame(Err(broadcast::error::RecvError::Lagged(_))) => break 'run Stop::Behind,
+            Next::Frame(Err(broadcast::error::RecvError::Closed)) => break 'run Stop::Done,
         };
         // Whatever else is already waiting goes in the same write.
         while !closing && batch.len() < BATCH {

@@ -5,8 +5,9 @@
 //! trips to the database each; at 50 messages a second on two busy cores SQLite's thread was
 //! not always scheduled in time, and messages queued behind each other's commits.
 //!
-//! The writer broadcasts the batch itself, in sequence order, once it has committed, so a room
-//! never sees a later event before an earlier one and never has to read back a gap.
+//! Each batch is broadcast, in sequence order, once it has committed (`publish`, on the shared
+//! runtime, batches in the order they were written), so a room never sees a later event before
+//! an earlier one and never has to read back a gap.
 
 use std::sync::Arc;
 
@@ -36,6 +37,16 @@ pub fn room_writer() -> RoomWriter {
     GroupCommit::new("room event", BATCH, |state, jobs| {
         Box::pin(write(state, jobs))
     })
+    .after_commit(|state, jobs, written| Box::pin(publish(state, jobs, written)))
+}
+
+/// Applies and broadcasts what was written, before the senders hear back.
+async fn publish(state: &AppState, jobs: &[Append], written: &[Result<RoomEvent, DbErr>]) {
+    for (job, event) in jobs.iter().zip(written) {
+        if let Ok(event) = event {
+            job.room.publish(state, event.clone()).await;
+        }
+    }
 }
 
 async fn write(state: &AppState, jobs: &[Append]) -> Result<Vec<RoomEvent>, DbErr> {
@@ -79,8 +90,5 @@ async fn write(state: &AppState, jobs: &[Append]) -> Result<Vec<RoomEvent>, DbEr
         .exec_without_returning(&*txn)
         .await?;
     txn.commit().await?;
-    for (job, event) in jobs.iter().zip(&written) {
-        job.room.publish(state, event.clone()).await;
-    }
     Ok(written)
 }
