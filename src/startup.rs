@@ -313,6 +313,10 @@ pub async fn run(
     tally_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), scheduler_task).await;
+    // When sign-ins were last used, noted but not yet written.
+    if let Err(e) = state.seen.flush(&state).await {
+        tracing::warn!(error = %e, "could not record when sign-ins were last used");
+    }
     tracing::info!("Yishi stopped");
     result.map_err(StartError::Io)
 }

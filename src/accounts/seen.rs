@@ -3,8 +3,8 @@
 //! gate, once the process is not busy. Before, each request whose sign-in had not been used for
 //! five minutes wrote its own update, outside the gate, before it was answered: when a poll opens
 //! to thousands who signed in earlier, that is one more write per ballot, each able to wait on
-//! SQLite's lock behind the ballots' writer. A touch lost to a stopped process only leaves the
-//! time a little older.
+//! SQLite's lock behind the ballots' writer. A process that stops cleanly writes what it has
+//! noted; a touch lost to a killed one only leaves the time a little older.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

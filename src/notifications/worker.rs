@@ -139,7 +139,11 @@ impl OutboxWorker {
     pub async fn run(self, shutdown: Arc<Notify>) {
         loop {
             if let Some(requests) = &self.requests {
-                requests.quiet().await;
+                // A stop does not wait for the quiet moment.
+                tokio::select! {
+                    _ = shutdown.notified() => break,
+                    () = requests.quiet() => {}
+                }
             }
             let delivered = match self.run_once().await {
                 Ok(n) => n,

@@ -350,6 +350,52 @@ async fn a_sign_in_used_again_shows_when() {
     }
 }
 
+/// A process that stops cleanly writes the uses of sign-ins it has noted but not yet written
+/// (they wait about a second, to go together), rather than dropping them.
+#[tokio::test]
+async fn a_stopping_process_writes_when_sign_ins_were_last_used() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use yishi::entities::auth_session;
+
+    let app = spawn_app().await;
+    let token = app.verified_user("stopping@example.org", "Stopping").await;
+    let this_sign_in =
+        auth_session::Column::TokenHash.eq(yishi::accounts::tokens::hash_token(&token));
+    auth_session::Entity::update_many()
+        .col_expr(
+            auth_session::Column::LastSeenAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
+        )
+        .filter(this_sign_in.clone())
+        .exec(&app.db.conn)
+        .await
+        .unwrap();
+    // Another process on the same database, which is then stopped as soon as it has answered.
+    let (other, base) = crate::support::serve(&app.database_url).await;
+    let used = chrono::Utc::now();
+    let me = reqwest::Client::new()
+        .get(format!("{base}/api/v1/accounts/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let exit = crate::support::terminate(other).await.status;
+    assert!(exit.success(), "exit after SIGTERM: {exit:?}");
+    let row = auth_session::Entity::find()
+        .filter(this_sign_in)
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        row.last_seen_at >= used - chrono::Duration::seconds(1),
+        "the sign-in still shows {} after the process that saw it used stopped",
+        row.last_seen_at
+    );
+}
+
 #[tokio::test]
 async fn password_reset_by_single_use_emailed_token() {
     let app = spawn_app().await;

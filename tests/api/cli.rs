@@ -205,15 +205,7 @@ async fn serve_stops_gracefully_on_sigterm_and_never_logs_secrets() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = crate::support::terminate(child).await;
     assert!(out.status.success(), "exit after SIGTERM: {:?}", out.status);
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(

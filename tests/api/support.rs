@@ -577,6 +577,19 @@ pub async fn serve_with(database_url: &str, env: &[(&str, &str)]) -> (std::proce
     (child, base)
 }
 
+/// Stops a `yishi` process as a service manager does (SIGTERM) and waits for it to exit.
+pub async fn terminate(child: std::process::Child) -> std::process::Output {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 /// Waits (polling, at most 30 s) until `{base}/readyz` answers 200.
 pub async fn wait_ready(base: &str, what: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
