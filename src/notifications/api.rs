@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 
 use super::model::*;
 use super::{feed, service};
-use crate::api::{ApiResult, ApiTags, BearerAuth};
+use crate::api::{ApiResult, ApiTags, BearerAuth, Created};
 use crate::state::AppState;
 
 pub struct NotificationsApi {
@@ -111,7 +111,7 @@ impl NotificationsApi {
     async fn ticket(
         &self,
         auth: BearerAuth,
-    ) -> ApiResult<Json<crate::sessions::model::LiveTicket>> {
+    ) -> ApiResult<Created<crate::sessions::model::LiveTicket>> {
         let actor = auth.actor(&self.state).await?;
         let ticket = crate::accounts::service::issue_live_ticket(
             &self.state,
@@ -119,10 +119,11 @@ impl NotificationsApi {
             feed::FEED_TICKET_SCOPE,
         )
         .await?;
-        Ok(Json(crate::sessions::model::LiveTicket {
+        // 201, as for a live room's ticket: each call makes a new one.
+        Ok(Created::Created(Json(crate::sessions::model::LiveTicket {
             ticket,
             expires_in_seconds: crate::accounts::service::LIVE_TICKET_SECS as u32,
-        }))
+        })))
     }
 
     /// What an unsubscribe link would turn off (nothing changes).

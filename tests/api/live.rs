@@ -183,7 +183,7 @@ async fn the_upgrade_needs_a_fresh_ticket_and_an_allowed_origin() {
     let feed = app
         .post("/accounts/me/tickets", Some(&w.resident_a), json!({}))
         .await
-        .ok(200)["ticket"]
+        .ok(201)["ticket"]
         .as_str()
         .unwrap()
         .to_string();

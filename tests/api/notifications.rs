@@ -644,7 +644,7 @@ async fn the_feed_is_pushed_over_the_persons_socket() {
     let ticket = app
         .post("/accounts/me/tickets", Some(&token), json!({}))
         .await;
-    let ticket = ticket.ok(200)["ticket"].as_str().unwrap().to_string();
+    let ticket = ticket.ok(201)["ticket"].as_str().unwrap().to_string();
     let (mut socket, _) = tokio_tungstenite::connect_async(format!(
         "{ws_base}/api/v1/accounts/me/feed?ticket={ticket}"
     ))
