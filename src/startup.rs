@@ -299,6 +299,11 @@ pub async fn run(
         state.clone(),
         stop_tallies.clone(),
     ));
+    let stop_checkpoints = Arc::new(Notify::new());
+    let checkpoint_task = tokio::spawn({
+        let (db, stop) = (state.db.clone(), stop_checkpoints.clone());
+        async move { db.checkpoints(stop).await }
+    });
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?state.db.backend(), mail = if settings.smtp_url.is_some() { "smtp" } else { "files" }, "Yishi is serving");
     let acceptor = TcpAcceptor::from_tokio(listener)?;
@@ -317,6 +322,8 @@ pub async fn run(
     if let Err(e) = state.seen.flush(&state).await {
         tracing::warn!(error = %e, "could not record when sign-ins were last used");
     }
+    stop_checkpoints.notify_one();
+    let _ = tokio::time::timeout(Duration::from_secs(5), checkpoint_task).await;
     tracing::info!("Yishi stopped");
     result.map_err(StartError::Io)
 }

@@ -34,6 +34,30 @@ pub struct LiveQuery {
     last_seq: Option<i64>,
 }
 
+/// Who is behind a socket: as much of their account as the room uses for the socket's life
+/// (a room holds thousands of sockets). The rare action that needs the whole account (a chair
+/// adjourning or closing) reads it again, with the person's access as it is then.
+pub struct Member {
+    pub id: Uuid,
+    /// The sign-in the socket was opened with.
+    pub sign_in: Uuid,
+    pub name: String,
+}
+
+impl Member {
+    pub fn of(actor: &Actor) -> Self {
+        Self {
+            id: actor.id(),
+            sign_in: actor.session_id,
+            name: actor.user.display_name.clone(),
+        }
+    }
+
+    async fn actor(&self, state: &AppState) -> Result<Actor, ApiError> {
+        crate::accounts::service::actor_for(state, self.id, self.sign_in).await
+    }
+}
+
 fn error_frame(code: &str, message: &str) -> String {
     json!({ "type": "error", "code": code, "message": message }).to_string()
 }
@@ -52,11 +76,11 @@ pub async fn live(
     };
     match prepare(req, session_id, q.ticket.as_deref(), state).await {
         Err(e) => e.into_response(),
-        Ok((actor, session, room, chair)) => {
+        Ok((member, room, chair)) => {
             let state = state.clone();
             let last_seq = q.last_seq;
             super::socket::upgrade(req, accept, move |socket| async move {
-                serve(socket, state, actor, session, room, chair, last_seq).await;
+                serve(socket, state, member, room, chair, last_seq).await;
             })
         }
     }
@@ -67,7 +91,7 @@ async fn prepare(
     session_id: Uuid,
     ticket: Option<&str>,
     state: &AppState,
-) -> Result<(Actor, session::Model, Arc<Room>, bool), ApiError> {
+) -> Result<(Member, Arc<Room>, bool), ApiError> {
     if let Some(origin) = req.header(poem::http::header::ORIGIN)
         && !state.settings.origin_allowed(origin)
     {
@@ -98,7 +122,7 @@ async fn prepare(
     }
     let room = state.rooms.get(state, &session).await?;
     let chair = convenor || session.chair_id == actor.id();
-    Ok((actor, session, room, chair))
+    Ok((Member::of(&actor), room, chair))
 }
 
 async fn publish(state: &AppState, room: &Room, event: RoomEvent) {
@@ -333,8 +357,7 @@ async fn write_loop(
 async fn serve(
     socket: Socket,
     state: AppState,
-    actor: Actor,
-    session: session::Model,
+    member: Member,
     room: Arc<Room>,
     chair: bool,
     last_seq: Option<i64>,
@@ -342,9 +365,9 @@ async fn serve(
     let (mut sink, mut stream) = socket.split();
     // Subscribed before the greeting is taken, so nothing falls between the two.
     let frames = room.tx.subscribe();
-    let user = actor.id();
+    let user = member.id;
     state.metrics.live_sockets.fetch_add(1, Ordering::Relaxed);
-    room.connect(&state, user, &actor.user.display_name);
+    room.connect(&state, user, &member.name);
     // Boxed, here and below: a socket's task stays small while it waits, whatever the size of
     // the work it does now and then.
     let greeted = Box::pin(greet(&mut sink, &state, &room, user, chair, last_seq)).await;
@@ -364,9 +387,8 @@ async fn serve(
             &mut writer,
             &state,
             &room,
-            &actor,
+            &member,
             chair,
-            session.id,
         )
         .await;
         drop(out_tx);
@@ -426,11 +448,10 @@ async fn read_loop(
     writer: &mut tokio::task::JoinHandle<()>,
     state: &AppState,
     room: &Arc<Room>,
-    actor: &Actor,
+    member: &Member,
     chair: bool,
-    session_id: Uuid,
 ) -> bool {
-    let user = actor.id();
+    let user = member.id;
     let mut revocations = state.revocations.subscribe();
     let mut flood = Flood::new(state.settings.live_frames_per_sec);
     loop {
@@ -462,7 +483,7 @@ async fn read_loop(
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(_) => false,
                 };
-                if affected && !Box::pin(still_allowed(state, actor, session_id)).await {
+                if affected && !Box::pin(still_allowed(state, member, room.session_id)).await {
                     let _ = out.send(closing(u16::from(WsCloseCode::Policy), "access revoked")).await;
                     return false;
                 }
@@ -478,7 +499,7 @@ async fn read_loop(
             }
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
                 Ok(ClientMessage::Ping) => Some(json!({ "type": "pong" }).to_string()),
-                Ok(msg) => match Box::pin(act(state, room, actor, chair, msg)).await {
+                Ok(msg) => match Box::pin(act(state, room, member, chair, msg)).await {
                     Ok(_) => None,
                     Err(e) => {
                         let p = e.problem();
@@ -509,15 +530,14 @@ async fn read_loop(
 
 /// Whether the person behind a socket may still be in the room: their sign-in is alive and
 /// they may still see the session.
-async fn still_allowed(state: &AppState, actor: &Actor, session_id: Uuid) -> bool {
-    if !crate::accounts::service::sign_in_alive(&state.db.conn, actor.session_id)
+async fn still_allowed(state: &AppState, member: &Member, session_id: Uuid) -> bool {
+    if !crate::accounts::service::sign_in_alive(&state.db.conn, member.sign_in)
         .await
         .unwrap_or(false)
     {
         return false;
     }
-    let Ok(fresh) = crate::accounts::service::actor_for(state, actor.id(), actor.session_id).await
-    else {
+    let Ok(fresh) = member.actor(state).await else {
         return false;
     };
     crate::sessions::service::load_visible(&state.db.conn, &fresh, session_id)
@@ -544,12 +564,12 @@ fn refuse(code: &str, detail: &str) -> ApiError {
 pub async fn act(
     state: &AppState,
     room: &Arc<Room>,
-    actor: &Actor,
+    member: &Member,
     chair: bool,
     msg: ClientMessage,
 ) -> Result<Option<RoomEvent>, ApiError> {
-    let user = actor.id();
-    let name = actor.user.display_name.clone();
+    let user = member.id;
+    let name = member.name.clone();
     let now = clock::now();
     if msg.chair_only() && !chair {
         return Err(ApiError::forbidden("Only the chair may do this."));
@@ -739,7 +759,8 @@ pub async fn act(
                 ClientMessage::Resume => (SessionStatus::Open, "session.resumed"),
                 _ => (SessionStatus::Closed, "session.closed"),
             };
-            crate::sessions::service::change_state(state, actor, room.session_id, to)
+            let actor = member.actor(state).await?;
+            crate::sessions::service::change_state(state, &actor, room.session_id, to)
                 .await
                 .map_err(ApiError::from)?;
             append(state, room, kind, Some(user), json!({})).await?

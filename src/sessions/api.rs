@@ -289,9 +289,15 @@ impl SessionsApi {
         };
         let room = self.state.rooms.get(&self.state, &session).await?;
         let chair = convenor || session.chair_id == actor.id();
-        let event = crate::realtime::live::act(&self.state, &room, &actor, chair, msg)
-            .await?
-            .ok_or_else(|| missing("type"))?;
+        let event = crate::realtime::live::act(
+            &self.state,
+            &room,
+            &crate::realtime::live::Member::of(&actor),
+            chair,
+            msg,
+        )
+        .await?
+        .ok_or_else(|| missing("type"))?;
         Ok(Json(RoomEventView {
             seq: event.seq,
             kind: event.kind,

@@ -383,3 +383,50 @@ async fn an_overloaded_server_sheds_requests_with_503() {
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     app.get("/proposals", None).await.ok(200);
 }
+
+/// On SQLite, what a serving process writes reaches the database file itself within moments:
+/// the write-ahead log is copied into it in the background (checkpoints), not only once the
+/// log has grown large or the process stops. Seen here by a reader that opens the file alone,
+/// ignoring the log.
+#[tokio::test]
+async fn sqlite_writes_reach_the_database_file_while_serving() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use yishi::entities::user;
+
+    let app = spawn_app().await;
+    let Some(path) = app.database_url.strip_prefix("sqlite://") else {
+        return; // PostgreSQL has no such log to copy.
+    };
+    let path = path.split('?').next().unwrap().to_string();
+    // Enough writes after the migrations for the log to hold them, far fewer than SQLite's
+    // own threshold for a checkpoint.
+    for i in 0..3 {
+        app.verified_user(&format!("checkpointed{i}@example.org"), "Checkpointed")
+            .await;
+    }
+    let in_file = || async {
+        let file = sea_orm::Database::connect(format!("sqlite://{path}?mode=ro&immutable=true"))
+            .await
+            .unwrap();
+        // Before the migrations' tables are copied there, the file has no `users` table.
+        let n = user::Entity::find()
+            .filter(user::Column::Email.starts_with("checkpointed"))
+            .count(&file)
+            .await
+            .map_err(|e| e.to_string());
+        file.close().await.unwrap();
+        n
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n = in_file().await;
+        if n == Ok(3) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after 10 s the database file alone gives {n:?} accounts of the 3; the rest are only in its log"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
