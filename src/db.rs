@@ -108,9 +108,11 @@ impl Db {
                         // commit that takes the log past 1,000 pages copies them and waits for
                         // the disk, and in a ballot burst that was every 50 ms or so, with the
                         // burst's later seconds twice as slow as its first. SQLite still does it
-                        // itself past 10,000 pages (40 MiB), should that task fall behind, and a
-                        // log grown past 64 MiB is cut back once it has been copied.
-                        .pragma("wal_autocheckpoint", "10000")
+                        // itself once the log is past 65,536 pages (256 MiB), which a long
+                        // stream of writes with no pause can reach (the log starts again only
+                        // when a write finds all of it copied), and a log grown past 64 MiB is
+                        // cut back once it has started again.
+                        .pragma("wal_autocheckpoint", "65536")
                         .pragma("journal_size_limit", "67108864")
                 });
         } else {
@@ -130,8 +132,8 @@ impl Db {
 
     /// On SQLite, copies what the write-ahead log holds into the database file every
     /// `CHECKPOINT_EVERY` until `stop`, on a connection of its own. A passive checkpoint takes
-    /// no lock that writers or readers wait for: it copies what no reader still needs, and
-    /// the next write starts the log again from its beginning once all of it is copied.
+    /// no lock that writers or readers wait for: it copies what no reader still needs, and a
+    /// write that finds all of the log copied starts it again from its beginning.
     /// Nothing to do on PostgreSQL or an in-memory database.
     pub async fn checkpoints(&self, stop: Arc<tokio::sync::Notify>) {
         if self.backend() != DbBackend::Sqlite {
