@@ -29,8 +29,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 pub struct Db {
     pub conn: DatabaseConnection,
     write_gate: Option<Arc<Mutex<()>>>,
-    /// How `conn` was opened, for a second pool on the same database (`dedicated`).
-    options: ConnectOptions,
+    /// How `conn` was opened, for a second pool on the same database (`dedicated`). Shared:
+    /// every request and every live socket holds a copy of the application's state.
+    options: Arc<ConnectOptions>,
 }
 
 /// A write transaction: holds the SQLite write gate (when there is one) until it ends.
@@ -58,7 +59,7 @@ impl Db {
         Ok(Self {
             conn: Database::connect(options.clone()).await?,
             write_gate: settings.is_sqlite().then(|| Arc::new(Mutex::new(()))),
-            options,
+            options: Arc::new(options),
         })
     }
 
@@ -71,12 +72,12 @@ impl Db {
         if url.contains(":memory:") || url.contains("mode=memory") {
             return None;
         }
-        let mut options = self.options.clone();
+        let mut options = ConnectOptions::clone(&self.options);
         options.max_connections(2).min_connections(1);
         Some(Database::connect(options.clone()).await.map(|conn| Self {
             conn,
             write_gate: self.write_gate.clone(),
-            options,
+            options: Arc::new(options),
         }))
     }
 
