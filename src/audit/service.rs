@@ -79,7 +79,7 @@ pub async fn record<C: ConnectionTrait>(txn: &C, change: Change<'_>) -> Result<(
         .one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))?;
-    let id = Uuid::new_v4();
+    let id = Uuid::now_v7();
     let created_at = clock::now();
     let summary = change.summary.to_string();
     let hash = entry_hash(
@@ -148,7 +148,7 @@ pub async fn record_many<C: ConnectionTrait>(
         let mut rows = Vec::with_capacity(changes.len());
         for change in changes {
             seq += 1;
-            let id = Uuid::new_v4();
+            let id = Uuid::now_v7();
             let summary = change.summary.to_string();
             let hash = entry_hash(
                 &prev,

@@ -2026,7 +2026,7 @@ async fn cast_by_proxy(
     }
     if let Some(k) = key {
         let inserted = ballot_request::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(Uuid::now_v7()),
             poll_id: Set(poll_id),
             key_hash: Set(key_hash(poll_id, actor.id(), k)),
             sealed: Set(seal(poll_id, actor.id(), k, &answer)),

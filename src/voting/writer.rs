@@ -266,7 +266,7 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
         });
         if let Some((key_hash, sealed)) = &j.request {
             requests.push(ballot_request::ActiveModel {
-                id: Set(Uuid::new_v4()),
+                id: Set(Uuid::now_v7()),
                 poll_id: Set(j.poll_id),
                 key_hash: Set(key_hash.clone()),
                 sealed: Set(sealed.clone()),
