@@ -72,8 +72,13 @@ impl InFlight {
 
     /// Returns once the process is not busy, or after `MOST_DEFERRED`.
     pub async fn quiet(&self) {
+        self.quiet_within(MOST_DEFERRED).await;
+    }
+
+    /// Returns once the process is not busy, or after `most`.
+    pub async fn quiet_within(&self, most: Duration) {
         let started = tokio::time::Instant::now();
-        while self.busy() && started.elapsed() < MOST_DEFERRED {
+        while self.busy() && started.elapsed() < most {
             tokio::time::sleep(LOOK_AGAIN).await;
         }
     }

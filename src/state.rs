@@ -97,6 +97,13 @@ impl AppState {
         }
     }
 
+    /// The same, for work that can wait longer (`most` at most).
+    pub async fn when_quiet_within(&self, most: std::time::Duration) {
+        if let Some(requests) = &self.in_flight {
+            requests.quiet_within(most).await;
+        }
+    }
+
     /// Tells every process that a person's access changed, so their open sockets re-check it
     /// at once. Call after the change has committed.
     pub async fn announce_revocation(&self, user_id: uuid::Uuid) {

@@ -20,6 +20,12 @@ use crate::state::AppState;
 
 /// How long touches gather before they are written.
 const GATHER: Duration = Duration::from_secs(1);
+/// How long they wait after that for the process to be quiet. Longer than other background
+/// work: a burst of ballots from thousands who signed in earlier touches thousands of sign-ins,
+/// and writing them (a few thousand rows a few seconds into the burst, chunk after chunk through
+/// the write gate) made the ballots' slowest moments; the time shown in a list of sign-ins can
+/// be half a minute late.
+const MOST_DEFERRED: Duration = Duration::from_secs(30);
 /// Most sign-ins in one statement.
 const CHUNK: usize = 500;
 
@@ -29,7 +35,8 @@ pub struct LastSeen {
 }
 
 impl LastSeen {
-    /// Notes that sign-in `id` was used at `at`; written within about a second.
+    /// Notes that sign-in `id` was used at `at`; written within about a second when the process
+    /// is quiet, within about half a minute when it is busy.
     pub fn note(&self, state: &AppState, id: Uuid, at: DateTime<Utc>) {
         let first = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -41,7 +48,7 @@ impl LastSeen {
             let state = state.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(GATHER).await;
-                state.when_quiet().await;
+                state.when_quiet_within(MOST_DEFERRED).await;
                 if let Err(e) = state.seen.flush(&state).await {
                     tracing::warn!(error = %e, "could not record when sign-ins were last used");
                 }
