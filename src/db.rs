@@ -82,7 +82,7 @@ impl Db {
     }
 
     fn options(settings: &Settings) -> ConnectOptions {
-        let mut opts = ConnectOptions::new(settings.database_url.expose().to_string());
+        let mut opts = ConnectOptions::new(settings.database_url_to_connect());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10));

@@ -29,7 +29,7 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
     use sea_orm::sqlx::postgres::PgListener;
     loop {
         let connected = async {
-            let mut l = PgListener::connect(state.settings.database_url.expose()).await?;
+            let mut l = PgListener::connect(&state.settings.database_url_to_connect()).await?;
             l.listen_all([
                 FANOUT_CHANNEL,
                 REVOCATION_CHANNEL,
