@@ -430,3 +430,62 @@ async fn sqlite_writes_reach_the_database_file_while_serving() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A transaction dropped before it commits (its request cancelled, say) gives its locks back at
+/// once, though the pool no longer pings every connection given back to it
+/// (`vendor/sqlx-core`): one with a rollback waiting to be sent is still flushed on its way
+/// back. Seen from another pool, whose update of the locked row must not time out.
+#[tokio::test]
+async fn a_dropped_transaction_gives_its_locks_back_at_once() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = spawn_app().await;
+    if !app.database_url.starts_with("postgres") {
+        return; // SQLite's write lock is this process's write gate, released on drop.
+    }
+    let db = &app.db.conn;
+    db.execute_unprepared("CREATE TABLE lock_probe (id int PRIMARY KEY, n int NOT NULL)")
+        .await
+        .unwrap();
+    db.execute_unprepared("INSERT INTO lock_probe VALUES (1, 0)")
+        .await
+        .unwrap();
+    for round in 0..5 {
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("UPDATE lock_probe SET n = n + 1 WHERE id = 1")
+            .await
+            .unwrap();
+        drop(txn);
+        // Queries outside a transaction, through the same pool, while that connection idles.
+        for _ in 0..3 {
+            db.execute_unprepared("SELECT 1").await.unwrap();
+        }
+        let other = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let probe = other.begin().await.unwrap();
+        probe
+            .execute_unprepared("SET LOCAL lock_timeout = '5s'")
+            .await
+            .unwrap();
+        let updated = probe
+            .execute_unprepared("UPDATE lock_probe SET n = n + 10 WHERE id = 1")
+            .await;
+        assert!(
+            updated.is_ok(),
+            "round {round}: the dropped transaction still holds its row lock: {updated:?}"
+        );
+        probe.rollback().await.unwrap();
+        other.close().await.unwrap();
+    }
+    // The dropped transactions' updates were rolled back, not committed.
+    let n = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT n FROM lock_probe WHERE id = 1",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i32>("", "n")
+        .unwrap();
+    assert_eq!(n, 0);
+}

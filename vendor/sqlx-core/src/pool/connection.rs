@@ -304,6 +304,16 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
+        // Yishi (vendor/README.md): a connection with nothing to send back (no rollback queued
+        // by a dropped transaction, no half-written message) goes back without a ping. Upstream
+        // pings on every release: one more round trip to the database for every query outside
+        // a transaction, before the connection can be used again. Results a dropped query left
+        // unread are still drained before the connection's next query (`wait_until_ready`).
+        if !self.raw.should_flush() {
+            self.release();
+            return true;
+        }
+
         // test the connection on-release to ensure it is still viable,
         // and flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection
