@@ -41,6 +41,10 @@ struct Args {
     /// Run on a fresh database on this PostgreSQL server instead of SQLite.
     #[arg(long)]
     postgres: Option<String>,
+    /// Run this many bursts on the same server one after another, each on a new poll for the
+    /// same voters: a later round shows the server warm (connections used, caches filled).
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
 }
 
 /// Casts voter `i`'s ballot with a fresh Idempotency-Key; a dropped connection is retried with
@@ -203,135 +207,185 @@ async fn main() {
         .pool_max_idle_per_host(args.concurrency)
         .build()
         .unwrap();
-    let poll: serde_json::Value = http
-        .post(format!("{base}/api/v1/polls"))
-        .bearer_auth(&committee)
-        .json(&serde_json::json!({ "community_id": community, "question": "压测表决", "kind": "yes_no", "electorate": "residents", "preset": "simple_majority" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let poll_id = poll["id"].as_str().expect("a poll").to_string();
-    let opening = Instant::now();
-    let opened = http
-        .post(format!("{base}/api/v1/polls/{poll_id}/open"))
-        .bearer_auth(&committee)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(opened.status(), 200, "the poll opens");
-    let open_secs = opening.elapsed().as_secs_f64();
-
-    match args.rate {
-        Some(rate) => eprintln!("casting {} ballots at {rate}/s…", tokens.len()),
-        None => eprintln!(
-            "casting {} ballots from {} clients…",
-            tokens.len(),
-            args.concurrency
-        ),
-    }
     let tokens = Arc::new(tokens);
-    let url = format!("{base}/api/v1/polls/{poll_id}/ballots");
-    let started = Instant::now();
-    let outcomes = match args.rate {
-        Some(rate) => open_loop(&http, &url, &tokens, rate).await,
-        None => closed_loop(&http, &url, &tokens, args.concurrency).await,
-    };
-    let burst = started.elapsed().as_secs_f64();
-    let Outcomes {
-        mut latencies,
-        acknowledged,
-        shed,
-        failures,
-    } = outcomes;
-    let by_second = args
-        .rate
-        .map(|rate| p99_by_second(&acknowledged, &latencies, rate));
-    latencies.sort_by(f64::total_cmp);
-
-    let closing = Instant::now();
-    let closed: serde_json::Value = http
-        .post(format!("{base}/api/v1/polls/{poll_id}/close"))
-        .bearer_auth(&committee)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let close_secs = closing.elapsed().as_secs_f64();
-    let _ = server.kill().await;
-
-    // Check: the result counts exactly the ballots sent, and the database holds one ballot per
-    // voter.
-    // What must be counted: exactly the acknowledged ballots (a shed one was never stored).
-    let n = tokens.len();
-    let acked = acknowledged.len();
-    let expect = |c: &str| acknowledged.iter().filter(|i| choice(**i) == c).count() as u64;
-    let result = &closed["result"];
-    let got = |c: &str| {
-        result["options"]
-            .as_array()
-            .and_then(|o| o.iter().find(|o| o["id"] == c))
-            .and_then(|o| o["headcount"].as_u64())
-            .unwrap_or(0)
-    };
-    let poll_uuid = Uuid::parse_str(&poll_id).unwrap();
-    let stored = ballot::Entity::find()
-        .filter(ballot::Column::PollId.eq(poll_uuid))
-        .count(&db.conn)
-        .await
-        .unwrap();
     let backend = if args.postgres.is_some() {
         "PostgreSQL"
     } else {
         "SQLite"
     };
-    match args.rate {
-        Some(rate) => println!("ballots on {backend}: {n} voters, sent at {rate}/s (open loop)"),
-        None => println!(
-            "ballots on {backend}: {n} voters, {} concurrent clients",
-            args.concurrency
-        ),
+    let mut all_ok = true;
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            println!("round {round} of {} on the same server:", args.rounds);
+        }
+        let burst = Burst {
+            args: &args,
+            http: &http,
+            base: &base,
+            db: &db,
+            community,
+            committee: &committee,
+            tokens: &tokens,
+            backend,
+        };
+        all_ok &= burst.run().await;
     }
-    println!(
-        "  cast {} in {:.2} s: {:.0} ballots/s   p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms   shed (503) {shed}",
-        latencies.len(),
-        burst,
-        latencies.len() as f64 / burst,
-        common::pct(&latencies, 0.50),
-        common::pct(&latencies, 0.95),
-        common::pct(&latencies, 0.99),
-        common::pct(&latencies, 1.0)
-    );
-    if let Some(line) = by_second {
-        println!("  p99 by second sent: {line}");
-    }
-    println!(
-        "  open (freeze {n} electors) {:.2} s   close and publish {:.2} s",
-        open_secs, close_secs
-    );
-    let ok = failures.is_empty()
-        && stored == acked as u64
-        && result["participants"]["headcount"].as_u64() == Some(acked as u64)
-        && ["yes", "no", "abstain"].iter().all(|c| got(c) == expect(c));
-    println!(
-        "  check: stored {stored}, counted yes {} no {} abstain {} (expected {} {} {}), failures {}: {}",
-        got("yes"),
-        got("no"),
-        got("abstain"),
-        expect("yes"),
-        expect("no"),
-        expect("abstain"),
-        failures.len(),
-        if ok { "OK" } else { "MISMATCH" }
-    );
+    let _ = server.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
-    // Shed ballots are not lost (they were refused, not stored) but the target is every one.
-    if !ok || shed > 0 {
-        eprintln!("first failures: {:?}", &failures[..failures.len().min(5)]);
+    if !all_ok {
         std::process::exit(1);
+    }
+}
+
+/// One poll for every voter: opened, a burst of ballots, closed, checked.
+struct Burst<'a> {
+    args: &'a Args,
+    http: &'a reqwest::Client,
+    base: &'a str,
+    db: &'a yishi::db::Db,
+    community: Uuid,
+    committee: &'a str,
+    tokens: &'a Arc<Vec<String>>,
+    backend: &'a str,
+}
+
+impl Burst<'_> {
+    /// Prints the figures; whether every acknowledged ballot was counted once and none was shed.
+    async fn run(&self) -> bool {
+        let Burst {
+            args,
+            http,
+            base,
+            db,
+            community,
+            committee,
+            tokens,
+            backend,
+        } = *self;
+        let poll: serde_json::Value = http
+            .post(format!("{base}/api/v1/polls"))
+            .bearer_auth(committee)
+            .json(&serde_json::json!({ "community_id": community, "question": "压测表决", "kind": "yes_no", "electorate": "residents", "preset": "simple_majority" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let poll_id = poll["id"].as_str().expect("a poll").to_string();
+        let opening = Instant::now();
+        let opened = http
+            .post(format!("{base}/api/v1/polls/{poll_id}/open"))
+            .bearer_auth(committee)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(opened.status(), 200, "the poll opens");
+        let open_secs = opening.elapsed().as_secs_f64();
+
+        match args.rate {
+            Some(rate) => eprintln!("casting {} ballots at {rate}/s…", tokens.len()),
+            None => eprintln!(
+                "casting {} ballots from {} clients…",
+                tokens.len(),
+                args.concurrency
+            ),
+        }
+        let url = format!("{base}/api/v1/polls/{poll_id}/ballots");
+        let started = Instant::now();
+        let outcomes = match args.rate {
+            Some(rate) => open_loop(http, &url, tokens, rate).await,
+            None => closed_loop(http, &url, tokens, args.concurrency).await,
+        };
+        let burst = started.elapsed().as_secs_f64();
+        let Outcomes {
+            mut latencies,
+            acknowledged,
+            shed,
+            failures,
+        } = outcomes;
+        let by_second = args
+            .rate
+            .map(|rate| p99_by_second(&acknowledged, &latencies, rate));
+        latencies.sort_by(f64::total_cmp);
+
+        let closing = Instant::now();
+        let closed: serde_json::Value = http
+            .post(format!("{base}/api/v1/polls/{poll_id}/close"))
+            .bearer_auth(committee)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let close_secs = closing.elapsed().as_secs_f64();
+
+        // Check: the result counts exactly the ballots sent, and the database holds one ballot
+        // per voter. What must be counted: exactly the acknowledged ballots (a shed one was
+        // never stored).
+        let n = tokens.len();
+        let acked = acknowledged.len();
+        let expect = |c: &str| acknowledged.iter().filter(|i| choice(**i) == c).count() as u64;
+        let result = &closed["result"];
+        let got = |c: &str| {
+            result["options"]
+                .as_array()
+                .and_then(|o| o.iter().find(|o| o["id"] == c))
+                .and_then(|o| o["headcount"].as_u64())
+                .unwrap_or(0)
+        };
+        let poll_uuid = Uuid::parse_str(&poll_id).unwrap();
+        let stored = ballot::Entity::find()
+            .filter(ballot::Column::PollId.eq(poll_uuid))
+            .count(&db.conn)
+            .await
+            .unwrap();
+        match args.rate {
+            Some(rate) => {
+                println!("ballots on {backend}: {n} voters, sent at {rate}/s (open loop)")
+            }
+            None => println!(
+                "ballots on {backend}: {n} voters, {} concurrent clients",
+                args.concurrency
+            ),
+        }
+        println!(
+            "  cast {} in {:.2} s: {:.0} ballots/s   p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms   shed (503) {shed}",
+            latencies.len(),
+            burst,
+            latencies.len() as f64 / burst,
+            common::pct(&latencies, 0.50),
+            common::pct(&latencies, 0.95),
+            common::pct(&latencies, 0.99),
+            common::pct(&latencies, 1.0)
+        );
+        if let Some(line) = by_second {
+            println!("  p99 by second sent: {line}");
+        }
+        println!(
+            "  open (freeze {n} electors) {:.2} s   close and publish {:.2} s",
+            open_secs, close_secs
+        );
+        let ok = failures.is_empty()
+            && stored == acked as u64
+            && result["participants"]["headcount"].as_u64() == Some(acked as u64)
+            && ["yes", "no", "abstain"].iter().all(|c| got(c) == expect(c));
+        println!(
+            "  check: stored {stored}, counted yes {} no {} abstain {} (expected {} {} {}), failures {}: {}",
+            got("yes"),
+            got("no"),
+            got("abstain"),
+            expect("yes"),
+            expect("no"),
+            expect("abstain"),
+            failures.len(),
+            if ok { "OK" } else { "MISMATCH" }
+        );
+        // Shed ballots are not lost (they were refused, not stored) but the target is every one.
+        if !ok || shed > 0 {
+            eprintln!("first failures: {:?}", &failures[..failures.len().min(5)]);
+        }
+        ok && shed == 0
     }
 }

@@ -71,7 +71,11 @@ pub async fn start_server(
         .env("YISHI_EVIDENCE_DIR", dir.join("evidence"))
         .env("YISHI_SEALING_KEY_FILE", dir.join("sealing.key"))
         .env("YISHI_WRITES_PER_MINUTE", "100000000")
-        .env("YISHI_LOG", "warn")
+        // Warnings only, unless the tool itself was given YISHI_LOG (to look inside a run).
+        .env(
+            "YISHI_LOG",
+            std::env::var("YISHI_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()

@@ -192,9 +192,14 @@ impl<J, O> Writer<J, O> {
             let (jobs, replies): (Vec<J>, Vec<Reply<O>>) = batch.into_iter().unzip();
             let started = std::time::Instant::now();
             let written = (self.write)(&self.state, &jobs).await;
-            self.state
-                .metrics
-                .record_commit(what, jobs.len(), started.elapsed());
+            let took = started.elapsed();
+            self.state.metrics.record_commit(what, jobs.len(), took);
+            tracing::debug!(
+                what,
+                jobs = jobs.len(),
+                ms = took.as_secs_f64() * 1e3,
+                "batch written"
+            );
             let outcomes = match written {
                 Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
                 Err(e) if jobs.len() > 1 => {
