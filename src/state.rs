@@ -37,6 +37,8 @@ pub struct AppState {
     pub lists: Arc<crate::proposals::service::ListMemory>,
     /// Who recent bearer tokens belong to.
     pub actors: Arc<crate::accounts::cache::ActorCache>,
+    /// Reads the sign-ins the memory above does not hold, several at once under load.
+    pub sign_in_reads: Arc<crate::accounts::lookup::SignInReads>,
     /// When sign-ins were last used, not yet written.
     pub seen: Arc<crate::accounts::seen::LastSeen>,
     /// Seals bids until their tender's deadline.
@@ -81,6 +83,7 @@ impl AppState {
             feed: Arc::default(),
             sealing,
             actors,
+            sign_in_reads: Arc::default(),
             seen: Arc::default(),
             lists,
             keys: Arc::default(),

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cache;
 pub mod error;
+pub mod lookup;
 pub mod model;
 pub mod seen;
 pub mod service;

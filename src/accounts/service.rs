@@ -1,6 +1,8 @@
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
+use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement, UnionType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
@@ -350,28 +352,20 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
     if let Some(actor) = state.actors.get(&token_hash, now) {
         return Ok(actor);
     }
-    // The sign-in, its person, their roles and their organisations in one read.
-    let sign_in = auth_session::Entity::find()
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            auth_session::Entity::belongs_to(user::Entity)
-                .from(auth_session::Column::UserId)
-                .to(user::Column::Id)
-                .into(),
-        )
-        .select_also(user::Entity)
-        .filter(auth_session::Column::TokenHash.eq(token_hash.clone()))
-        .filter(auth_session::Column::ExpiresAt.gt(now))
-        .filter(user::Column::DeletedAt.is_null())
-        .into_query();
-    let rows = state.db.conn.query_all(&with_access(sign_in)).await?;
-    let first = rows.first().ok_or_else(unauthorized)?;
-    let session = auth_session::Model::from_query_result(first, "A_")?;
-    let user = user::Model::from_query_result(first, "B_")?;
+    // The sign-in, its person, their roles and their organisations, read with other
+    // lookups under way at the same moment.
+    let SignIn {
+        session,
+        user,
+        access: (grants, affiliations),
+    } = state
+        .sign_in_reads
+        .find(state, token_hash.clone())
+        .await?
+        .ok_or_else(unauthorized)?;
     if now - session.last_seen_at > ChronoDuration::minutes(5) {
         state.seen.note(state, session.id, now);
     }
-    let (grants, affiliations) = read_access(&rows)?;
     let actor = Actor {
         user,
         session_id: session.id,
@@ -382,6 +376,62 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
         .actors
         .put(token_hash, actor.clone(), session.expires_at);
     Ok(actor)
+}
+
+/// A valid sign-in, its person and their access.
+#[derive(Clone)]
+pub struct SignIn {
+    pub session: auth_session::Model,
+    pub user: user::Model,
+    pub access: Access,
+}
+
+/// The sign-ins with these token hashes that are valid at `now`, of people not deleted, each
+/// with their person and access, in one read. On PostgreSQL the hashes go as one array, so the
+/// statement's text is the same for any number of them and is prepared once per connection.
+pub async fn sign_ins<C: ConnectionTrait>(
+    db: &C,
+    token_hashes: Vec<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<HashMap<String, SignIn>, sea_orm::DbErr> {
+    let token_hash = Expr::col((auth_session::Entity, auth_session::Column::TokenHash));
+    let by_token = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        token_hash.eq(PgFunc::any(Expr::val(token_hashes)))
+    } else {
+        token_hash.is_in(token_hashes)
+    };
+    let sign_in = auth_session::Entity::find()
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            auth_session::Entity::belongs_to(user::Entity)
+                .from(auth_session::Column::UserId)
+                .to(user::Column::Id)
+                .into(),
+        )
+        .select_also(user::Entity)
+        .filter(by_token)
+        .filter(auth_session::Column::ExpiresAt.gt(now))
+        .filter(user::Column::DeletedAt.is_null())
+        .into_query();
+    let rows = db.query_all(&with_access(sign_in)).await?;
+    let mut by_hash: HashMap<String, Vec<&QueryResult>> = HashMap::new();
+    for row in &rows {
+        by_hash
+            .entry(row.try_get("A_", "token_hash")?)
+            .or_default()
+            .push(row);
+    }
+    by_hash
+        .into_iter()
+        .map(|(hash, rows)| {
+            let sign_in = SignIn {
+                session: auth_session::Model::from_query_result(rows[0], "A_")?,
+                user: user::Model::from_query_result(rows[0], "B_")?,
+                access: read_access(rows)?,
+            };
+            Ok((hash, sign_in))
+        })
+        .collect()
 }
 
 pub async fn grants_of<C: ConnectionTrait>(
@@ -474,7 +524,9 @@ fn with_access(person: SelectStatement) -> SelectStatement {
 }
 
 /// The role grants and affiliations in rows read with `with_access`.
-fn read_access(rows: &[QueryResult]) -> std::result::Result<Access, sea_orm::DbErr> {
+fn read_access<'r>(
+    rows: impl IntoIterator<Item = &'r QueryResult>,
+) -> std::result::Result<Access, sea_orm::DbErr> {
     let (mut grants, mut affiliations) = (Vec::new(), Vec::new());
     for row in rows {
         let Some(role_name) = row.try_get::<Option<String>>("", "role")? else {

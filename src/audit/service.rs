@@ -2,7 +2,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -65,20 +65,7 @@ fn entry_hash(
 /// change it describes does.
 pub async fn record<C: ConnectionTrait>(txn: &C, change: Change<'_>) -> Result<(), DbErr> {
     let shard = shard_of(change.object_type, &change.object_id);
-    // Bumping the sequence first takes the head row's write lock (PostgreSQL) before we read
-    // the previous hash, so two transactions can never both extend the same link.
-    audit_head::Entity::update_many()
-        .col_expr(
-            audit_head::Column::Seq,
-            Expr::col(audit_head::Column::Seq).add(1),
-        )
-        .filter(audit_head::Column::Shard.eq(shard))
-        .exec(txn)
-        .await?;
-    let head = audit_head::Entity::find_by_id(shard)
-        .one(txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))?;
+    let head = advance_head(txn, shard, 1).await?;
     let id = Uuid::now_v7();
     let created_at = clock::now();
     let summary = change.summary.to_string();
@@ -129,20 +116,9 @@ pub async fn record_many<C: ConnectionTrait>(
     };
     let by_shard = [(shard_of(first.object_type, &first.object_id), changes)];
     for (shard, changes) in by_shard {
-        let k = changes.len() as i32;
-        audit_head::Entity::update_many()
-            .col_expr(
-                audit_head::Column::Seq,
-                Expr::col(audit_head::Column::Seq).add(k),
-            )
-            .filter(audit_head::Column::Shard.eq(shard))
-            .exec(txn)
-            .await?;
-        let head = audit_head::Entity::find_by_id(shard)
-            .one(txn)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))?;
-        let mut seq = head.seq - i64::from(k);
+        let k = changes.len() as i64;
+        let head = advance_head(txn, shard, k).await?;
+        let mut seq = head.seq - k;
         let mut prev = head.hash;
         let created_at = clock::now();
         let mut rows = Vec::with_capacity(changes.len());
@@ -177,11 +153,7 @@ pub async fn record_many<C: ConnectionTrait>(
             });
             prev = hash;
         }
-        for chunk in rows.chunks(200) {
-            audit_entry::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
+        insert_entries(txn, rows).await?;
         audit_head::Entity::update_many()
             .col_expr(audit_head::Column::Hash, Expr::value(prev))
             .filter(audit_head::Column::Shard.eq(shard))
@@ -189,6 +161,105 @@ pub async fn record_many<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
+}
+
+/// Moves a chain's head on by `k` entries and returns it as moved: the entries to append are
+/// numbered up to its `seq` and link from its `hash`. Bumping the sequence first takes the head
+/// row's write lock (PostgreSQL) before the previous hash is read, in the same statement, so two
+/// transactions can never both extend the same link.
+async fn advance_head<C: ConnectionTrait>(
+    txn: &C,
+    shard: i32,
+    k: i64,
+) -> Result<audit_head::Model, DbErr> {
+    audit_head::Entity::update_many()
+        .col_expr(
+            audit_head::Column::Seq,
+            Expr::col(audit_head::Column::Seq).add(k),
+        )
+        .filter(audit_head::Column::Shard.eq(shard))
+        .exec_with_returning(txn)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))
+}
+
+/// Inserts a batch of entries. On PostgreSQL in one statement whose text does not depend on
+/// the batch's size (each column an array, unnested), so that the server prepares and plans it
+/// once per connection, not once per batch size; elsewhere in statements of up to 200 rows.
+async fn insert_entries<C: ConnectionTrait>(
+    txn: &C,
+    rows: Vec<audit_entry::ActiveModel>,
+) -> Result<(), DbErr> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        for chunk in rows.chunks(200) {
+            audit_entry::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        return Ok(());
+    }
+    let mut columns = EntryColumns::default();
+    for row in rows {
+        let r = row.try_into_model()?;
+        columns.id.push(r.id);
+        columns.shard.push(r.shard);
+        columns.seq.push(r.seq);
+        // Arrays bind without nulls: a nil id stands for none and becomes NULL again below.
+        columns.actor_id.push(r.actor_id.unwrap_or(Uuid::nil()));
+        columns.action.push(r.action);
+        columns.object_type.push(r.object_type);
+        columns.object_id.push(r.object_id);
+        columns.summary.push(r.summary);
+        columns.created_at.push(r.created_at);
+        columns.prev_hash.push(r.prev_hash);
+        columns.hash.push(r.hash);
+    }
+    let c = columns;
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "INSERT INTO audit_entries \
+         (id, shard, seq, actor_id, action, object_type, object_id, summary, created_at, \
+          prev_hash, hash) \
+         SELECT id, shard, seq, NULLIF(actor_id, '00000000-0000-0000-0000-000000000000'::uuid), \
+                action, object_type, object_id, summary, created_at, prev_hash, hash \
+         FROM UNNEST($1::uuid[], $2::int[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], \
+                     $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[]) \
+              AS e(id, shard, seq, actor_id, action, object_type, object_id, summary, \
+                   created_at, prev_hash, hash)",
+        [
+            c.id.into(),
+            c.shard.into(),
+            c.seq.into(),
+            c.actor_id.into(),
+            c.action.into(),
+            c.object_type.into(),
+            c.object_id.into(),
+            c.summary.into(),
+            c.created_at.into(),
+            c.prev_hash.into(),
+            c.hash.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Audit entries column by column, for `insert_entries`.
+#[derive(Default)]
+struct EntryColumns {
+    id: Vec<Uuid>,
+    shard: Vec<i32>,
+    seq: Vec<i64>,
+    actor_id: Vec<Uuid>,
+    action: Vec<String>,
+    object_type: Vec<String>,
+    object_id: Vec<String>,
+    summary: Vec<String>,
+    created_at: Vec<DateTime<Utc>>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set, TryIntoModel,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -154,20 +156,7 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
         .iter()
         .filter_map(|j| j.request.as_ref().map(|(k, _)| k.clone()))
         .collect();
-    let answered: HashMap<String, String> = if keys.is_empty() {
-        HashMap::new()
-    } else {
-        ballot_request::Entity::find()
-            .select_only()
-            .column(ballot_request::Column::KeyHash)
-            .column(ballot_request::Column::Sealed)
-            .filter(ballot_request::Column::KeyHash.is_in(keys))
-            .into_tuple::<(String, String)>()
-            .all(&*txn)
-            .await?
-            .into_iter()
-            .collect()
-    };
+    let answered = answered_requests(&*txn, keys).await?;
     let mut first_with_key: HashMap<&str, usize> = HashMap::new();
     let mut slots = Vec::with_capacity(jobs.len());
     for (i, j) in jobs.iter().enumerate() {
@@ -216,26 +205,12 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
             continue;
         }
         let secret = jobs[members[0]].secret;
-        let mut cast_by = sea_orm::sea_query::CaseStatement::new();
-        for &i in &members {
-            cast_by = cast_by.case(
-                poll_voter::Column::Id.eq(jobs[i].voter_id),
-                Expr::val(jobs[i].cast_by),
-            );
-        }
-        let ids: Vec<Uuid> = members.iter().map(|&i| jobs[i].voter_id).collect();
-        let stmt = sea_orm::sea_query::Query::update()
-            .table(poll_voter::Entity)
-            .value(poll_voter::Column::Voted, true)
-            .value(poll_voter::Column::VotedVia, "online")
-            .value(poll_voter::Column::VotedAt, (!secret).then_some(now))
-            .value(poll_voter::Column::CastBy, cast_by)
-            .and_where(poll_voter::Column::Id.is_in(ids))
-            .and_where(poll_voter::Column::Voted.eq(false))
-            .returning_col(poll_voter::Column::Id)
-            .to_owned();
-        for row in txn.query_all(&stmt).await? {
-            won.insert(row.try_get::<Uuid>("", "id")?, false);
+        let voters: Vec<(Uuid, Uuid)> = members
+            .iter()
+            .map(|&i| (jobs[i].voter_id, jobs[i].cast_by))
+            .collect();
+        for id in take_slots(&*txn, &voters, secret, now).await? {
+            won.insert(id, false);
         }
     }
     let mut ballots = Vec::new();
@@ -293,16 +268,8 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
         use rand::seq::SliceRandom;
         ballots.shuffle(&mut rand::thread_rng());
     }
-    for chunk in ballots.chunks(200) {
-        ballot::Entity::insert_many(chunk.to_vec())
-            .exec(&*txn)
-            .await?;
-    }
-    for chunk in requests.chunks(200) {
-        ballot_request::Entity::insert_many(chunk.to_vec())
-            .exec(&*txn)
-            .await?;
-    }
+    insert_ballots(&*txn, ballots).await?;
+    insert_requests(&*txn, requests).await?;
     audit::service::record_many(&*txn, changes).await?;
     txn.commit().await?;
     let stored = slots
@@ -332,4 +299,206 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
             Slot::Pending => Written::AlreadyVoted,
         })
         .collect())
+}
+
+// On PostgreSQL the statements below pass each column as one array, so that their text does not
+// depend on the batch's size: the server prepares and plans each once per connection, where
+// statements with a value list per row were prepared again for nearly every batch (a round trip
+// and a plan of a few hundred parameters each time). SQLite keeps its row lists, which it parses
+// cheaply in-process.
+
+fn on_postgres<C: ConnectionTrait>(txn: &C) -> bool {
+    txn.get_database_backend() == sea_orm::DbBackend::Postgres
+}
+
+fn postgres(sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
+}
+
+/// The sealed answers of requests already answered, by idempotency key hash.
+async fn answered_requests<C: ConnectionTrait>(
+    txn: &C,
+    keys: Vec<String>,
+) -> Result<HashMap<String, String>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = if on_postgres(txn) {
+        txn.query_all_raw(postgres(
+            "SELECT key_hash, sealed FROM ballot_requests WHERE key_hash = ANY($1)",
+            vec![keys.into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("", "key_hash")?, r.try_get("", "sealed")?)))
+        .collect::<Result<Vec<(String, String)>, DbErr>>()?
+    } else {
+        ballot_request::Entity::find()
+            .select_only()
+            .column(ballot_request::Column::KeyHash)
+            .column(ballot_request::Column::Sealed)
+            .filter(ballot_request::Column::KeyHash.is_in(keys))
+            .into_tuple::<(String, String)>()
+            .all(txn)
+            .await?
+    };
+    Ok(rows.into_iter().collect())
+}
+
+/// Takes the participation slots of these voters (each with who casts for them) where still
+/// free, in one conditional update; returns the voters whose slot this transaction won. A voter
+/// given twice is taken once, for the first.
+async fn take_slots<C: ConnectionTrait>(
+    txn: &C,
+    voters: &[(Uuid, Uuid)],
+    secret: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Uuid>, DbErr> {
+    let mut seen = std::collections::HashSet::new();
+    let voters: Vec<(Uuid, Uuid)> = voters
+        .iter()
+        .filter(|(id, _)| seen.insert(*id))
+        .copied()
+        .collect();
+    let rows = if on_postgres(txn) {
+        let (ids, cast_by): (Vec<Uuid>, Vec<Uuid>) = voters.into_iter().unzip();
+        txn.query_all_raw(postgres(
+            "UPDATE poll_voters AS v SET voted = TRUE, voted_via = 'online', \
+                    voted_at = CASE WHEN $1 THEN NULL ELSE $2::timestamptz END, \
+                    cast_by = t.cast_by \
+             FROM UNNEST($3::uuid[], $4::uuid[]) AS t(id, cast_by) \
+             WHERE v.id = t.id AND NOT v.voted \
+             RETURNING v.id",
+            vec![secret.into(), now.into(), ids.into(), cast_by.into()],
+        ))
+        .await?
+    } else {
+        let mut cast_by = sea_orm::sea_query::CaseStatement::new();
+        for &(id, by) in &voters {
+            cast_by = cast_by.case(poll_voter::Column::Id.eq(id), Expr::val(by));
+        }
+        let ids: Vec<Uuid> = voters.iter().map(|&(id, _)| id).collect();
+        let stmt = sea_orm::sea_query::Query::update()
+            .table(poll_voter::Entity)
+            .value(poll_voter::Column::Voted, true)
+            .value(poll_voter::Column::VotedVia, "online")
+            .value(poll_voter::Column::VotedAt, (!secret).then_some(now))
+            .value(poll_voter::Column::CastBy, cast_by)
+            .and_where(poll_voter::Column::Id.is_in(ids))
+            .and_where(poll_voter::Column::Voted.eq(false))
+            .returning_col(poll_voter::Column::Id)
+            .to_owned();
+        txn.query_all(&stmt).await?
+    };
+    rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect()
+}
+
+async fn insert_ballots<C: ConnectionTrait>(
+    txn: &C,
+    ballots: Vec<ballot::ActiveModel>,
+) -> Result<(), DbErr> {
+    if ballots.is_empty() {
+        return Ok(());
+    }
+    if !on_postgres(txn) {
+        for chunk in ballots.chunks(200) {
+            ballot::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        return Ok(());
+    }
+    let n = ballots.len();
+    let (mut id, mut poll_id, mut voter_id, mut named) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut choice, mut area_centi, mut receipt, mut updated_at) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let now = clock::now();
+    for b in ballots {
+        let b = b.try_into_model()?;
+        id.push(b.id);
+        poll_id.push(b.poll_id);
+        // Arrays bind without nulls: a secret ballot's voter and time are left out below.
+        named.push(b.voter_id.is_some());
+        voter_id.push(b.voter_id.unwrap_or(Uuid::nil()));
+        choice.push(b.choice);
+        area_centi.push(b.area_centi);
+        receipt.push(b.receipt);
+        updated_at.push(b.updated_at.unwrap_or(now));
+    }
+    txn.execute_raw(postgres(
+        "INSERT INTO ballots (id, poll_id, voter_id, choice, area_centi, receipt, updated_at) \
+         SELECT id, poll_id, CASE WHEN named THEN voter_id END, choice, area_centi, receipt, \
+                CASE WHEN named THEN updated_at END \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bool[], $4::uuid[], $5::text[], $6::bigint[], \
+                     $7::text[], $8::timestamptz[]) \
+              AS b(id, poll_id, named, voter_id, choice, area_centi, receipt, updated_at)",
+        vec![
+            id.into(),
+            poll_id.into(),
+            named.into(),
+            voter_id.into(),
+            choice.into(),
+            area_centi.into(),
+            receipt.into(),
+            updated_at.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn insert_requests<C: ConnectionTrait>(
+    txn: &C,
+    requests: Vec<ballot_request::ActiveModel>,
+) -> Result<(), DbErr> {
+    if requests.is_empty() {
+        return Ok(());
+    }
+    if !on_postgres(txn) {
+        for chunk in requests.chunks(200) {
+            ballot_request::Entity::insert_many(chunk.to_vec())
+                .exec(txn)
+                .await?;
+        }
+        return Ok(());
+    }
+    let n = requests.len();
+    let (mut id, mut poll_id, mut key_hash, mut sealed, mut created_at) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for r in requests {
+        let r = r.try_into_model()?;
+        id.push(r.id);
+        poll_id.push(r.poll_id);
+        key_hash.push(r.key_hash);
+        sealed.push(r.sealed);
+        created_at.push(r.created_at);
+    }
+    txn.execute_raw(postgres(
+        "INSERT INTO ballot_requests (id, poll_id, key_hash, sealed, created_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], \
+                              $5::timestamptz[])",
+        vec![
+            id.into(),
+            poll_id.into(),
+            key_hash.into(),
+            sealed.into(),
+            created_at.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
