@@ -26,6 +26,9 @@ pub type WriteBatch<J, O> =
 pub type AfterCommit<J, O> =
     for<'a> fn(&'a AppState, &'a [J], &'a [Result<O, DbErr>]) -> BoxFuture<'a, ()>;
 
+/// Work done on the writer's own connection when it starts, before the first batch.
+pub type Prepare = for<'a> fn(&'a AppState) -> BoxFuture<'a, Result<(), DbErr>>;
+
 type Reply<O> = oneshot::Sender<Result<O, DbErr>>;
 type Queue<J, O> = mpsc::Receiver<(J, Reply<O>)>;
 
@@ -49,6 +52,7 @@ pub struct GroupCommit<J, O> {
     max_batch: usize,
     write: WriteBatch<J, O>,
     after: Option<AfterCommit<J, O>>,
+    prepare: Option<Prepare>,
     tx: mpsc::Sender<(J, Reply<O>)>,
     rx: Mutex<Option<Queue<J, O>>>,
 }
@@ -62,6 +66,7 @@ impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
             max_batch,
             write,
             after: None,
+            prepare: None,
             tx,
             rx: Mutex::new(Some(rx)),
         }
@@ -71,6 +76,15 @@ impl<J: Send + Sync + 'static, O: Send + 'static> GroupCommit<J, O> {
     pub fn after_commit(self, after: AfterCommit<J, O>) -> Self {
         Self {
             after: Some(after),
+            ..self
+        }
+    }
+
+    /// Runs `prepare` on the writer's connection when it starts (see `start`), before it takes
+    /// any job; a failure is logged and the writer goes on.
+    pub fn prepare_with(self, prepare: Prepare) -> Self {
+        Self {
+            prepare: Some(prepare),
             ..self
         }
     }
@@ -113,7 +127,7 @@ fn spawn_writer<J: Send + Sync + 'static, O: Send + 'static>(
     // the task that answers for the writer there.
     let (alive, ended) = oneshot::channel::<()>();
     let (written_tx, mut written_rx) = mpsc::channel::<Written<J, O>>(64);
-    let after = commit.after;
+    let (after, prepare) = (commit.after, commit.prepare);
     let shared = state.clone();
     tokio::spawn(async move {
         let _alive = alive;
@@ -150,6 +164,11 @@ fn spawn_writer<J: Send + Sync + 'static, O: Send + 'static>(
                     }
                     None => state,
                 };
+                if let Some(prepare) = prepare
+                    && let Err(e) = prepare(&state).await
+                {
+                    tracing::warn!(error = %e, what, "the writer could not prepare its statements");
+                }
                 let writer = Writer {
                     state,
                     write,

@@ -96,12 +96,7 @@ pub async fn record<C: ConnectionTrait>(txn: &C, change: Change<'_>) -> Result<(
     }
     .insert(txn)
     .await?;
-    audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Hash, Expr::value(hash))
-        .filter(audit_head::Column::Shard.eq(shard))
-        .exec(txn)
-        .await?;
-    Ok(())
+    set_head_hash(txn, shard, hash).await
 }
 
 /// Appends many entries in one go, all to one chain (the chain of the first change): the head
@@ -154,11 +149,7 @@ pub async fn record_many<C: ConnectionTrait>(
             prev = hash;
         }
         insert_entries(txn, rows).await?;
-        audit_head::Entity::update_many()
-            .col_expr(audit_head::Column::Hash, Expr::value(prev))
-            .filter(audit_head::Column::Shard.eq(shard))
-            .exec(txn)
-            .await?;
+        set_head_hash(txn, shard, prev).await?;
     }
     Ok(())
 }
@@ -172,6 +163,18 @@ async fn advance_head<C: ConnectionTrait>(
     shard: i32,
     k: i64,
 ) -> Result<audit_head::Model, DbErr> {
+    move_head(txn, shard, k)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))
+}
+
+async fn move_head<C: ConnectionTrait>(
+    txn: &C,
+    shard: i32,
+    k: i64,
+) -> Result<Vec<audit_head::Model>, DbErr> {
     audit_head::Entity::update_many()
         .col_expr(
             audit_head::Column::Seq,
@@ -179,10 +182,26 @@ async fn advance_head<C: ConnectionTrait>(
         )
         .filter(audit_head::Column::Shard.eq(shard))
         .exec_with_returning(txn)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| DbErr::RecordNotFound(format!("audit head {shard}")))
+        .await
+}
+
+async fn set_head_hash<C: ConnectionTrait>(txn: &C, shard: i32, hash: String) -> Result<(), DbErr> {
+    audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Hash, Expr::value(hash))
+        .filter(audit_head::Column::Shard.eq(shard))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Runs each statement of `record_many` once in a form that changes nothing (a chain that does
+/// not exist, no entries), for a connection about to append in bulk: PostgreSQL prepares a
+/// statement, and reads the catalog for its tables, the first time a connection runs it.
+pub async fn prepare<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    let none = -1;
+    move_head(txn, none, 0).await?;
+    insert_entries(txn, Vec::new()).await?;
+    set_head_hash(txn, none, String::new()).await
 }
 
 /// Inserts a batch of entries. On PostgreSQL in one statement whose text does not depend on

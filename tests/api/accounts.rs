@@ -756,6 +756,47 @@ async fn expired_sessions_are_refused() {
 }
 
 #[tokio::test]
+async fn sign_ins_read_together_each_answer_their_own_request() {
+    // No memory of tokens: every request reads its sign-in, and requests arriving together
+    // share one read (accounts::lookup). Each must still be answered as its own person, and a
+    // signed-out or unknown token refused, whatever it was read with.
+    let app = spawn_app_with(Options {
+        auth_cache_secs: 0,
+        ..Options::default()
+    })
+    .await;
+    let mut people = Vec::new();
+    for i in 0..8 {
+        let email = format!("together{i}@example.org");
+        people.push((app.verified_user(&email, &format!("T{i}")).await, email));
+    }
+    let (signed_out, _) = people.pop().unwrap();
+    app.delete("/accounts/sessions/current", Some(&signed_out))
+        .await
+        .ok(204);
+    let unknown = "y".repeat(43);
+    let asks: Vec<(&str, Option<&str>)> = (0..5)
+        .flat_map(|_| {
+            people
+                .iter()
+                .map(|(token, email)| (token.as_str(), Some(email.as_str())))
+                .chain([(signed_out.as_str(), None), (unknown.as_str(), None)])
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        asks.iter()
+            .map(|(token, _)| app.get("/accounts/me", Some(token))),
+    )
+    .await;
+    for ((_, email), answer) in asks.iter().zip(answers) {
+        match email {
+            Some(email) => assert_eq!(answer.ok(200)["email"], *email),
+            None => answer.problem(401, "unauthenticated"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn writes_are_rate_limited_per_actor() {
     let app = spawn_app_with(Options {
         writes_per_minute: 5,
