@@ -78,6 +78,13 @@ impl Db {
         }
         let mut options = ConnectOptions::clone(&self.options);
         options.max_connections(2).min_connections(1);
+        // A writer's statements keep one text while the tables they read grow fast (a ballot
+        // burst's requests table from nothing to 20,000 rows in ten seconds). PostgreSQL plans
+        // a prepared statement afresh for its first five runs and may then keep one generic
+        // plan, costed for the tables as they were: a sequential scan of the requests table
+        // chosen while it was tiny took 4-57 ms a batch by the end of a burst, most of the
+        // writer's time. Planned afresh every run on these connections.
+        options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
         Some(Database::connect(options.clone()).await.map(|conn| Self {
             conn,
             write_gate: self.write_gate.clone(),
