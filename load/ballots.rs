@@ -262,16 +262,13 @@ impl Burst<'_> {
             tokens,
             backend,
         } = *self;
-        let poll: serde_json::Value = http
-            .post(format!("{base}/api/v1/polls"))
-            .bearer_auth(committee)
-            .json(&serde_json::json!({ "community_id": community, "question": "压测表决", "kind": "yes_no", "electorate": "residents", "preset": "simple_majority" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let poll = common::post_json(
+            http,
+            &format!("{base}/api/v1/polls"),
+            committee,
+            Some(serde_json::json!({ "community_id": community, "question": "压测表决", "kind": "yes_no", "electorate": "residents", "preset": "simple_majority" })),
+        )
+        .await;
         let poll_id = poll["id"].as_str().expect("a poll").to_string();
         let opening = Instant::now();
         let opened = http
@@ -310,15 +307,13 @@ impl Burst<'_> {
         latencies.sort_by(f64::total_cmp);
 
         let closing = Instant::now();
-        let closed: serde_json::Value = http
-            .post(format!("{base}/api/v1/polls/{poll_id}/close"))
-            .bearer_auth(committee)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let closed = common::post_json(
+            http,
+            &format!("{base}/api/v1/polls/{poll_id}/close"),
+            committee,
+            None,
+        )
+        .await;
         let close_secs = closing.elapsed().as_secs_f64();
 
         // Check: the result counts exactly the ballots sent, and the database holds one ballot

@@ -100,6 +100,22 @@ pub async fn start_server(
 }
 
 /// The `p` quantile of sorted values.
+/// POSTs `body` (none: an empty body) as `token` and reads the JSON answer; panics on failure,
+/// as a load tool's setup step should.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let request = http.post(url).bearer_auth(token);
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
