@@ -78,6 +78,9 @@ struct Report {
     /// and when the last did (the whole broadcast), in µs after it was sent.
     first_us: Vec<u64>,
     last_us: Vec<u64>,
+    /// The p99 of the messages sent in each second of the run, in order, in ms: whether a
+    /// round's tail is spread over it or comes from a few bad seconds.
+    p99_by_second: Vec<f64>,
     connect_secs: f64,
     /// The server's CPU time while the messages were sent and delivered, in seconds.
     cpu_secs: Option<f64>,
@@ -126,6 +129,17 @@ impl Report {
             at(&self.last_us, 0.99),
             at(&self.last_us, 1.0),
         );
+        if !self.p99_by_second.is_empty() {
+            let each: Vec<String> = self
+                .p99_by_second
+                .iter()
+                .map(|p| format!("{p:.0}"))
+                .collect();
+            println!(
+                "         p99 of each second's messages: {} ms",
+                each.join(" ")
+            );
+        }
         if let Some(cpu) = self.cpu_secs {
             println!(
                 "         server CPU while chatting {cpu:.1} s ({:.1} µs per frame delivered)",
@@ -262,6 +276,9 @@ async fn serve_ceiling() {
     println!("{}", listener.local_addr().unwrap().port());
     let (tx, _) = broadcast::channel::<Message>(4096);
     while let Ok((stream, _)) = listener.accept().await {
+        // Nagle's algorithm off, as Yishi has it: the ceiling is a bare server set up for
+        // small frames, not one that waits for acknowledgements.
+        let _ = stream.set_nodelay(true);
         let tx = tx.clone();
         tokio::spawn(async move {
             let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
@@ -561,11 +578,13 @@ async fn run_clients(
     let _ = stop_tx.send(true);
     let mut latencies_us = Vec::new();
     let mut per_message: std::collections::HashMap<u64, (u64, u64)> = Default::default();
+    let mut by_second: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
     let mut gaps = 0;
     for (i, r) in readers {
         if let Ok((lat, track)) = r.await {
             for (sent, l) in lat {
                 latencies_us.push(l);
+                by_second.entry(sent / 1_000_000).or_default().push(l);
                 let m = per_message.entry(sent).or_insert((l, l));
                 *m = (m.0.min(l), m.1.max(l));
             }
@@ -574,6 +593,13 @@ async fn run_clients(
         }
     }
     latencies_us.sort_unstable();
+    let p99_by_second = by_second
+        .into_values()
+        .map(|mut v| {
+            v.sort_unstable();
+            v[((v.len() as f64 - 1.0) * 0.99).round() as usize] as f64 / 1000.0
+        })
+        .collect();
     let (mut first_us, mut last_us): (Vec<u64>, Vec<u64>) = per_message.into_values().unzip();
     first_us.sort_unstable();
     last_us.sort_unstable();
@@ -585,6 +611,7 @@ async fn run_clients(
         latencies_us,
         first_us,
         last_us,
+        p99_by_second,
         connect_secs,
         cpu_secs,
         last_seqs,
@@ -865,7 +892,11 @@ async fn main() {
     } else {
         None
     };
-    let ceiling = (!args.no_ceiling).then_some(ceiling_round(&args, epoch).await);
+    let ceiling = if args.no_ceiling {
+        None
+    } else {
+        Some(ceiling_round(&args, epoch).await)
+    };
     // Further rounds, alternating, for the median ratio.
     let mut ratios = Vec::new();
     if let Some((c, _)) = &ceiling {

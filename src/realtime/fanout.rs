@@ -74,8 +74,11 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
                         }
                     }
                     Ok(n) => {
-                        if let Some(id) = n.payload().split(':').next().and_then(|s| s.parse::<Uuid>().ok()) {
-                            state.rooms.catch_up(&state, id).await;
+                        // `session:seq`; an announcement without a number reads whatever is new.
+                        let (id, seq) = n.payload().split_once(':').unwrap_or((n.payload(), ""));
+                        if let Ok(id) = id.parse::<Uuid>() {
+                            let seq = seq.parse().unwrap_or(i64::MAX);
+                            state.rooms.catch_up_to(&state, id, seq).await;
                         }
                     }
                     Err(e) => {

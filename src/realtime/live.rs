@@ -10,7 +10,7 @@ use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::events::{self, RoomEvent};
 use super::protocol::*;
+use super::replies;
 use super::room::{Frame, Room};
 use super::socket::Socket;
 use crate::clock;
@@ -232,12 +233,14 @@ enum Stop {
 /// it never holds back the room; a client that reads keeps up however bursty the room is.
 async fn write_loop(
     mut sink: SplitSink<Socket, Message>,
+    room: Arc<Room>,
     mut frames: broadcast::Receiver<Frame>,
-    mut own: mpsc::Receiver<Box<Message>>,
+    own: replies::Receiver,
     mut sent_upto: i64,
     limit: usize,
     metrics: Arc<crate::metrics::Metrics>,
 ) {
+    own.bind().await;
     // Grown for a burst and given back after it: a room holds thousands of idle writers.
     let mut batch: Vec<Message> = Vec::new();
     let mut turn: u32 = 0;
@@ -277,8 +280,10 @@ async fn write_loop(
             Next::Frame(Err(broadcast::error::RecvError::Lagged(_))) => break 'run Stop::Behind,
             Next::Frame(Err(broadcast::error::RecvError::Closed)) => break 'run Stop::Done,
         };
-        // Whatever else is already waiting goes in the same write.
-        while !closing && batch.len() < BATCH {
+        // Whatever else is already waiting goes in the same write. Nearly always the frame just
+        // taken is the room's latest and nothing waits: then the channel is not looked into
+        // again (that look takes the channel's shared lock, once per frame per socket).
+        while !closing && batch.len() < BATCH && sent_upto < room.sent_seq() {
             match frames.try_recv() {
                 Ok(f) if f.seq <= sent_upto => {}
                 Ok(f) => {
@@ -372,9 +377,10 @@ async fn serve(
     // the work it does now and then.
     let greeted = Box::pin(greet(&mut sink, &state, &room, user, chair, last_seq)).await;
     if let Ok(at) = greeted {
-        let (out_tx, out_rx) = mpsc::channel::<Box<Message>>(64);
+        let (out_tx, out_rx) = replies::channel(64);
         let mut writer = tokio::spawn(write_loop(
             sink,
+            room.clone(),
             frames,
             out_rx,
             at,
@@ -444,7 +450,7 @@ impl Flood {
 #[allow(clippy::too_many_arguments)]
 async fn read_loop(
     stream: &mut SplitStream<Socket>,
-    out: &mpsc::Sender<Box<Message>>,
+    out: &replies::Sender,
     writer: &mut tokio::task::JoinHandle<()>,
     state: &AppState,
     room: &Arc<Room>,

@@ -6,6 +6,7 @@ pub mod events;
 pub mod fanout;
 pub mod live;
 pub mod protocol;
+pub mod replies;
 pub mod room;
 pub mod socket;
 pub mod writer;

@@ -171,6 +171,8 @@ pub struct Room {
     pub session_id: Uuid,
     /// Serialised event frames, in sequence order.
     pub tx: broadcast::Sender<Frame>,
+    /// The sequence number of the latest frame sent on `tx` (stored just after it is sent).
+    sent_seq: std::sync::atomic::AtomicI64,
     state: Mutex<RoomState>,
     /// The latest `snapshot` frame, made once per sequence number however many sockets ask.
     snapshot_frame: Mutex<Option<(i64, Utf8Bytes)>>,
@@ -255,6 +257,13 @@ impl Room {
         serde_json::to_string(&summary)
     }
 
+    /// The latest frame's sequence number as `tx` has it: a socket holding a frame with this
+    /// number has nothing more waiting (one that reads it a moment early looks again on its
+    /// next turn).
+    pub fn sent_seq(&self) -> i64 {
+        self.sent_seq.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn last_seq(&self) -> i64 {
         self.with_state(|s| s.last_seq)
     }
@@ -288,6 +297,8 @@ impl Room {
                     closes: e.kind == "session.closed",
                     text: text.into(),
                 });
+                self.sent_seq
+                    .store(e.seq, std::sync::atomic::Ordering::Release);
             }
         }
     }
@@ -459,10 +470,19 @@ impl Rooms {
     /// Applies and broadcasts whatever events other processes added to a room this process
     /// serves.
     pub async fn catch_up(&self, state: &AppState, session_id: Uuid) {
+        self.catch_up_to(state, session_id, i64::MAX).await;
+    }
+
+    /// The same, for news of the event `seq`: nothing to read when the room already has it
+    /// (on PostgreSQL a process hears its own events announced too, one per chat message).
+    pub async fn catch_up_to(&self, state: &AppState, session_id: Uuid, seq: i64) {
         let Some(room) = self.find(session_id) else {
             return;
         };
-        let last = room.snapshot().last_seq;
+        let last = room.last_seq();
+        if last >= seq {
+            return;
+        }
         if let Ok(missed) = events::after(&state.db.conn, session_id, last, 1000).await {
             for e in missed {
                 room.publish(state, e).await;
@@ -505,6 +525,7 @@ impl Rooms {
         let room = Arc::new(Room {
             session_id: session.id,
             tx,
+            sent_seq: folded.last_seq.into(),
             state: Mutex::new(folded),
             snapshot_frame: Mutex::default(),
             crowd_above: state.settings.live_crowd,
