@@ -231,7 +231,7 @@ async fn main() {
         all_ok &= burst.run().await;
     }
     let _ = server.kill().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    common::discard(&dir, args.postgres.as_deref(), &db_url).await;
     if !all_ok {
         std::process::exit(1);
     }

@@ -39,6 +39,21 @@ pub async fn fresh_database(postgres: Option<&str>, dir: &Path) -> String {
     }
 }
 
+/// Removes what [`scratch`] made: the folder and, on PostgreSQL, the database (connections
+/// still open to it are ended), so runs do not pile databases up on the server.
+pub async fn discard(dir: &Path, postgres: Option<&str>, db_url: &str) {
+    let _ = std::fs::remove_dir_all(dir);
+    let (Some(server), Some((_, name))) = (postgres, db_url.rsplit_once('/')) else {
+        return;
+    };
+    if let Ok(admin) = sea_orm::Database::connect(server).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
 /// A scratch folder and a fresh, migrated database (see [`fresh_database`]) for one run of
 /// the tool `name`: the folder, the database URL and a connection.
 pub async fn scratch(name: &str, postgres: Option<&str>) -> (PathBuf, String, Db) {

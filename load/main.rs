@@ -971,5 +971,5 @@ async fn main() {
             hwm / 1024
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    common::discard(&dir, args.postgres.as_deref(), &db_url).await;
 }

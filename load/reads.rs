@@ -181,7 +181,7 @@ async fn main() {
         busy_kib as f64 / 1024.0,
         peak_kib as f64 / 1024.0
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    common::discard(&dir, args.postgres.as_deref(), &db_url).await;
     if failed > 0 {
         std::process::exit(1);
     }

@@ -90,12 +90,23 @@ pub async fn fresh_database_url() -> String {
     }
 }
 
-/// A new database `yishi_test_*` on the PostgreSQL server of `admin_url`; returns its URL.
+/// A new database `yishi_test_<seconds since 1970>_<uuid>` on the PostgreSQL server of
+/// `admin_url`; returns its URL. A test's database outlives it (the server inside the test
+/// still holds connections when it ends), so the first call in a test process first drops up
+/// to 20 test databases made more than three hours ago: a developer's server does not fill up
+/// run after run, and a run going on beside this one (younger databases) is left alone.
 pub async fn fresh_postgres_database(admin_url: String) -> String {
-    let name = format!("yishi_test_{}", uuid::Uuid::new_v4().simple());
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let name = format!("yishi_test_{now}_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(&admin_url)
         .await
         .expect("connect to PostgreSQL for tests");
+    if !SWEPT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        drop_old_databases(&admin, now).await;
+    }
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
@@ -106,6 +117,31 @@ pub async fn fresh_postgres_database(admin_url: String) -> String {
         .map(|(b, _)| b.to_string())
         .unwrap_or(admin_url);
     format!("{base}/{name}")
+}
+
+/// Drops earlier runs' test databases (see [`fresh_postgres_database`]); errors are ignored,
+/// the next run tries again.
+async fn drop_old_databases(admin: &sea_orm::DatabaseConnection, now: u64) {
+    let names = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'yishi\\_test\\_%'",
+        ))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|row| row.try_get::<String>("", "datname").ok())
+        .filter(|name| {
+            name["yishi_test_".len()..]
+                .split_once('_')
+                .and_then(|(made, _)| made.parse::<u64>().ok())
+                .is_some_and(|made| made + 3 * 3600 < now)
+        });
+    for name in names.take(20) {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
