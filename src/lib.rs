@@ -16,6 +16,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod group_commit;
+pub mod handover;
 pub mod in_flight;
 pub mod keys;
 pub mod memo;

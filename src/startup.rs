@@ -7,10 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use poem::endpoint::EmbeddedFilesEndpoint;
-use poem::http::uri::Scheme;
 use poem::http::{Method, header};
-use poem::listener::{Acceptor, TcpAcceptor};
-use poem::web::{LocalAddr, RemoteAddr};
 use poem::{
     Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, Server, get,
 };
@@ -266,27 +263,6 @@ pub enum StartError {
     Sealing(String, std::io::Error),
 }
 
-/// Accepts connections with Nagle's algorithm off (`TCP_NODELAY`). A live room writes small
-/// frames to each socket as they come; with Nagle on, a frame written while the client has not
-/// yet acknowledged the one before waits for that acknowledgement, which the client delays (up
-/// to 40 ms on Linux). Responses are written whole, so HTTP loses nothing by it.
-struct NoDelay(TcpAcceptor);
-
-impl Acceptor for NoDelay {
-    type Io = tokio::net::TcpStream;
-
-    fn local_addr(&self) -> Vec<LocalAddr> {
-        self.0.local_addr()
-    }
-
-    async fn accept(&mut self) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
-        let accepted = self.0.accept().await?;
-        // A socket that refuses the option still works, with Nagle's delays.
-        let _ = accepted.0.set_nodelay(true);
-        Ok(accepted)
-    }
-}
-
 /// Connects, migrates, starts the outbox worker and serves until `shutdown` resolves.
 pub async fn run(
     settings: Settings,
@@ -329,7 +305,7 @@ pub async fn run(
     });
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?state.db.backend(), mail = if settings.smtp_url.is_some() { "smtp" } else { "files" }, "Yishi is serving");
-    let acceptor = NoDelay(TcpAcceptor::from_tokio(listener)?);
+    let acceptor = crate::handover::Listener::new(listener, state.handover.clone())?;
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build_app(&state), shutdown, Some(Duration::from_secs(10)))
         .await;

@@ -49,6 +49,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The API requests being answered (`max_in_flight`); none when unlimited.
     pub in_flight: Option<Arc<crate::in_flight::InFlight>>,
+    /// The connections this process accepted, which a live room's upgrade takes over.
+    pub handover: Arc<crate::handover::Handover>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             keys: Arc::default(),
             metrics: Arc::default(),
             in_flight,
+            handover: Arc::default(),
         }
     }
 

@@ -78,9 +78,10 @@ pub async fn live(
     match prepare(req, session_id, q.ticket.as_deref(), state).await {
         Err(e) => e.into_response(),
         Ok((member, room, chair)) => {
+            let handover = &state.handover;
             let state = state.clone();
             let last_seq = q.last_seq;
-            super::socket::upgrade(req, accept, move |socket| async move {
+            super::socket::upgrade(req, handover, accept, move |socket| async move {
                 serve(socket, state, member, room, chair, last_seq).await;
             })
         }

@@ -4,14 +4,19 @@
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{IntoResponse, Request, Response};
+use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use tokio_util::either::Either;
+
 use super::protocol::MAX_FRAME_BYTES;
 use crate::error::ApiError;
 
-pub type Socket = WebSocketStream<poem::Upgraded>;
+/// A room's socket: the TCP stream itself once taken over from poem (see `crate::handover`),
+/// or poem's upgraded connection when the listener was not this process's own.
+pub type Socket = WebSocketStream<Either<TcpStream, poem::Upgraded>>;
 
 /// Per-connection buffers, which a room holds thousands of: a small read buffer (client frames
 /// are short and rare; a longer one, up to the limit, grows it), writes gathered up to 4 KiB
@@ -60,7 +65,12 @@ pub fn check(req: &Request) -> Result<HeaderValue, ApiError> {
 }
 
 /// Answers 101 and, once the connection is handed over, runs `serve` on the socket.
-pub fn upgrade<F, Fut>(req: &Request, accept: HeaderValue, serve: F) -> Response
+pub fn upgrade<F, Fut>(
+    req: &Request,
+    handover: &crate::handover::Handover,
+    accept: HeaderValue,
+    serve: F,
+) -> Response
 where
     F: FnOnce(Socket) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -69,11 +79,35 @@ where
         return ApiError::conflict("upgrade_unavailable", "This connection cannot be upgraded.")
             .into_response();
     };
+    let claim = handover.claim(req.remote_addr());
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let socket = WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config())).await;
+        let socket = match claim {
+            Some(claim) => {
+                let Some((stream, early)) = claim.take_over(upgraded) else {
+                    // Not expected: the client sees the socket close and reconnects.
+                    tracing::warn!("an upgraded connection was not the one claimed; closed");
+                    return;
+                };
+                WebSocketStream::from_partially_read(
+                    Either::Left(stream),
+                    early,
+                    Role::Server,
+                    Some(config()),
+                )
+                .await
+            }
+            None => {
+                WebSocketStream::from_raw_socket(
+                    Either::Right(upgraded),
+                    Role::Server,
+                    Some(config()),
+                )
+                .await
+            }
+        };
         serve(socket).await;
     });
     Response::builder()
