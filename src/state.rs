@@ -51,6 +51,9 @@ pub struct AppState {
     pub in_flight: Option<Arc<crate::in_flight::InFlight>>,
     /// The connections this process accepted, which a live room's upgrade takes over.
     pub handover: Arc<crate::handover::Handover>,
+    /// On PostgreSQL, whether this process is listening for the other processes' notices (room
+    /// events, revoked access, feed hints, list changes); until it is, it is not ready.
+    pub listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -92,6 +95,7 @@ impl AppState {
             metrics: Arc::default(),
             in_flight,
             handover: Arc::default(),
+            listening: Arc::default(),
         }
     }
 

@@ -4,6 +4,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Json};
 use poem::{IntoResponse, handler};
 use serde_json::json;
+use std::sync::atomic::Ordering;
 
 use crate::state::AppState;
 
@@ -13,13 +14,27 @@ pub fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready: the database answers.
+/// Ready: the database answers and, on PostgreSQL, the process hears the other processes'
+/// notices (a process that does not would miss their room events and revoked access).
 #[handler]
 pub async fn readyz(state: Data<&AppState>) -> impl IntoResponse {
-    if state.db.ping().await {
-        Json(json!({ "status": "ok", "database": "ok" })).into_response()
+    let notices = if state.db.backend() != sea_orm::DbBackend::Postgres {
+        "local"
+    } else if state.listening.load(Ordering::Acquire) {
+        "listening"
     } else {
-        Json(json!({ "status": "unavailable", "database": "unreachable" }))
+        "not listening"
+    };
+    let database = state.db.ping().await;
+    let body = json!({
+        "status": if database && notices != "not listening" { "ok" } else { "unavailable" },
+        "database": if database { "ok" } else { "unreachable" },
+        "notices": notices,
+    });
+    if body["status"] == "ok" {
+        Json(body).into_response()
+    } else {
+        Json(body)
             .with_status(StatusCode::SERVICE_UNAVAILABLE)
             .into_response()
     }

@@ -4,6 +4,7 @@
 //! not a production deployment, loaded rooms are polled for new sequence numbers.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sea_orm::EntityTrait;
@@ -52,6 +53,7 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
         };
         // After (re)connecting, catch up on anything announced while we were not listening.
         state.lists.invalidate();
+        state.listening.store(true, Ordering::Release);
         for room in state.rooms.loaded() {
             state.rooms.catch_up(&state, room.session_id).await;
         }
@@ -82,6 +84,7 @@ async fn listen(state: AppState, shutdown: Arc<Notify>) {
                         }
                     }
                     Err(e) => {
+                        state.listening.store(false, Ordering::Release);
                         tracing::warn!(error = %e, "room fan-out lost its connection; reconnecting");
                         break;
                     }

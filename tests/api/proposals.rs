@@ -1102,3 +1102,40 @@ async fn remembered_list_pages_follow_every_change_at_once() {
     until_listed(&first, &w, reader, "the hiding", |l| l.len() == 1).await;
     assert_eq!(listed(&first, &w, &w.committee_a).await.len(), 2);
 }
+
+#[tokio::test]
+async fn remembered_lists_hear_of_another_program_writing_on_postgresql() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        list_cache_ms: 3_600_000,
+        ..crate::support::Options::default()
+    })
+    .await;
+    // On SQLite a process hears of no other's writes; it keeps a page `YISHI_LIST_CACHE_MS`.
+    if !app.database_url.starts_with("postgres") {
+        return;
+    }
+    let public_total = || async {
+        app.get("/proposals?page_size=1", None).await.ok(200)["total"]
+            .as_u64()
+            .unwrap()
+    };
+    // Remembered: nothing proposed yet.
+    assert_eq!(public_total().await, 0);
+    let demo = crate::support::yishi(&app.database_url)
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while public_total().await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo's proposals never listed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

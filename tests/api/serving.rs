@@ -16,10 +16,15 @@ async fn health_web_client_and_docs_are_served() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        ready.json::<serde_json::Value>().await.unwrap()["database"],
-        "ok"
-    );
+    let ready = ready.json::<serde_json::Value>().await.unwrap();
+    assert_eq!(ready["database"], "ok");
+    // On PostgreSQL ready means listening for the other processes' notices as well.
+    let notices = if app.database_url.starts_with("postgres") {
+        "listening"
+    } else {
+        "local"
+    };
+    assert_eq!(ready["notices"], notices, "{ready}");
 
     let index = app
         .client

@@ -211,7 +211,12 @@ async fn a_restarted_postgresql_gets_503s_then_service_resumes_without_restartin
             .await
             .ok(200);
     }
-    assert_eq!(readiness(&app).await, 200);
+    // Ready again once its listener for the other processes' notices has reconnected too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while readiness(&app).await != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A tmpfs of `size` mounted on a fresh folder; unmounted when dropped.
