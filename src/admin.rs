@@ -468,15 +468,8 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
             .await?;
         }
     }
-    // Servers already running on this database forget the proposal lists they remember (on
-    // PostgreSQL; on SQLite they keep them for `YISHI_LIST_CACHE_MS` at most).
-    if db.backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_unprepared(&format!(
-            "NOTIFY {}",
-            crate::proposals::cache::LISTS_CHANNEL
-        ))
-        .await?;
-    }
+    // Servers already running on this database forget the proposal lists they remember.
+    crate::proposals::cache::announce(db, &txn).await?;
     txn.commit().await?;
     Ok(accounts)
 }

@@ -1,10 +1,11 @@
 //! Liveness and readiness, outside the versioned API.
 
+use std::sync::atomic::Ordering;
+
 use poem::http::StatusCode;
 use poem::web::{Data, Json};
 use poem::{IntoResponse, handler};
 use serde_json::json;
-use std::sync::atomic::Ordering;
 
 use crate::state::AppState;
 
@@ -26,16 +27,16 @@ pub async fn readyz(state: Data<&AppState>) -> impl IntoResponse {
         "not listening"
     };
     let database = state.db.ping().await;
-    let body = json!({
-        "status": if database && notices != "not listening" { "ok" } else { "unavailable" },
+    let ready = database && notices != "not listening";
+    let body = Json(json!({
+        "status": if ready { "ok" } else { "unavailable" },
         "database": if database { "ok" } else { "unreachable" },
         "notices": notices,
-    });
-    if body["status"] == "ok" {
-        Json(body).into_response()
+    }));
+    let status = if ready {
+        StatusCode::OK
     } else {
-        Json(body)
-            .with_status(StatusCode::SERVICE_UNAVAILABLE)
-            .into_response()
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    body.with_status(status).into_response()
 }

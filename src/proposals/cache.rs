@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::db::WriteTxn;
+use crate::db::{Db, WriteTxn};
 use crate::memo::Memo;
 use crate::state::AppState;
 
@@ -53,11 +53,18 @@ impl<P, V> Lists<P, V> {
 /// after the commit, and in the other processes through a notice that PostgreSQL delivers only
 /// once the transaction has committed.
 pub async fn commit(state: &AppState, txn: WriteTxn) -> Result<(), DbErr> {
-    if state.db.backend() == sea_orm::DbBackend::Postgres {
+    announce(&state.db, &txn).await?;
+    txn.commit().await?;
+    state.lists.invalidate();
+    Ok(())
+}
+
+/// Tells the other processes, once `txn` commits, to forget their remembered pages (on
+/// PostgreSQL; on SQLite they keep them for `YISHI_LIST_CACHE_MS` at most).
+pub async fn announce(db: &Db, txn: &WriteTxn) -> Result<(), DbErr> {
+    if db.backend() == sea_orm::DbBackend::Postgres {
         txn.execute_unprepared(&format!("NOTIFY {LISTS_CHANNEL}"))
             .await?;
     }
-    txn.commit().await?;
-    state.lists.invalidate();
     Ok(())
 }

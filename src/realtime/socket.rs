@@ -8,7 +8,6 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-
 use tokio_util::either::Either;
 
 use super::protocol::MAX_FRAME_BYTES;
