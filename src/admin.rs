@@ -344,6 +344,7 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
         let mut resident_no = 0;
         let mut residents = Vec::new();
         let mut owners_committee = Vec::new();
+        let developer = crate::demo::register::developer(&*txn, community).await?;
         for b in 1..=3 {
             let building_id = Uuid::new_v4();
             building::ActiveModel {
@@ -381,15 +382,48 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
                     }
                     .insert(&*txn)
                     .await?;
-                    if developer_held || (floor + door) % 3 == 0 {
-                        continue; // not every household is on the platform
+                    if developer_held {
+                        crate::demo::register::unsold(&*txn, community, unit_id, developer).await?;
+                        continue;
                     }
-                    resident_no += 1;
-                    let (e, n) = person(
-                        &format!("resident{resident_no}@{slug}.demo.yishi.localhost"),
-                        &owner_name,
+                    // Every occupied unit is on the register; not every household is on the
+                    // platform, and family members mostly are not.
+                    let family = (floor % 2 == 0).then(|| {
+                        format!(
+                            "{}{}",
+                            surnames[(b + floor + door + 3) as usize % surnames.len()],
+                            ["丽", "强", "红", "军"][(b + door) as usize % 4]
+                        )
+                    });
+                    let certificate = format!(
+                        "临(2021)望湖不动产权第{:07}号",
+                        (ci as i64 + 1) * 100_000 + i64::from(b * 100 + floor * 10 + door)
                     );
-                    let resident = insert_user(&*txn, &e, &n, &hash).await?.id;
+                    let on_platform = (floor + door) % 3 != 0;
+                    let resident = if on_platform {
+                        resident_no += 1;
+                        let (e, n) = person(
+                            &format!("resident{resident_no}@{slug}.demo.yishi.localhost"),
+                            &owner_name,
+                        );
+                        Some(insert_user(&*txn, &e, &n, &hash).await?.id)
+                    } else {
+                        None
+                    };
+                    crate::demo::register::occupied(
+                        &*txn,
+                        community,
+                        unit_id,
+                        &owner_name,
+                        resident,
+                        family.as_deref(),
+                        floor == 2,
+                        certificate,
+                    )
+                    .await?;
+                    let Some(resident) = resident else {
+                        continue;
+                    };
                     residents.push(resident);
                     let owner = door == 1 || floor % 2 == 0;
                     membership::ActiveModel {

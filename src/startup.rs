@@ -96,7 +96,8 @@ async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Resp
     let upload = (path.starts_with("/api/v1/resolutions/") && path.ends_with("/updates"))
         || (path.starts_with("/api/v1/tenders/")
             && (path.ends_with("/documents") || path.ends_with("/bid")))
-        || (path.starts_with("/api/v1/contracts/") && path.ends_with("/report"));
+        || (path.starts_with("/api/v1/contracts/") && path.ends_with("/report"))
+        || (path.starts_with("/api/v1/communities/") && path.ends_with("/register/import"));
     let max = req
         .data::<AppState>()
         .map(|s| {

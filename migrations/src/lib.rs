@@ -14,6 +14,7 @@ mod m20261126_000008_notifications;
 mod m20261126_000009_member_lookup;
 mod m20261126_000010_poll_open_notice_cursor;
 mod m20261126_000011_procurement;
+mod m20261207_000012_register;
 mod util;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_member_lookup::Migration),
             Box::new(m20261126_000010_poll_open_notice_cursor::Migration),
             Box::new(m20261126_000011_procurement::Migration),
+            Box::new(m20261207_000012_register::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::notifications::api::NotificationsApi;
 use crate::policy::Actor;
 use crate::proposals::api::ProposalsApi;
+use crate::register::api::RegisterApi;
 use crate::resolutions::api::ResolutionsApi;
 use crate::sessions::api::SessionsApi;
 use crate::state::AppState;
@@ -36,6 +37,9 @@ pub enum ApiTags {
     Roles,
     /// Buildings and property units of a community; joining and verification.
     Communities,
+    /// The community's register of persons, households and owners, with its versions,
+    /// anomalies and the electorates drawn from it.
+    Register,
     /// The tamper-evident record.
     Audit,
     /// Proposals, co-signatures, moderation and discussion threads.
@@ -143,6 +147,7 @@ pub fn user_agent(req: &Request) -> Option<String> {
 pub type Apis = (
     AccountsApi,
     CommunitiesApi,
+    RegisterApi,
     ProposalsApi,
     SessionsApi,
     VotingApi,
@@ -159,6 +164,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             CommunitiesApi {
+                state: state.clone(),
+            },
+            RegisterApi {
                 state: state.clone(),
             },
             ProposalsApi {

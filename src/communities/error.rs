@@ -29,6 +29,8 @@ pub enum CommunitiesError {
     #[error("Verify your email address first.")]
     EmailUnverified,
     #[error(transparent)]
+    Register(#[from] crate::register::error::RegisterError),
+    #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
@@ -65,6 +67,7 @@ impl From<CommunitiesError> for ApiError {
                     detail,
                 )))
             }
+            CommunitiesError::Register(e) => e.into(),
             CommunitiesError::Api(e) => e,
             CommunitiesError::Db(e) => e.into(),
         }

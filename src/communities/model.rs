@@ -360,6 +360,16 @@ pub struct DecisionRequest {
     /// Required when rejecting; shown to the person.
     #[oai(validator(max_length = 500))]
     pub reason: Option<Text>,
+    /// The person of the register this account is. When none is named, the account's person
+    /// (or a new one, in the account's name, with no document yet) is used.
+    pub person_id: Option<Uuid>,
+    /// The last four characters of the person's identity document, as the committee read them
+    /// off the document shown; compared with the register's.
+    #[oai(validator(max_length = 8))]
+    pub document_last4: Option<Text>,
+    /// The unit's property certificate number, as shown (for an owner).
+    #[oai(validator(max_length = 64))]
+    pub certificate: Option<Text>,
 }
 
 #[derive(Object, Debug)]

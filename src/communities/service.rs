@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::error::CommunitiesError as E;
 use super::model::*;
 use super::register::{parse_units_csv, valid_credit_code};
+use crate::api::text::Text;
 use crate::audit::{self, Change};
 use crate::clock;
 use crate::entities::{
@@ -18,6 +19,8 @@ use crate::entities::{
 };
 use crate::notifications::{self, templates};
 use crate::policy::{Action, Actor, PlaceScope, Role, authorize};
+use crate::register::history::Why;
+use crate::register::service::links;
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, E>;
@@ -43,70 +46,15 @@ pub fn place_view(p: place::Model) -> PlaceView {
     }
 }
 
-/// Places, remembered for the life of the process.
-///
-/// A place is never renamed, moved or deleted once created (nothing in Yishi updates the
-/// `places` table) and its id is random, so a remembered place can never be stale, in this
-/// process or any other sharing the database. Every authorisation walks a place's chain of
-/// parents; remembering them saves several queries on each request. Unknown ids are not
-/// remembered (the place may be created later), and the memory is bounded.
-mod places {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-
-    use uuid::Uuid;
-
-    use crate::entities::place;
-
-    /// Far more than the places of a city; beyond it the memory starts again.
-    const MAX_PLACES: usize = 100_000;
-
-    fn memory() -> std::sync::MutexGuard<'static, HashMap<Uuid, place::Model>> {
-        static PLACES: OnceLock<Mutex<HashMap<Uuid, place::Model>>> = OnceLock::new();
-        PLACES
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn get(id: Uuid) -> Option<place::Model> {
-        memory().get(&id).cloned()
-    }
-
-    pub fn remember(p: &place::Model) {
-        let mut m = memory();
-        if m.len() >= MAX_PLACES {
-            m.clear();
-        }
-        m.insert(p.id, p.clone());
-    }
-}
-
 pub async fn load_place<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<place::Model> {
-    if let Some(p) = places::get(id) {
-        return Ok(p);
-    }
-    let p = place::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(E::PlaceNotFound)?;
-    places::remember(&p);
-    Ok(p)
+    crate::places::load(db, id).await?.ok_or(E::PlaceNotFound)
 }
 
 /// The place and its ancestors, loaded from the database (never from the client).
 pub async fn scope_of<C: ConnectionTrait>(db: &C, place_id: Uuid) -> Result<PlaceScope> {
-    let mut path = vec![place_id];
-    let mut current = load_place(db, place_id).await?;
-    while let Some(parent) = current.parent_id {
-        if path.contains(&parent) || path.len() > 8 {
-            break;
-        }
-        path.push(parent);
-        current = load_place(db, parent).await?;
-    }
-    path.reverse();
-    Ok(PlaceScope { path })
+    crate::places::scope(db, place_id)
+        .await?
+        .ok_or(E::PlaceNotFound)
 }
 
 pub async fn load_community<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<place::Model> {
@@ -536,6 +484,19 @@ pub async fn grant_role(
         )));
     }
     let person = person_by_email(&*txn, &req.email).await?;
+    if req.role == Role::Resident {
+        // A resident by role is on the register: the community counts its register.
+        links::ensure_resident(
+            &*txn,
+            place_id,
+            &person,
+            &Why {
+                by: Some(actor.id()),
+                reason: "resident role granted",
+            },
+        )
+        .await?;
+    }
     let grant = grant_in(&*txn, person.id, place_id, req.role, Some(actor.id()))
         .await?
         .ok_or_else(|| {
@@ -1221,6 +1182,33 @@ pub async fn decide(
         ));
     }
     if status == MembershipStatus::Verified {
+        let account = user::Entity::find_by_id(m.user_id)
+            .one(&*txn)
+            .await?
+            .filter(|u| u.deleted_at.is_none())
+            .ok_or(E::PersonNotFound)?;
+        links::link_verified(
+            &*txn,
+            m.community_id,
+            &account,
+            &links::Claim {
+                unit_id: m.unit_id,
+                household,
+                owner,
+            },
+            &links::Evidence {
+                person_id: req.person_id,
+                document_last4: req.document_last4.map(Text::into_string),
+                certificate: req
+                    .certificate
+                    .map(|c| c.chars().filter(|c| !c.is_whitespace()).collect()),
+            },
+            &Why {
+                by: Some(actor.id()),
+                reason: "membership verified",
+            },
+        )
+        .await?;
         if household {
             grant_in(
                 &*txn,

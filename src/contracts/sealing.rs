@@ -79,6 +79,16 @@ impl SealingKey {
         }
     }
 
+    /// A key for another purpose, derived from this one (HMAC-SHA256 over the purpose's name),
+    /// so that one file outside the database holds every key that must stay out of it.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0[..]).expect("any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new_from_slice(&self.0[..]).expect("a 32-byte key")
     }

@@ -30,6 +30,8 @@ pub struct Model {
     pub result_mailed_at: Option<DateTimeUtc>,
     pub open_mailed_at: Option<DateTimeUtc>,
     pub open_notice_after: Option<Uuid>,
+    /// The register version the electorate was frozen from (`None` before the register).
+    pub register_seq: Option<i64>,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

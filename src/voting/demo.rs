@@ -76,6 +76,67 @@ async fn vote_all(
     Ok(())
 }
 
+/// Who records and confirms paper ballots, and how their references begin.
+struct Paper<'a> {
+    grid: &'a Actor,
+    secretary: &'a Actor,
+    prefix: &'a str,
+}
+
+/// Casts `choose(i)` for each voting entity `i` of the poll: online when one of its people has
+/// an account among `residents`, else on paper, recorded by the grid worker and confirmed.
+async fn vote_everyone(
+    state: &AppState,
+    poll: Uuid,
+    residents: &[Actor],
+    paper: &Paper<'_>,
+    choose: impl Fn(usize) -> Option<Vec<&'static str>>,
+) -> Result<()> {
+    let err = |e: super::error::VotingError| e.to_string();
+    let mut entities = poll_voter::Entity::find()
+        .filter(poll_voter::Column::PollId.eq(poll))
+        .all(&state.db.conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    entities.sort_by(|a, b| (&a.label, a.id).cmp(&(&b.label, b.id)));
+    for (i, v) in entities.iter().enumerate() {
+        let Some(choices) = choose(i) else {
+            continue;
+        };
+        let person = poll_voter_person::Entity::find()
+            .filter(poll_voter_person::Column::VoterId.eq(v.id))
+            .one(&state.db.conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        match person.and_then(|link| residents.iter().find(|r| r.id() == link.user_id)) {
+            Some(voter) => {
+                service::cast(state, voter, poll, ballot(&choices), None)
+                    .await
+                    .map_err(err)?;
+            }
+            None => {
+                let recorded = service::record_assisted(
+                    state,
+                    paper.grid,
+                    poll,
+                    RecordAssistedBallotRequest {
+                        voter_id: Some(v.id),
+                        voter_email: None,
+                        paper_reference: format!("{} {:03}", paper.prefix, i + 1).into(),
+                        choices: choices.iter().map(|c| (*c).into()).collect(),
+                    },
+                )
+                .await
+                .map_err(err)?;
+                service::confirm_assisted(state, paper.secretary, recorded.id)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     let err = |e: super::error::VotingError| e.to_string();
     let committee = actor(state, &format!("committee@{slug}.demo.yishi.localhost")).await?;
@@ -113,7 +174,13 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     r.preset = Some(Preset::ResidentsMeeting);
     let p = service::create(state, &committee, r).await.map_err(err)?;
     service::open(state, &committee, p.id).await.map_err(err)?;
-    vote_all(state, p.id, &residents, |i| match i % 5 {
+    // Most take part: online if they have an account, else on paper through the grid worker.
+    let paper = Paper {
+        grid: &grid,
+        secretary: &secretary,
+        prefix: "居民会议表决票",
+    };
+    vote_everyone(state, p.id, &residents, &paper, |i| match i % 5 {
         0..=2 => Some(vec!["yes"]),
         3 => Some(vec!["no"]),
         _ => (i % 10 == 4).then(|| vec!["abstain"]),

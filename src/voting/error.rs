@@ -21,6 +21,8 @@ pub enum VotingError {
     #[error(transparent)]
     Sessions(#[from] crate::sessions::error::SessionsError),
     #[error(transparent)]
+    Register(#[from] crate::register::error::RegisterError),
+    #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
 
@@ -41,6 +43,7 @@ impl From<VotingError> for ApiError {
             VotingError::Api(e) => e,
             VotingError::Communities(e) => e.into(),
             VotingError::Sessions(e) => e.into(),
+            VotingError::Register(e) => e.into(),
             VotingError::Db(e) => e.into(),
         }
     }

@@ -157,6 +157,9 @@ pub struct PollView {
     pub closed_at: Option<DateTime<Utc>>,
     /// The frozen electorate's size, once open.
     pub electorate_size: Option<Weight>,
+    /// The register version the electorate was frozen from, once open (electorates of
+    /// residents, households and owners); `GET /communities/{id}/register?seq=` reads it back.
+    pub register_seq: Option<i64>,
     /// Who has taken part so far (counts only).
     pub participation: Option<Weight>,
     /// The running tally, while open, when the poll shows it.

@@ -2,7 +2,7 @@
 //! closing (counting once, publishing, recording, mailing).
 
 use crate::api::text::Text;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
@@ -23,13 +23,15 @@ use crate::clock;
 use crate::communities::model::PlaceKind;
 use crate::communities::service::{load_community, scope_of};
 use crate::entities::{
-    agenda_item, assisted_ballot, ballot, ballot_request, building, membership,
-    organisation_member, place, poll, poll_proxy, poll_voter, poll_voter_person, proposal,
-    role_grant, session, session_attendance, unit, user,
+    agenda_item, assisted_ballot, ballot, ballot_request, organisation_member, place, poll,
+    poll_proxy, poll_voter, poll_voter_person, proposal, session, session_attendance, user,
 };
 use crate::notifications::{self, templates};
 use crate::policy::{Action, Actor, Role, allows};
 use crate::realtime::events;
+use crate::register::history::At as RegisterAt;
+use crate::register::model::RegisterElectorate;
+use crate::register::service::electorate::{self as register_electorate, Head as RegisterHead};
 use crate::sessions::model::{InvitedGroups, SessionStatus};
 use crate::state::AppState;
 
@@ -401,6 +403,7 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
         result_mailed_at: Set(None),
         open_mailed_at: Set(None),
         open_notice_after: Set(None),
+        register_seq: Set(None),
         created_by: Set(actor.id()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -594,6 +597,7 @@ pub async fn view<C: ConnectionTrait>(
         opened_at: p.opened_at,
         closed_at: p.closed_at,
         electorate_size: opened.then(|| electorate_weight(&p)),
+        register_seq: p.register_seq,
         participation,
         tally,
         result,
@@ -673,131 +677,6 @@ struct Entity {
     people: Vec<Uuid>,
 }
 
-async fn verified_members<C: ConnectionTrait>(
-    db: &C,
-    community_id: Uuid,
-) -> Result<Vec<membership::Model>> {
-    let members = membership::Entity::find()
-        .filter(membership::Column::CommunityId.eq(community_id))
-        .filter(membership::Column::Status.eq("verified"))
-        .all(db)
-        .await?;
-    let ids: Vec<Uuid> = members.iter().map(|m| m.user_id).collect();
-    let mut live = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        live.extend(
-            user::Entity::find()
-                .select_only()
-                .column(user::Column::Id)
-                .filter(user::Column::Id.is_in(chunk.to_vec()))
-                .filter(user::Column::DeletedAt.is_null())
-                .into_tuple::<Uuid>()
-                .all(db)
-                .await?,
-        );
-    }
-    Ok(members
-        .into_iter()
-        .filter(|m| live.contains(&m.user_id))
-        .collect())
-}
-
-/// Verified residents: those holding the resident role in the community, in order of the
-/// grant.
-async fn resident_role_holders<C: ConnectionTrait>(
-    db: &C,
-    community_id: Uuid,
-) -> Result<Vec<Uuid>> {
-    let holders: Vec<Uuid> = role_grant::Entity::find()
-        .select_only()
-        .column(role_grant::Column::UserId)
-        .filter(role_grant::Column::PlaceId.eq(community_id))
-        .filter(role_grant::Column::Role.eq(Role::Resident.as_str()))
-        .order_by_asc(role_grant::Column::CreatedAt)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut live = HashSet::new();
-    for chunk in holders.chunks(CHUNK) {
-        live.extend(
-            user::Entity::find()
-                .select_only()
-                .column(user::Column::Id)
-                .filter(user::Column::Id.is_in(chunk.to_vec()))
-                .filter(user::Column::DeletedAt.is_null())
-                .into_tuple::<Uuid>()
-                .all(db)
-                .await?,
-        );
-    }
-    let mut seen = HashSet::new();
-    Ok(holders
-        .into_iter()
-        .filter(|u| live.contains(u) && seen.insert(*u))
-        .collect())
-}
-
-/// Keeps the people who live in a building of the poll's grids (everyone, when it names none).
-async fn in_grids<C: ConnectionTrait>(
-    db: &C,
-    p: &poll::Model,
-    people: Vec<Uuid>,
-) -> Result<Vec<Uuid>> {
-    let grids = spec_of(p).grid_ids;
-    if grids.is_empty() {
-        return Ok(people);
-    }
-    let buildings: Vec<Uuid> = building::Entity::find()
-        .select_only()
-        .column(building::Column::Id)
-        .filter(building::Column::GridId.is_in(grids))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let units: HashSet<Uuid> = unit::Entity::find()
-        .select_only()
-        .column(unit::Column::Id)
-        .filter(unit::Column::BuildingId.is_in(buildings))
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    let living: HashSet<Uuid> = verified_members(db, p.community_id)
-        .await?
-        .into_iter()
-        .filter(|m| m.household && m.unit_id.is_some_and(|u| units.contains(&u)))
-        .map(|m| m.user_id)
-        .collect();
-    Ok(people.into_iter().filter(|u| living.contains(u)).collect())
-}
-
-async fn unit_labels<C: ConnectionTrait>(
-    db: &C,
-    community_id: Uuid,
-) -> Result<(Vec<unit::Model>, HashMap<Uuid, String>)> {
-    let units = unit::Entity::find()
-        .filter(unit::Column::CommunityId.eq(community_id))
-        .order_by_asc(unit::Column::Number)
-        .all(db)
-        .await?;
-    let buildings: HashMap<Uuid, String> = building::Entity::find()
-        .filter(building::Column::CommunityId.eq(community_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|b| (b.id, b.name))
-        .collect();
-    let labels = units
-        .iter()
-        .map(|u| {
-            let b = buildings.get(&u.building_id).cloned().unwrap_or_default();
-            (u.id, format!("{b}-{}", u.number))
-        })
-        .collect();
-    Ok((units, labels))
-}
-
 async fn names<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
@@ -830,17 +709,44 @@ async fn person_entities<C: ConnectionTrait>(db: &C, people: Vec<Uuid>) -> Resul
         .collect())
 }
 
-/// Builds the voting entities of a poll's electorate, as the counting rules in DOMAIN.md say.
-async fn build_electorate<C: ConnectionTrait>(db: &C, p: &poll::Model) -> Result<Vec<Entity>> {
+/// The register's heads as voting entities: each cast by the accounts linked to its persons.
+fn register_entities(heads: Vec<RegisterHead>) -> Vec<Entity> {
+    heads
+        .into_iter()
+        .map(|h| Entity {
+            key: h.key,
+            label: h.label,
+            area: h.area_centi,
+            people: h.accounts,
+        })
+        .collect()
+}
+
+/// Builds the voting entities of a poll's electorate, as the counting rules in DOMAIN.md say,
+/// and the register version they were drawn from (for electorates the register decides).
+async fn build_electorate<C: ConnectionTrait>(
+    db: &C,
+    p: &poll::Model,
+) -> Result<(Option<i64>, Vec<Entity>)> {
     let session = match p.session_id {
         Some(sid) => session::Entity::find_by_id(sid).one(db).await?,
         None => None,
     };
+    let from_register = |kind| async move {
+        let (seq, heads) = register_electorate::heads(
+            db,
+            p.community_id,
+            kind,
+            &spec_of(p).grid_ids,
+            RegisterAt::Now,
+        )
+        .await?;
+        Ok::<_, E>((Some(seq), register_entities(heads)))
+    };
     match electorate_of(p) {
-        ElectorateKind::Residents => {
-            let people = in_grids(db, p, resident_role_holders(db, p.community_id).await?).await?;
-            person_entities(db, people).await
-        }
+        ElectorateKind::Residents => from_register(RegisterElectorate::Residents).await,
+        ElectorateKind::Households => from_register(RegisterElectorate::Households).await,
+        ElectorateKind::Owners => from_register(RegisterElectorate::Owners).await,
         ElectorateKind::Attendees => {
             let people = session_attendance::Entity::find()
                 .filter(session_attendance::Column::SessionId.eq(p.session_id))
@@ -850,104 +756,7 @@ async fn build_electorate<C: ConnectionTrait>(db: &C, p: &poll::Model) -> Result
                 .into_iter()
                 .map(|a| a.user_id)
                 .collect();
-            person_entities(db, people).await
-        }
-        ElectorateKind::Households => {
-            let (_, labels) = unit_labels(db, p.community_id).await?;
-            let mut households: BTreeMap<String, Entity> = BTreeMap::new();
-            let unit_of: HashMap<Uuid, Uuid> = verified_members(db, p.community_id)
-                .await?
-                .into_iter()
-                .filter(|m| m.household)
-                .filter_map(|m| m.unit_id.map(|u| (m.user_id, u)))
-                .collect();
-            for person in in_grids(db, p, resident_role_holders(db, p.community_id).await?).await? {
-                let (key, label) = match unit_of.get(&person) {
-                    Some(u) => (
-                        format!("unit:{u}"),
-                        labels.get(u).cloned().unwrap_or_default(),
-                    ),
-                    None => (format!("user:{person}"), String::new()),
-                };
-                let e = households.entry(key.clone()).or_insert_with(|| Entity {
-                    key,
-                    label,
-                    area: 0,
-                    people: Vec::new(),
-                });
-                e.people.push(person);
-            }
-            let unnamed: Vec<Uuid> = households
-                .values()
-                .filter(|e| e.label.is_empty())
-                .flat_map(|e| e.people.clone())
-                .collect();
-            let named = names(db, &unnamed).await?;
-            for e in households.values_mut() {
-                if e.label.is_empty() {
-                    e.label = e
-                        .people
-                        .first()
-                        .and_then(|u| named.get(u).cloned())
-                        .unwrap_or_default();
-                }
-            }
-            Ok(households.into_values().collect())
-        }
-        ElectorateKind::Owners => {
-            // One entity per owner: units registered to the same owner count once, the
-            // developer's units once together, any other unit on its own.
-            let (units, labels) = unit_labels(db, p.community_id).await?;
-            let mut entities: BTreeMap<String, Entity> = BTreeMap::new();
-            let mut entity_of_unit: HashMap<Uuid, String> = HashMap::new();
-            for u in &units {
-                let key = if u.developer_held {
-                    "developer".to_string()
-                } else {
-                    match u
-                        .registered_owner
-                        .as_deref()
-                        .map(str::trim)
-                        .filter(|o| !o.is_empty())
-                    {
-                        Some(owner) => {
-                            let digest = Sha256::digest(owner.to_lowercase().as_bytes());
-                            format!("owner:{}", hex::encode(&digest[..12]))
-                        }
-                        None => format!("unit:{}", u.id),
-                    }
-                };
-                entity_of_unit.insert(u.id, key.clone());
-                let e = entities.entry(key.clone()).or_insert_with(|| Entity {
-                    key,
-                    label: String::new(),
-                    area: 0,
-                    people: Vec::new(),
-                });
-                e.area += u.area_centi;
-                let l = labels.get(&u.id).cloned().unwrap_or_default();
-                if e.label.chars().count() < 80 {
-                    if !e.label.is_empty() {
-                        e.label.push_str(", ");
-                    }
-                    e.label.push_str(&l);
-                }
-            }
-            if let Some(dev) = entities.get_mut("developer") {
-                dev.label = format!("developer: {}", dev.label);
-            }
-            for m in verified_members(db, p.community_id).await? {
-                if !m.owner {
-                    continue;
-                }
-                if let Some(key) = m.unit_id.and_then(|u| entity_of_unit.get(&u))
-                    && let Some(e) = entities.get_mut(key)
-                    && !e.people.contains(&m.user_id)
-                {
-                    e.people.push(m.user_id);
-                }
-            }
-            Ok(entities.into_values().collect())
+            Ok((None, person_entities(db, people).await?))
         }
         ElectorateKind::Organisations => {
             let groups: InvitedGroups = session
@@ -976,7 +785,7 @@ async fn build_electorate<C: ConnectionTrait>(db: &C, p: &poll::Model) -> Result
                     people,
                 });
             }
-            Ok(out)
+            Ok((None, out))
         }
     }
 }
@@ -989,8 +798,8 @@ async fn build_electorate<C: ConnectionTrait>(db: &C, p: &poll::Model) -> Result
 async fn freeze_electorate<C: ConnectionTrait>(
     db: &C,
     p: &poll::Model,
-) -> Result<(Weight, Electors)> {
-    let entities = build_electorate(db, p).await?;
+) -> Result<(Weight, Electors, Option<i64>)> {
+    let (register_seq, entities) = build_electorate(db, p).await?;
     let mut weight = Weight::default();
     let mut linked = Electors::new();
     let mut voters = Vec::new();
@@ -1042,7 +851,7 @@ async fn freeze_electorate<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
-    Ok((weight, linked))
+    Ok((weight, linked, register_seq))
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -1097,7 +906,7 @@ async fn open_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll:
             to: "opened",
         });
     }
-    let (weight, electors) = freeze_electorate(&*txn, &p).await?;
+    let (weight, electors, register_seq) = freeze_electorate(&*txn, &p).await?;
     if weight.headcount == 0 {
         return Err(E::Conflict(
             "empty_electorate",
@@ -1113,6 +922,7 @@ async fn open_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll:
             poll::Column::ElectorateArea,
             Expr::value(weight.area_centi as i64),
         )
+        .col_expr(poll::Column::RegisterSeq, Expr::value(register_seq))
         .filter(poll::Column::Id.eq(id))
         .exec(&*txn)
         .await?;
@@ -1123,7 +933,7 @@ async fn open_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll:
             action: "poll.opened",
             object_type: "poll",
             object_id: p.id.to_string(),
-            summary: json!({ "electorate": weight }),
+            summary: json!({ "electorate": weight, "register_seq": register_seq }),
         },
     )
     .await?;

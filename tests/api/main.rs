@@ -12,6 +12,7 @@ mod outbox;
 mod policy;
 mod procurement;
 mod proposals;
+mod register;
 mod resolutions;
 mod serving;
 mod sessions;
