@@ -10,6 +10,7 @@ import * as voting from './js/voting.js';
 import * as resolutions from './js/resolutions.js';
 import * as notifications from './js/notifications.js';
 import * as procurement from './js/procurement.js';
+import * as register from './js/register.js';
 
 const routes = {
   '': accounts.home,
@@ -21,6 +22,7 @@ const routes = {
   profile: accounts.profile,
   join: communities.join,
   queue: communities.queue,
+  register: register.view,
   proposals: proposals.list,
   moderation: proposals.moderation,
   sessions: sessions.list,
@@ -73,7 +75,7 @@ function renderNav() {
   const nav = document.getElementById('nav');
   const signedIn = session.token() !== null;
   const items = signedIn
-    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/tenders', 'nav.tenders'], ['#/notifications', 'nav.notifications'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
+    ? [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/sessions', 'nav.sessions'], ['#/polls', 'nav.polls'], ['#/resolutions', 'nav.resolutions'], ['#/dashboard', 'nav.dashboard'], ['#/tenders', 'nav.tenders'], ['#/notifications', 'nav.notifications'], ['#/join', 'nav.join'], ['#/queue', 'nav.queue'], ['#/register', 'nav.register'], ['#/moderation', 'nav.moderation'], ['#/profile', 'nav.profile']]
     : [['#/', 'nav.home'], ['#/proposals', 'nav.proposals'], ['#/board', 'nav.board'], ['#/tenders', 'nav.tenders'], ['#/signin', 'nav.signin'], ['#/signup', 'nav.signup']];
   const ul = document.createElement('ul');
   for (const [href, key] of items) {

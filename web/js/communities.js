@@ -42,7 +42,21 @@ export async function join(main) {
   page(main, 'join.title', form);
 }
 
-function decisionForm(m, onDone) {
+/** The persons of the register who may be the applicant: those of the same name. */
+async function candidates(m) {
+  const select = el('select', { name: 'person_id' }, el('option', { value: '', text: t('queue.newPerson') }));
+  try {
+    const found = await api.get(`/communities/${m.community_id}/register/persons?q=${encodeURIComponent(m.display_name)}&limit=50`);
+    for (const p of found) {
+      const label = [p.name, p.unit_label, p.document_last4 ? `…${p.document_last4}` : null, p.has_account ? t('register.hasAccount') : null]
+        .filter(Boolean).join(' · ');
+      select.append(el('option', { value: p.id, text: label, disabled: p.has_account }));
+    }
+  } catch { /* the register is not readable here: verification adds a new person */ }
+  return select;
+}
+
+async function decisionForm(m, onDone) {
   const reason = el('input', { type: 'text', name: 'reason', maxlength: 500 });
   const household = checkbox('queue.asHousehold', 'household');
   const owner = checkbox('queue.asOwner', 'owner');
@@ -50,6 +64,9 @@ function decisionForm(m, onDone) {
   owner.querySelector('input').checked = m.owner;
   const form = el('form', { 'aria-label': t('queue.decideFor', { name: m.display_name }) },
     household, owner,
+    field('queue.person', await candidates(m), 'queue.personHint'),
+    field('queue.last4', el('input', { type: 'text', name: 'document_last4', maxlength: 8, autocomplete: 'off' })),
+    field('queue.certificate', el('input', { type: 'text', name: 'certificate', maxlength: 64, autocomplete: 'off' })),
     field('queue.reason', reason, 'queue.reasonHint'),
     el('div', { class: 'actions' },
       el('button', { type: 'submit', name: 'verdict', value: 'verify', text: t('queue.verify') }),
@@ -65,6 +82,11 @@ function decisionForm(m, onDone) {
         household: data.get('household') === 'on',
         owner: data.get('owner') === 'on',
         reason: data.get('reason') || null,
+        ...(verdict === 'verify' ? {
+          person_id: data.get('person_id') || null,
+          document_last4: data.get('document_last4') || null,
+          certificate: data.get('certificate') || null,
+        } : {}),
       });
       onDone(verdict);
     } catch (err) {
@@ -102,7 +124,7 @@ export async function queue(main) {
         el('h2', { text: m.display_name }),
         el('p', { text: `${m.unit_label ?? ''} · ${m.household ? t('join.household') : ''} ${m.owner ? t('join.owner') : ''}` }),
         m.note ? el('p', { class: 'hint', text: m.note }) : null);
-      item.append(decisionForm(m, (verdict) => {
+      item.append(await decisionForm(m, (verdict) => {
         item.replaceChildren(message('ok', t(verdict === 'verify' ? 'queue.verified' : 'queue.rejected', { name: m.display_name })));
       }));
       list.append(item);

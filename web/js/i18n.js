@@ -34,3 +34,9 @@ export function problemText(err) {
   const known = t(key);
   return known === key ? (err.message || t('problem.unknown')) : known;
 }
+
+/** A floor area given in hundredths of a square metre, in the page's language. */
+export function formatArea(centi) {
+  const n = new Intl.NumberFormat(language, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(centi / 100);
+  return t('unit.area', { area: n });
+}

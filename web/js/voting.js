@@ -222,6 +222,19 @@ export async function create(main, params) {
     } catch { /* no grids to offer */ }
   }
   if (grids.children.length === 1) grids.hidden = true;
+  // What the register would count if the poll opened now, with what to check first.
+  const preview = el('div', { class: 'electorate-preview' });
+  const refresh = async () => {
+    if (!community || !['residents', 'households', 'owners'].includes(electorate.value)) { preview.replaceChildren(); return; }
+    const chosen = [...grids.querySelectorAll('input:checked')].map((i) => i.value);
+    try {
+      const { electoratePreview } = await import('./register.js');
+      preview.replaceChildren(await electoratePreview(community, electorate.value, electorate.value === 'owners' ? [] : chosen));
+    } catch { preview.replaceChildren(); }
+  };
+  electorate.addEventListener('change', refresh);
+  grids.addEventListener('change', refresh);
+  refresh();
   const form = el('form', {},
     field('poll.form.question', el('input', { type: 'text', name: 'question', required: true, maxlength: 200 })),
     field('poll.form.description', el('textarea', { name: 'description', rows: 2, maxlength: 4000 })),
@@ -229,6 +242,7 @@ export async function create(main, params) {
     field('poll.form.options', el('textarea', { name: 'options', rows: 4 }), 'poll.form.optionsHint'),
     field('poll.form.maxChoices', el('input', { type: 'number', name: 'max_choices', min: 1, max: 20, value: 1 })),
     field('poll.form.electorate', electorate),
+    preview,
     field('poll.form.preset', preset),
     custom.fieldset,
     grids,

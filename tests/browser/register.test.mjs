@@ -1,0 +1,81 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSmtp, startServer, launchBrowser, signIn } from './harness.mjs';
+
+let smtp;
+let server;
+let browser;
+
+before(async () => {
+  smtp = await startSmtp();
+  server = await startServer(smtp.port);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await smtp?.close();
+});
+
+test('the committee reads the register, previews an electorate and imports a file with a bad row', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await signIn(page, server.base, 'committee@guihua.demo.yishi.localhost');
+  await page.getByRole('link', { name: '社区名册' }).click();
+  await page.getByRole('heading', { name: '社区名册', level: 1 }).waitFor();
+
+  // Persons, with and without accounts; found by unit.
+  const rows = page.locator('main table tbody tr');
+  await rows.first().waitFor();
+  assert.ok(await rows.count() > 10);
+  assert.ok(await page.getByRole('cell', { name: '无账号（可代办）' }).count() > 0, 'people without accounts are on the register');
+  await page.getByLabel('查找', { exact: true }).fill('1号楼-101');
+  await page.getByRole('button', { name: '查找' }).click();
+  await page.locator('main table tbody tr', { hasText: '1号楼-101' }).first().waitFor();
+  assert.ok(await page.locator('main table tbody tr').count() >= 1);
+  for (const row of await page.locator('main table tbody tr').all()) {
+    assert.match(await row.textContent(), /1号楼-101/);
+  }
+
+  // Owners: the developer's unsold units are one owner.
+  await page.getByRole('link', { name: '业主' }).click();
+  await page.getByRole('cell', { name: '开发建设单位', exact: true }).first().waitFor();
+
+  // The electorate a poll would count now, with what to check.
+  await page.getByRole('link', { name: '表决人数预览' }).click();
+  await page.getByText(/现在开始表决将计 \d+ 个表决单位/).waitFor();
+  await page.getByLabel('投票人').selectOption('owners');
+  await page.getByText(/专有面积合计 [\d,]+\.\d\d 平方米/).waitFor();
+
+  // Importing a file: one person added, one bad row reported by its line.
+  await page.getByRole('link', { name: '导入名册' }).click();
+  const csv = 'name,document_kind,document_number,status,building,number\n'
+    + '新住户,居民身份证,11010519491231002X,常住,1号楼,101\n'
+    + '错号码,居民身份证,110105194912310021,常住,1号楼,102\n';
+  await page.getByLabel('名册文件（CSV，UTF-8）').setInputFiles({ name: 'register.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: '导入' }).click();
+  await page.getByText('新增 1 人').waitFor();
+  await page.getByText('1 行未导入：').waitFor();
+  await page.getByRole('cell', { name: '3', exact: true }).waitFor();
+
+  // The same page in English.
+  await page.getByLabel('语言').selectOption('en');
+  await page.getByRole('heading', { name: 'Community register', level: 1 }).waitFor();
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((c) => c.labels.length === 0 && !c.getAttribute('aria-label')).map((c) => c.outerHTML));
+  assert.deepEqual(unlabelled, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a resident is told the register is not theirs', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, server.base, 'resident1@guihua.demo.yishi.localhost');
+  await page.goto(`${server.base}/#/register`);
+  await page.getByText('社区名册由居委会、党组织书记、街道干部和网格员查看。').waitFor();
+  await context.close();
+});

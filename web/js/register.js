@@ -1,0 +1,166 @@
+// The community register: persons (search by name, unit or last four), households, owners, the
+// anomalies the committee should look at, the electorate a poll would count, and importing a
+// register file with its row errors. For the committee, officers, and grid workers (their grids).
+import { api, session } from './api.js';
+import { t, problemText, formatArea } from './i18n.js';
+import { el, field, page, message, onSubmit } from './ui.js';
+
+/** Communities the person keeps or reads a register of, from their roles. */
+async function myCommunities() {
+  const me = await api.get('/accounts/me');
+  const seen = new Map();
+  for (const r of me.roles) {
+    if (!r.place_id) continue;
+    if (['committee_member', 'party_secretary', 'grid_worker', 'government_officer'].includes(r.role)) {
+      seen.set(r.place_id, r.place_name);
+    }
+  }
+  return [...seen].map(([id, name]) => ({ id, name }));
+}
+
+function statusText(s) {
+  return t(`register.status.${s}`);
+}
+
+function personRow(p) {
+  return el('tr', {},
+    el('td', { text: p.name }),
+    el('td', { text: p.document_last4 ? `…${p.document_last4}` : '—' }),
+    el('td', { text: p.unit_label ?? '—' }),
+    el('td', { text: statusText(p.status) + (p.adult ? '' : ` · ${t('register.minor')}`) }),
+    el('td', { text: p.has_account ? t('register.hasAccount') : t('register.noAccount') }));
+}
+
+function table(headKeys, rows) {
+  return el('table', {},
+    el('thead', {}, el('tr', {}, ...headKeys.map((k) => el('th', { scope: 'col', text: t(k) })))),
+    el('tbody', {}, ...rows));
+}
+
+async function persons(community, section) {
+  const q = el('input', { type: 'search', name: 'q', maxlength: 64 });
+  const results = el('div', { 'aria-live': 'polite' });
+  const form = el('form', { role: 'search' },
+    field('register.search', q, 'register.searchHint'),
+    el('button', { type: 'submit', text: t('register.find') }));
+  const show = async (query) => {
+    const list = await api.get(`/communities/${community}/register/persons?limit=200${query ? `&q=${encodeURIComponent(query)}` : ''}`);
+    results.replaceChildren(list.length
+      ? table(['register.name', 'register.last4', 'register.unit', 'register.statusLabel', 'register.account'], list.map(personRow))
+      : el('p', { class: 'hint', text: t('register.none') }));
+  };
+  onSubmit(form, async (data) => show(String(data.get('q') ?? '').trim()));
+  section.replaceChildren(el('h2', { text: t('register.persons') }), form, results);
+  await show('');
+}
+
+async function households(community, section) {
+  const list = await api.get(`/communities/${community}/register/households`);
+  section.replaceChildren(el('h2', { text: t('register.households') }),
+    list.length ? table(['register.unit', 'register.household', 'register.members'], list.map((h) => el('tr', {},
+      el('td', { text: h.unit_label }),
+      el('td', { text: h.label + (h.status === 'active' ? '' : ` (${t('register.dissolved')})`) }),
+      el('td', { text: h.members.map((m) => m.name).join('、') || '—' }))))
+      : el('p', { class: 'hint', text: t('register.none') }));
+}
+
+async function owners(community, section) {
+  const list = await api.get(`/communities/${community}/register/owners`);
+  section.replaceChildren(el('h2', { text: t('register.owners') }),
+    list.length ? table(['register.owner', 'register.ownerKind', 'register.units', 'register.area'], list.map((o) => el('tr', {},
+      el('td', { text: o.name + (o.persons.length > 1 && o.representative_id ? ` · ${t('register.representative')}: ${o.persons.find((p) => p.person_id === o.representative_id)?.name ?? ''}` : '') }),
+      el('td', { text: t(`register.ownerKind.${o.kind}`) }),
+      el('td', { text: o.units.map((u) => u.unit_label).join(', ') || '—' }),
+      el('td', { text: formatArea(o.area_centi) }))))
+      : el('p', { class: 'hint', text: t('register.none') }));
+}
+
+function anomalyList(anomalies) {
+  if (!anomalies.length) return el('p', { class: 'message ok', role: 'status', text: t('register.noAnomalies') });
+  return el('ul', { class: 'anomalies' }, ...anomalies.map((a) => el('li', {},
+    el('strong', { text: t(`register.anomaly.${a.kind}`) }), ' ', a.subject)));
+}
+
+async function anomalies(community, section) {
+  const list = await api.get(`/communities/${community}/register/anomalies`);
+  section.replaceChildren(el('h2', { text: t('register.anomalies') }), el('p', { class: 'hint', text: t('register.anomaliesHint') }), anomalyList(list));
+}
+
+/** The electorate a poll would count now; used here and on the poll form. */
+export async function electoratePreview(community, electorate, grids = []) {
+  const query = grids.map((g) => `&grid_ids=${g}`).join('');
+  const p = await api.get(`/communities/${community}/register/electorate?electorate=${electorate}${query}`);
+  const parts = [el('p', { text: t('register.preview', { heads: p.headcount, online: p.heads_with_account, seq: p.register_seq }) })];
+  if (electorate === 'owners') parts.push(el('p', { text: t('register.previewArea', { area: formatArea(p.area_centi) }) }));
+  parts.push(anomalyList(p.anomalies));
+  return el('div', { class: 'preview', 'aria-live': 'polite' }, ...parts);
+}
+
+async function preview(community, section) {
+  const select = el('select', { name: 'electorate' }, ...['residents', 'households', 'owners'].map((k) => el('option', { value: k, text: t(`poll.electorate.${k}`) })));
+  const out = el('div');
+  const show = async () => out.replaceChildren(await electoratePreview(community, select.value));
+  select.addEventListener('change', () => show().catch((err) => out.replaceChildren(message('error', problemText(err)))));
+  section.replaceChildren(el('h2', { text: t('register.electorate') }), field('poll.form.electorate', select), out);
+  await show();
+}
+
+function importForm(community, section) {
+  const file = el('input', { type: 'file', name: 'file', accept: '.csv,text/csv', required: true });
+  const out = el('div', { 'aria-live': 'polite' });
+  const form = el('form', {},
+    field('register.file', file, 'register.fileHint'),
+    el('button', { type: 'submit', text: t('register.import') }));
+  onSubmit(form, async (data) => {
+    const response = await fetch(`/api/v1/communities/${community}/register/import`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${session.token()}`, Accept: 'application/json' },
+      body: data,
+    });
+    const body = await response.json();
+    if (!response.ok) throw Object.assign(new Error(body.detail), { code: body.code });
+    out.replaceChildren(
+      message('ok', t('register.imported', { created: body.persons_created, updated: body.persons_updated, unchanged: body.persons_unchanged, households: body.households_created, owners: body.owners_created })),
+      body.errors.length
+        ? el('div', {}, el('h3', { text: t('register.rowErrors', { count: body.errors.length }) }),
+          table(['register.line', 'register.problem'], body.errors.map((e) => el('tr', {}, el('td', { text: String(e.line) }), el('td', { text: e.message })))))
+        : null);
+  });
+  section.replaceChildren(el('h2', { text: t('register.importTitle') }), form, out);
+}
+
+const TABS = [
+  ['persons', persons],
+  ['households', households],
+  ['owners', owners],
+  ['anomalies', anomalies],
+  ['electorate', preview],
+  ['importTitle', async (community, section) => importForm(community, section)],
+];
+
+export async function view(main, params) {
+  if (!session.token()) {
+    page(main, 'register.title', message('error', t('signin.required')), el('p', {}, el('a', { href: '#/signin', text: t('nav.signin') })));
+    return;
+  }
+  const communities = await myCommunities();
+  if (communities.length === 0) {
+    page(main, 'register.title', message('error', t('register.notYours')));
+    return;
+  }
+  const community = params.get('community') ?? communities[0].id;
+  const tab = params.get('tab') ?? 'persons';
+  const picker = communities.length > 1
+    ? el('nav', { 'aria-label': t('register.communities') }, ...communities.map((c) => el('a', { href: `#/register?community=${c.id}`, text: c.name, 'aria-current': c.id === community ? 'page' : false })))
+    : null;
+  const tabs = el('nav', { class: 'tabs', 'aria-label': t('register.sections') },
+    ...TABS.map(([key]) => el('a', { href: `#/register?community=${community}&tab=${key}`, text: t(`register.${key}`), 'aria-current': key === tab ? 'page' : false })));
+  const section = el('section');
+  page(main, 'register.title', picker, tabs, section);
+  const render = (TABS.find(([key]) => key === tab) ?? TABS[0])[1];
+  try {
+    await render(community, section);
+  } catch (err) {
+    section.replaceChildren(message('error', problemText(err)));
+  }
+}
