@@ -15,6 +15,7 @@ mod m20261126_000009_member_lookup;
 mod m20261126_000010_poll_open_notice_cursor;
 mod m20261126_000011_procurement;
 mod m20261207_000012_register;
+mod m20261207_000013_register_requests;
 mod util;
 
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_poll_open_notice_cursor::Migration),
             Box::new(m20261126_000011_procurement::Migration),
             Box::new(m20261207_000012_register::Migration),
+            Box::new(m20261207_000013_register_requests::Migration),
         ]
     }
 }

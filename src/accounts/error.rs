@@ -25,6 +25,8 @@ pub enum AccountsError {
     #[error("Your email is already verified.")]
     AlreadyVerified,
     #[error(transparent)]
+    Register(#[from] crate::register::error::RegisterError),
+    #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Internal(String),
@@ -59,6 +61,7 @@ impl From<AccountsError> for ApiError {
             }
             AccountsError::SessionNotFound => ApiError::not_found("session_not_found", detail),
             AccountsError::AlreadyVerified => ApiError::conflict("already_verified", detail),
+            AccountsError::Register(e) => e.into(),
             AccountsError::Db(e) => e.into(),
             AccountsError::Internal(e) => ApiError::internal(e),
         }

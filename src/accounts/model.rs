@@ -176,4 +176,7 @@ pub struct AccountExport {
     pub organisations: Vec<serde_json::Value>,
     /// Entries of the record describing what this person did.
     pub activity: Vec<serde_json::Value>,
+    /// What the community register holds about the person this account is, with each
+    /// version's time and reason.
+    pub register: Vec<serde_json::Value>,
 }

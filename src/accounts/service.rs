@@ -863,6 +863,7 @@ pub async fn export(state: &AppState, actor: &Actor) -> Result<AccountExport> {
         memberships,
         organisations,
         activity,
+        register: crate::register::service::links::entries_of_account(db, actor.id()).await?,
     })
 }
 
@@ -914,6 +915,15 @@ pub async fn delete_account(state: &AppState, actor: &Actor, password: &str) -> 
         .filter(organisation_member::Column::UserId.eq(id))
         .exec(&*txn)
         .await?;
+    crate::register::service::links::unlink_account(
+        &*txn,
+        id,
+        &crate::register::history::Why {
+            by: Some(id),
+            reason: "account deleted",
+        },
+    )
+    .await?;
     audit::record(
         &*txn,
         Change {

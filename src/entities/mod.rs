@@ -48,6 +48,7 @@ pub mod register_kinds;
 pub mod register_owner;
 pub mod register_owner_person;
 pub mod register_person;
+pub mod register_request;
 pub mod register_unit_owner;
 pub mod resolution;
 pub mod resolution_evaluation;

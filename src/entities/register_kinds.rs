@@ -128,3 +128,62 @@ pub enum OwnerKind {
     /// Known only by the name on the old unit register, not yet confirmed by the committee.
     NameOnly,
 }
+
+/// What a grid worker asks the committee to record.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    poem_openapi::Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    /// Someone came to live at a unit.
+    MovedIn,
+    /// A person moved away.
+    MovedOut,
+    /// A person died.
+    Died,
+    /// A unit was sold to another owner of the register.
+    Sold,
+}
+
+/// Where a grid worker's request stands.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    poem_openapi::Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Confirmed,
+    Rejected,
+}

@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use super::model::*;
-use super::service::{electorate, households, import, owners, persons, reads};
+use super::service::{electorate, households, import, owners, persons, reads, requests};
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -365,6 +365,62 @@ impl RegisterApi {
         })?;
         Ok(Json(
             import::import(&self.state, &actor, community_id.0, &text).await?,
+        ))
+    }
+
+    /// Ask the committee to record a change (moved in, moved out, died, sold), with the paper
+    /// it rests on: grid workers for their grids, and the committee.
+    #[oai(
+        path = "/communities/:community_id/register/requests",
+        method = "post",
+        operation_id = "requestRegisterChange"
+    )]
+    async fn request_change(
+        &self,
+        auth: BearerAuth,
+        community_id: Path<Uuid>,
+        body: Json<CreateRegisterRequest>,
+    ) -> ApiResult<Created<RegisterRequestView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Created::Created(Json(
+            requests::create(&self.state, &actor, community_id.0, body.0).await?,
+        )))
+    }
+
+    /// Requested changes, pending first: the committee's queue, and a grid worker's own.
+    #[oai(
+        path = "/communities/:community_id/register/requests",
+        method = "get",
+        operation_id = "listRegisterRequests"
+    )]
+    async fn list_requests(
+        &self,
+        auth: BearerAuth,
+        community_id: Path<Uuid>,
+        status: Query<Option<RequestStatus>>,
+    ) -> ApiResult<Json<Vec<RegisterRequestView>>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            requests::list(&self.state, &actor, community_id.0, status.0).await?,
+        ))
+    }
+
+    /// Confirm a requested change (it is made, as a version naming both people) or refuse it
+    /// with a reason. Someone other than the one who asked decides.
+    #[oai(
+        path = "/register/requests/:request_id/decision",
+        method = "post",
+        operation_id = "decideRegisterRequest"
+    )]
+    async fn decide_request(
+        &self,
+        auth: BearerAuth,
+        request_id: Path<Uuid>,
+        body: Json<DecideRegisterRequest>,
+    ) -> ApiResult<Json<RegisterRequestView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            requests::decide(&self.state, &actor, request_id.0, body.0).await?,
         ))
     }
 }

@@ -13,6 +13,8 @@ pub enum RegisterError {
     OwnerNotFound,
     #[error("No such unit in this community.")]
     UnitNotFound,
+    #[error("No such request to change the register.")]
+    RequestNotFound,
     #[error("You may not {0}.")]
     Forbidden(&'static str),
     /// A value breaks a rule (422), with its stable code.
@@ -36,6 +38,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::HouseholdNotFound => ApiError::not_found("household_not_found", detail),
             RegisterError::OwnerNotFound => ApiError::not_found("owner_not_found", detail),
             RegisterError::UnitNotFound => ApiError::not_found("unit_not_found", detail),
+            RegisterError::RequestNotFound => ApiError::not_found("request_not_found", detail),
             RegisterError::Forbidden(_) => ApiError::forbidden(detail),
             RegisterError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             RegisterError::Conflict(code, _) => ApiError::conflict(code, detail),

@@ -337,3 +337,56 @@ pub struct RegisterImportReport {
     /// One for each row not taken, by line (the header is line 1).
     pub errors: Vec<RegisterImportError>,
 }
+
+pub use crate::entities::register_kinds::{RequestKind, RequestStatus};
+
+/// A change a grid worker asks the committee to record. `moved_out` and `died` name the person;
+/// `moved_in` the unit, the name and (if shown) the document; `sold` the unit and its new owner.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CreateRegisterRequest {
+    pub kind: RequestKind,
+    pub person_id: Option<Uuid>,
+    pub unit_id: Option<Uuid>,
+    #[oai(validator(max_length = 64))]
+    pub name: Option<Text>,
+    pub document_kind: Option<DocumentKind>,
+    #[oai(validator(max_length = 40))]
+    pub document_number: Option<Text>,
+    /// The unit's new owner, already on the register (for `sold`).
+    pub owner_id: Option<Uuid>,
+    /// The paper the request rests on: a household register page, a death certificate, a
+    /// property certificate, the person's signed consent.
+    #[oai(validator(max_length = 120))]
+    pub reference: Text,
+    #[oai(validator(max_length = 500))]
+    pub note: Option<Text>,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct DecideRegisterRequest {
+    /// Confirm (the change is made) or refuse.
+    pub confirm: bool,
+    /// Required when refusing; the grid worker sees it.
+    #[oai(validator(max_length = 500))]
+    pub reason: Option<Text>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct RegisterRequestView {
+    pub id: Uuid,
+    pub kind: RequestKind,
+    pub person_id: Option<Uuid>,
+    pub unit_id: Option<Uuid>,
+    /// Who or what the change is about, e.g. "王伟 · 1号楼-101".
+    pub subject: String,
+    pub reference: String,
+    pub note: Option<String>,
+    pub status: RequestStatus,
+    pub requested_by: Uuid,
+    pub decided_by: Option<Uuid>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

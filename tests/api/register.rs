@@ -1110,3 +1110,239 @@ async fn a_register_file_imports_once_and_reports_each_bad_row() {
         .unwrap();
     TestApp::answer(resp).await.problem(422, "invalid_encoding");
 }
+
+#[tokio::test]
+async fn a_person_reads_their_register_entry_and_stays_counted_after_deleting_their_account() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let u = unit(&app, &w, "901", 8000, false).await;
+    let h = household(&app, &w, &u).await;
+    let doc = resident_id(901);
+    let p = person(
+        &app,
+        &w,
+        json!({ "name": "周杰", "document_kind": "resident_id",
+                                     "document_number": doc, "household_id": h }),
+    )
+    .await;
+    let (token, m) = join(&app, &w, "周杰", "901", json!({ "household": true })).await;
+    decide(&app, &w, &m, json!({ "verdict": "verify", "household": true, "person_id": p, "document_last4": &doc[14..] }))
+        .await
+        .ok(200);
+    // Their export holds what the register keeps about them, and why it changed; never the
+    // document number.
+    let export = app.get("/accounts/me/export", Some(&token)).await;
+    let entry = &export.ok(200)["register"][0];
+    assert_eq!(entry["person_id"], p.as_str());
+    assert_eq!(entry["document_last4"], &doc[14..]);
+    let reasons: Vec<&str> = entry["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["added to the register", "membership verified"]);
+    assert!(!export.body.to_string().contains(&doc));
+    // Deleting the account unlinks it; the person is still on the register and still counts.
+    app.post(
+        "/accounts/me/delete",
+        Some(&token),
+        json!({ "password": crate::support::PASSWORD }),
+    )
+    .await
+    .ok(204);
+    let after = app
+        .get(&format!("/register/persons/{p}"), Some(&w.committee_a))
+        .await;
+    assert_eq!(after.ok(200)["has_account"], false);
+    assert_eq!(after.body["status"], "living");
+    let preview = app
+        .get(
+            &format!(
+                "/communities/{}/register/electorate?electorate=households",
+                w.community_a
+            ),
+            Some(&w.committee_a),
+        )
+        .await;
+    assert_eq!(preview.ok(200)["headcount"], 1);
+    assert_eq!(preview.body["heads_with_account"], 0);
+}
+
+#[tokio::test]
+async fn grid_workers_ask_for_changes_and_a_committee_member_confirms_them() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    // 1号楼 is the first grid's; 2号楼 is in no grid.
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/buildings/{}/grid", w.building_a),
+        Some(&w.committee_a),
+        Some(json!({ "grid_id": w.grid_a })),
+    )
+    .await
+    .ok(200);
+    let u = unit(&app, &w, "111", 8000, false).await;
+    let h = household(&app, &w, &u).await;
+    let old = person(&app, &w, json!({ "name": "吴老伯", "household_id": h })).await;
+    let b2 = id(app
+        .post(
+            &format!("/communities/{}/buildings", w.community_a),
+            Some(&w.committee_a),
+            json!({ "name": "2号楼" }),
+        )
+        .await
+        .ok(201));
+    let far = id(app
+        .post(
+            &format!("/communities/{}/units", w.community_a),
+            Some(&w.committee_a),
+            json!({ "building_id": b2, "number": "101", "area_centi": 5000 }),
+        )
+        .await
+        .ok(201));
+    let requests = format!("/communities/{}/register/requests", w.community_a);
+    // Outside their grid, a grid worker may not ask; residents never.
+    app.post(
+        &requests,
+        Some(&w.grid_worker_a),
+        json!({ "kind": "moved_in", "unit_id": far, "name": "新人", "reference": "户口簿" }),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &requests,
+        Some(&w.resident_a),
+        json!({ "kind": "died", "person_id": old, "reference": "死亡证明" }),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &requests,
+        Some(&w.grid_worker_a),
+        json!({ "kind": "died", "reference": "死亡证明" }),
+    )
+    .await
+    .problem(422, "invalid_request_kind");
+    let died = app
+        .post(
+            &requests,
+            Some(&w.grid_worker_a),
+            json!({ "kind": "died", "person_id": old, "reference": "死亡医学证明 No.123" }),
+        )
+        .await;
+    let died = id(died.ok(201));
+    let doc = resident_id(777);
+    let moved_in = id(app
+        .post(
+            &requests,
+            Some(&w.grid_worker_a),
+            json!({ "kind": "moved_in", "unit_id": u, "name": "吴小妹", "document_kind": "resident_id",
+                    "document_number": doc, "reference": "租赁合同及本人同意书" }),
+        )
+        .await
+        .ok(201));
+    // The grid worker sees their requests; the register has not changed yet.
+    let mine = app.get(&requests, Some(&w.grid_worker_a)).await;
+    assert_eq!(mine.ok(200).as_array().unwrap().len(), 2);
+    assert_eq!(mine.body[0]["status"], "pending");
+    let before = app
+        .get(&format!("/register/persons/{old}"), Some(&w.committee_a))
+        .await;
+    assert_eq!(before.ok(200)["status"], "living");
+
+    // Refusing needs a reason; the grid worker cannot decide; the committee confirms.
+    let decide = |r: &str| format!("/register/requests/{r}/decision");
+    app.post(
+        &decide(&died),
+        Some(&w.committee_a),
+        json!({ "confirm": false }),
+    )
+    .await
+    .problem(422, "reason_required");
+    app.post(
+        &decide(&died),
+        Some(&w.grid_worker_a),
+        json!({ "confirm": true }),
+    )
+    .await
+    .problem(403, "forbidden");
+    let confirmed = app
+        .post(
+            &decide(&died),
+            Some(&w.committee_a),
+            json!({ "confirm": true }),
+        )
+        .await;
+    assert_eq!(confirmed.ok(200)["status"], "confirmed");
+    app.post(
+        &decide(&died),
+        Some(&w.secretary_a),
+        json!({ "confirm": true }),
+    )
+    .await
+    .problem(409, "request_decided");
+    let after = app
+        .get(&format!("/register/persons/{old}"), Some(&w.committee_a))
+        .await;
+    assert_eq!(after.ok(200)["status"], "deceased");
+    app.post(
+        &decide(&moved_in),
+        Some(&w.secretary_a),
+        json!({ "confirm": true }),
+    )
+    .await
+    .ok(200);
+    let found = app
+        .get(
+            &format!(
+                "/communities/{}/register/persons?q={}",
+                w.community_a,
+                &doc[14..]
+            ),
+            Some(&w.committee_a),
+        )
+        .await;
+    assert_eq!(found.ok(200)[0]["name"], "吴小妹");
+    assert_eq!(found.body[0]["unit_label"], "1号楼-111");
+    // The change names the paper and that it was confirmed.
+    let changes = app
+        .get(
+            &format!("/communities/{}/register/changes?limit=1000", w.community_a),
+            Some(&w.committee_a),
+        )
+        .await;
+    assert!(
+        changes
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["reason"] == "died (死亡医学证明 No.123), confirmed")
+    );
+    // A change the committee member asked for is confirmed by someone else.
+    let own = id(app
+        .post(
+            &requests,
+            Some(&w.committee_a),
+            json!({ "kind": "moved_out", "person_id": old, "reference": "迁出证明" }),
+        )
+        .await
+        .ok(201));
+    app.post(
+        &decide(&own),
+        Some(&w.committee_a),
+        json!({ "confirm": true }),
+    )
+    .await
+    .problem(409, "second_person_required");
+    let refused = app
+        .post(
+            &decide(&own),
+            Some(&w.secretary_a),
+            json!({ "confirm": false, "reason": "已故，不是迁出" }),
+        )
+        .await;
+    assert_eq!(refused.ok(200)["status"], "rejected");
+    assert_eq!(refused.body["decision_reason"], "已故，不是迁出");
+}

@@ -317,3 +317,60 @@ pub async fn ensure_resident<C: ConnectionTrait>(
         None => Ok(new_person(db, community_id, user, true, why).await?.id),
     }
 }
+
+/// What the register holds about the persons an account acts as, with every version's time
+/// and reason: part of the person's own data export.
+pub async fn entries_of_account<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for p in register_person::Entity::find()
+        .filter(register_person::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+    {
+        let household = match p.household_id {
+            Some(h) => register_household::Entity::find_by_id(h).one(db).await?,
+            None => None,
+        };
+        let versions: Vec<serde_json::Value> = crate::entities::register_change::Entity::find()
+            .filter(crate::entities::register_change::Column::EntityId.eq(p.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(
+                |c| serde_json::json!({ "version": c.seq, "at": c.changed_at, "reason": c.reason }),
+            )
+            .collect();
+        out.push(serde_json::json!({
+            "community_id": p.community_id, "person_id": p.id, "name": p.name,
+            "document_kind": p.document_kind, "document_last4": p.document_last4,
+            "phone": p.phone, "birth_date": p.birth_date, "adult": p.adult, "status": p.status,
+            "household": household.map(|h| h.label), "changes": versions,
+        }));
+    }
+    Ok(out)
+}
+
+/// An account is deleted: the persons it acted as stay on the register (the community still
+/// counts them), no longer linked to it.
+pub async fn unlink_account<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    why: &Why<'_>,
+) -> Result<()> {
+    for p in register_person::Entity::find()
+        .filter(register_person::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+    {
+        let version = p.version;
+        let mut am: register_person::ActiveModel = p.into();
+        am.user_id = Set(None);
+        am.version = Set(version + 1);
+        am.updated_at = Set(clock::now());
+        save_person(db, am, false, why).await?;
+    }
+    Ok(())
+}

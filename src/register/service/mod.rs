@@ -8,6 +8,7 @@ pub mod links;
 pub mod owners;
 pub mod persons;
 pub mod reads;
+pub mod requests;
 pub mod views;
 
 use std::collections::HashMap;
