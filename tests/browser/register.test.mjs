@@ -71,6 +71,35 @@ test('the committee reads the register, previews an electorate and imports a fil
   await context.close();
 });
 
+test('a grid worker asks for a change and another person confirms it', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await signIn(page, server.base, 'grid@guihua.demo.yishi.localhost');
+  await page.goto(`${server.base}/#/register?tab=requests`);
+  await page.getByRole('heading', { name: '变更申请' }).waitFor();
+  await page.getByLabel('变化类型').selectOption('died');
+  const person = page.getByLabel('人员', { exact: true });
+  const chosen = (await person.locator('option').first().textContent()).split(' · ')[0];
+  await page.getByLabel('依据').fill('死亡医学证明 第0001号');
+  await page.getByRole('button', { name: '提交申请' }).click();
+  await page.locator('li.card', { hasText: '死亡医学证明 第0001号' }).getByText('待确认').waitFor();
+  // The committee confirms it; the person is recorded as deceased.
+  await page.getByRole('button', { name: '退出登录' }).click();
+  await signIn(page, server.base, 'committee@guihua.demo.yishi.localhost');
+  await page.goto(`${server.base}/#/register?tab=requests`);
+  const card = page.locator('li.card', { hasText: '死亡医学证明 第0001号' });
+  await card.getByRole('button', { name: '确认并写入名册' }).click();
+  await page.locator('li.card', { hasText: '死亡医学证明 第0001号' }).getByText('已确认').waitFor();
+  await page.goto(`${server.base}/#/register?tab=persons`);
+  await page.getByLabel('查找', { exact: true }).fill(chosen);
+  await page.getByRole('button', { name: '查找' }).click();
+  await page.getByRole('cell', { name: '已故' }).first().waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a resident is told the register is not theirs', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();

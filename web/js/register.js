@@ -11,8 +11,20 @@ async function myCommunities() {
   const seen = new Map();
   for (const r of me.roles) {
     if (!r.place_id) continue;
-    if (['committee_member', 'party_secretary', 'grid_worker', 'government_officer'].includes(r.role)) {
+    if (['committee_member', 'party_secretary'].includes(r.role)) {
       seen.set(r.place_id, r.place_name);
+    } else if (r.role === 'government_officer') {
+      // An officer of a subdistrict reads the registers of its communities.
+      for (const c of await api.get(`/places?parent_id=${r.place_id}&kind=community`)) seen.set(c.id, c.name);
+    } else if (r.role === 'grid_worker') {
+      // A grid worker of a grid reads its community's register, their grid's part of it.
+      const place = await api.get(`/places/${r.place_id}`);
+      if (place.kind === 'grid' && place.parent_id) {
+        const community = await api.get(`/places/${place.parent_id}`);
+        seen.set(community.id, community.name);
+      } else {
+        seen.set(r.place_id, r.place_name);
+      }
     }
   }
   return [...seen].map(([id, name]) => ({ id, name }));
@@ -129,11 +141,108 @@ function importForm(community, section) {
   section.replaceChildren(el('h2', { text: t('register.importTitle') }), form, out);
 }
 
+/** Units the reader may see, from the households and owners of their part of the register. */
+async function knownUnits(community) {
+  const [households, owners] = await Promise.all([
+    api.get(`/communities/${community}/register/households`),
+    api.get(`/communities/${community}/register/owners`),
+  ]);
+  const units = new Map();
+  for (const h of households) units.set(h.unit_id, h.unit_label);
+  for (const o of owners) for (const u of o.units) units.set(u.unit_id, u.unit_label);
+  return [...units].sort((a, b) => a[1].localeCompare(b[1]));
+}
+
+function requestForm(community, persons, units, owners, onDone) {
+  const kind = el('select', { name: 'kind' }, ...['moved_in', 'moved_out', 'died', 'sold'].map((k) => el('option', { value: k, text: t(`register.request.${k}`) })));
+  const person = el('select', { name: 'person_id' }, ...persons.map((p) => el('option', { value: p.id, text: [p.name, p.unit_label, p.document_last4 ? `…${p.document_last4}` : null].filter(Boolean).join(' · ') })));
+  const unit = el('select', { name: 'unit_id' }, ...units.map(([id, label]) => el('option', { value: id, text: label })));
+  const owner = el('select', { name: 'owner_id' }, ...owners.map((o) => el('option', { value: o.id, text: o.name })));
+  const parts = {
+    person: field('register.request.person', person),
+    unit: field('register.unit', unit),
+    name: field('register.name', el('input', { type: 'text', name: 'name', maxlength: 64 })),
+    number: field('register.request.document', el('input', { type: 'text', name: 'document_number', maxlength: 40, autocomplete: 'off' }), 'register.request.documentHint'),
+    owner: field('register.request.owner', owner),
+  };
+  const show = () => {
+    const k = kind.value;
+    parts.person.hidden = !['moved_out', 'died'].includes(k);
+    parts.unit.hidden = !['moved_in', 'sold'].includes(k);
+    parts.name.hidden = k !== 'moved_in';
+    parts.number.hidden = k !== 'moved_in';
+    parts.owner.hidden = k !== 'sold';
+  };
+  kind.addEventListener('change', show);
+  show();
+  const form = el('form', {},
+    field('register.request.kind', kind), ...Object.values(parts),
+    field('register.request.reference', el('input', { type: 'text', name: 'reference', required: true, maxlength: 120 }), 'register.request.referenceHint'),
+    el('button', { type: 'submit', text: t('register.request.submit') }));
+  onSubmit(form, async (data) => {
+    const k = data.get('kind');
+    const body = { kind: k, reference: data.get('reference') };
+    if (['moved_out', 'died'].includes(k)) body.person_id = data.get('person_id');
+    if (['moved_in', 'sold'].includes(k)) body.unit_id = data.get('unit_id');
+    if (k === 'moved_in') {
+      body.name = data.get('name');
+      if (data.get('document_number')) Object.assign(body, { document_kind: 'resident_id', document_number: data.get('document_number') });
+    }
+    if (k === 'sold') body.owner_id = data.get('owner_id');
+    await api.post(`/communities/${community}/register/requests`, body);
+    await onDone();
+  });
+  return form;
+}
+
+function requestItem(r, onDone) {
+  const item = el('li', { class: 'card' },
+    el('h3', { text: `${t(`register.request.${r.kind}`)}：${r.subject}` }),
+    el('p', { text: `${t('register.request.reference')}：${r.reference}` }),
+    el('p', { class: 'hint', text: t(`register.request.status.${r.status}`) + (r.decision_reason ? ` · ${r.decision_reason}` : '') }));
+  if (r.status === 'pending') {
+    const form = el('form', { 'aria-label': t('register.request.decideFor', { subject: r.subject }) },
+      field('register.request.reason', el('input', { type: 'text', name: 'reason', maxlength: 500 })),
+      el('div', { class: 'actions' },
+        el('button', { type: 'submit', name: 'confirm', value: 'yes', text: t('register.request.confirm') }),
+        el('button', { type: 'submit', name: 'confirm', value: 'no', class: 'secondary', text: t('register.request.refuse') })));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      form.querySelector('.message')?.remove();
+      try {
+        await api.post(`/register/requests/${r.id}/decision`, { confirm: event.submitter?.value !== 'no', reason: new FormData(form).get('reason') || null });
+        await onDone();
+      } catch (err) {
+        form.prepend(message('error', problemText(err)));
+      }
+    });
+    item.append(form);
+  }
+  return item;
+}
+
+async function changeRequests(community, section) {
+  const [persons, units, owners, list] = await Promise.all([
+    api.get(`/communities/${community}/register/persons?status=living&limit=1000`),
+    knownUnits(community),
+    api.get(`/communities/${community}/register/owners`),
+    api.get(`/communities/${community}/register/requests`),
+  ]);
+  const reload = () => changeRequests(community, section);
+  section.replaceChildren(
+    el('h2', { text: t('register.requests') }),
+    el('p', { class: 'hint', text: t('register.requestsHint') }),
+    list.length ? el('ul', { class: 'cards' }, ...list.map((r) => requestItem(r, reload))) : el('p', { class: 'hint', text: t('register.none') }),
+    el('h3', { text: t('register.request.new') }),
+    requestForm(community, persons, units, owners, reload));
+}
+
 const TABS = [
   ['persons', persons],
   ['households', households],
   ['owners', owners],
   ['anomalies', anomalies],
+  ['requests', changeRequests],
   ['electorate', preview],
   ['importTitle', async (community, section) => importForm(community, section)],
 ];
