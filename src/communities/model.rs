@@ -228,7 +228,9 @@ pub struct CreateUnitRequest {
     /// Exclusive floor area in hundredths of a square metre (8550 = 85.50 m²).
     #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub area_centi: i64,
-    /// Owner as written in the property register.
+    /// The owner's name as written on the property register: a note for people to read. Who
+    /// owns the unit, and so who votes for it, is the community register's owner of the unit
+    /// (`PUT /units/{id}/owner`), never this name.
     #[oai(validator(max_length = 128))]
     pub registered_owner: Option<Text>,
     /// Unsold or undelivered unit still held by the developer.
@@ -242,6 +244,7 @@ pub struct CreateUnitRequest {
 pub struct UpdateUnitRequest {
     #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub area_centi: Option<i64>,
+    /// A note of the owner's name as written; see `CreateUnitRequest.registered_owner`.
     #[oai(validator(max_length = 128))]
     pub registered_owner: Option<Text>,
     pub developer_held: Option<bool>,
@@ -255,6 +258,7 @@ pub struct UnitView {
     pub building: String,
     pub number: String,
     pub area_centi: i64,
+    /// The owner's name as written (a note; the community register says who owns the unit).
     pub registered_owner: Option<String>,
     pub developer_held: bool,
 }

@@ -43,6 +43,19 @@ impl From<RegisterError> for ApiError {
             RegisterError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             RegisterError::Conflict(code, _) => ApiError::conflict(code, detail),
             RegisterError::Key(e) => ApiError::internal(e),
+            // Two people adding the same document or certificate at the same moment: the
+            // database's unique index keeps one, the other is told what a check would have said.
+            RegisterError::Db(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                ApiError::conflict(
+                    "register_conflict",
+                    "Someone recorded the same person, certificate or account at the same moment; read the register again.",
+                )
+            }
             RegisterError::Db(e) => e.into(),
         }
     }
