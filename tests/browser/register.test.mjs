@@ -85,18 +85,22 @@ test('a grid worker asks for a change and another person confirms it', async () 
   await page.getByLabel('依据').fill('死亡医学证明 第0001号');
   await page.getByRole('button', { name: '提交申请' }).click();
   await page.locator('li.card', { hasText: '死亡医学证明 第0001号' }).getByText('待确认').waitFor();
-  // The committee confirms it; the person is recorded as deceased.
-  await page.getByRole('button', { name: '退出登录' }).click();
-  await signIn(page, server.base, 'committee@guihua.demo.yishi.localhost');
-  await page.goto(`${server.base}/#/register?tab=requests`);
-  const card = page.locator('li.card', { hasText: '死亡医学证明 第0001号' });
+  // A committee member, in a browser of their own, confirms it; the person is recorded as
+  // deceased.
+  const committee = await browser.newContext();
+  const other = await committee.newPage();
+  other.on('pageerror', (e) => errors.push(e.message));
+  await signIn(other, server.base, 'committee@guihua.demo.yishi.localhost');
+  await other.goto(`${server.base}/#/register?tab=requests`);
+  const card = other.locator('li.card', { hasText: '死亡医学证明 第0001号' });
   await card.getByRole('button', { name: '确认并写入名册' }).click();
-  await page.locator('li.card', { hasText: '死亡医学证明 第0001号' }).getByText('已确认').waitFor();
-  await page.goto(`${server.base}/#/register?tab=persons`);
-  await page.getByLabel('查找', { exact: true }).fill(chosen);
-  await page.getByRole('button', { name: '查找' }).click();
-  await page.getByRole('cell', { name: '已故' }).first().waitFor();
+  await other.locator('li.card', { hasText: '死亡医学证明 第0001号' }).getByText('已确认').waitFor();
+  await other.goto(`${server.base}/#/register?tab=persons`);
+  await other.getByLabel('查找', { exact: true }).fill(chosen);
+  await other.getByRole('button', { name: '查找' }).click();
+  await other.getByRole('cell', { name: '已故' }).first().waitFor();
   assert.deepEqual(errors, []);
+  await committee.close();
   await context.close();
 });
 
