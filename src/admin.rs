@@ -481,6 +481,8 @@ pub async fn load_demo(db: &Db) -> Result<Vec<(String, String)>, AdminError> {
             residents,
             firm,
             firm_rep: property_rep,
+            grid_worker,
+            grid: grid1,
         };
         if ci == 0 {
             demo_proposals(&*txn, community, &people).await?;
@@ -513,6 +515,8 @@ struct DemoPeople {
     residents: Vec<Uuid>,
     firm: Uuid,
     firm_rep: Uuid,
+    grid_worker: Uuid,
+    grid: Uuid,
 }
 
 /// One demo proposal by `residents[by]` in `status`, with `cosigners` co-signatures from the
@@ -956,6 +960,10 @@ async fn demo_session<C: ConnectionTrait>(
             .col_expr(session::Column::CurrentItemId, Expr::value(first_item))
             .filter(session::Column::Id.eq(id))
             .exec(txn)
+            .await?;
+    }
+    if status == "open" {
+        crate::demo::register::checked_in_on_paper(txn, community, id, p.grid_worker, p.grid, 2)
             .await?;
     }
     let mut invited: Vec<(Uuid, &str)> = p.residents.iter().map(|r| (*r, "resident")).collect();

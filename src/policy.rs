@@ -71,6 +71,8 @@ pub struct Actor {
     pub session_id: Uuid,
     pub grants: Vec<(Role, Option<Uuid>)>,
     pub affiliations: Vec<Affiliation>,
+    /// The communities whose grids the actor works in as a grid worker.
+    pub grid_communities: Vec<Uuid>,
 }
 
 impl Actor {
@@ -103,7 +105,8 @@ impl Actor {
     }
 
     /// A member of the community the scope ends at: a verified resident or owner there, its
-    /// committee or party secretary, or someone in an organisation based there or above it.
+    /// committee, party secretary or grid workers (of it or of one of its grids), or someone in
+    /// an organisation based there or above it.
     pub fn is_member_of(&self, community: &PlaceScope) -> bool {
         let Some(&here) = community.path.last() else {
             return false;
@@ -112,6 +115,8 @@ impl Actor {
             || self.holds_at(Role::Owner, here)
             || self.holds_over(Role::CommitteeMember, community)
             || self.holds_over(Role::PartySecretary, community)
+            || self.holds_at(Role::GridWorker, here)
+            || self.grid_communities.contains(&here)
             || self
                 .affiliations
                 .iter()

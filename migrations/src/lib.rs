@@ -16,6 +16,7 @@ mod m20261126_000010_poll_open_notice_cursor;
 mod m20261126_000011_procurement;
 mod m20261207_000012_register;
 mod m20261207_000013_register_requests;
+mod m20261207_000014_assisted_acts;
 mod util;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000011_procurement::Migration),
             Box::new(m20261207_000012_register::Migration),
             Box::new(m20261207_000013_register_requests::Migration),
+            Box::new(m20261207_000014_assisted_acts::Migration),
         ]
     }
 }

@@ -114,6 +114,7 @@ mod tests {
             session_id: Uuid::new_v4(),
             grants: Vec::new(),
             affiliations: Vec::new(),
+            grid_communities: Vec::new(),
         }
     }
 

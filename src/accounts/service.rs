@@ -357,7 +357,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
     let SignIn {
         session,
         user,
-        access: (grants, affiliations),
+        access: (grants, affiliations, grid_communities),
     } = state
         .sign_in_reads
         .find(state, token_hash.clone())
@@ -371,6 +371,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<
         session_id: session.id,
         grants,
         affiliations,
+        grid_communities,
     };
     state
         .actors
@@ -447,8 +448,13 @@ pub async fn grants_of<C: ConnectionTrait>(
         .collect())
 }
 
-/// A person's role grants (with their place) and organisation affiliations.
-pub type Access = (Vec<(Role, Option<Uuid>)>, Vec<crate::policy::Affiliation>);
+/// A person's role grants (with their place), organisation affiliations, and the communities
+/// of the grids they work in as grid workers.
+pub type Access = (
+    Vec<(Role, Option<Uuid>)>,
+    Vec<crate::policy::Affiliation>,
+    Vec<Uuid>,
+);
 
 /// A person's roles and organisations, in one read (every request whose sign-in is not
 /// remembered resolves them).
@@ -467,7 +473,8 @@ pub async fn access_of<C: ConnectionTrait>(
 /// too, in the same statement: one row per role grant (one with no grant when they have none),
 /// then one per organisation membership, each with the query's own columns followed by `kind`
 /// ("grant" or "member"), `role`, `first` (the grant's place, or the organisation) and `second`
-/// (the organisation's place). `read_access` reads them back.
+/// (the community a grid grant's grid is in, else the grant's place; or the organisation's
+/// place). `read_access` reads them back.
 fn with_access(person: SelectStatement) -> SelectStatement {
     let mut grants = person.clone();
     grants
@@ -485,8 +492,17 @@ fn with_access(person: SelectStatement) -> SelectStatement {
             Expr::col((role_grant::Entity, role_grant::Column::PlaceId)),
             Alias::new("first"),
         )
+        .left_join(
+            place::Entity,
+            Expr::col((place::Entity, place::Column::Id))
+                .equals((role_grant::Entity, role_grant::Column::PlaceId)),
+        )
         .expr_as(
-            Expr::col((role_grant::Entity, role_grant::Column::PlaceId)),
+            Expr::case(
+                Expr::col((place::Entity, place::Column::Kind)).eq("grid"),
+                Expr::col((place::Entity, place::Column::ParentId)),
+            )
+            .finally(Expr::col((role_grant::Entity, role_grant::Column::PlaceId))),
             Alias::new("second"),
         );
     let mut memberships = person;
@@ -527,7 +543,7 @@ fn with_access(person: SelectStatement) -> SelectStatement {
 fn read_access<'r>(
     rows: impl IntoIterator<Item = &'r QueryResult>,
 ) -> std::result::Result<Access, sea_orm::DbErr> {
-    let (mut grants, mut affiliations) = (Vec::new(), Vec::new());
+    let (mut grants, mut affiliations, mut grid_communities) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
         let Some(role_name) = row.try_get::<Option<String>>("", "role")? else {
             continue; // the row of a person with no role grant
@@ -536,6 +552,12 @@ fn read_access<'r>(
         if row.try_get::<String>("", "kind")? == "grant" {
             if let Some(r) = Role::parse(&role_name) {
                 grants.push((r, first));
+                let second: Option<Uuid> = row.try_get("", "second")?;
+                if r == Role::GridWorker
+                    && let Some(community) = second.filter(|c| Some(*c) != first)
+                {
+                    grid_communities.push(community);
+                }
             }
         } else if let (Some(organisation_id), Some(place_id)) =
             (first, row.try_get::<Option<Uuid>>("", "second")?)
@@ -547,7 +569,7 @@ fn read_access<'r>(
             });
         }
     }
-    Ok((grants, affiliations))
+    Ok((grants, affiliations, grid_communities))
 }
 
 pub async fn profile<C: ConnectionTrait>(
@@ -1045,11 +1067,12 @@ pub async fn actor_for(
         .first()
         .ok_or_else(|| ApiError::unauthorized("The account no longer exists."))?;
     let user = user::Model::from_query_result(first, "")?;
-    let (grants, affiliations) = read_access(&rows)?;
+    let (grants, affiliations, grid_communities) = read_access(&rows)?;
     Ok(Actor {
         user,
         session_id: sign_in,
         grants,
         affiliations,
+        grid_communities,
     })
 }

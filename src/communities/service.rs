@@ -1323,6 +1323,18 @@ pub async fn object_scope<C: ConnectionTrait>(
                 .map(|p| p.community_id),
             None => None,
         },
+        "register_person" => crate::entities::register_person::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|p| p.community_id),
+        "register_household" => crate::entities::register_household::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|h| h.community_id),
+        "register_owner" => crate::entities::register_owner::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|o| o.community_id),
         "membership" => match membership::Entity::find_by_id(id).one(db).await? {
             Some(m) => {
                 return Ok(ObjectScope::Place(scope_of(db, m.community_id).await?));

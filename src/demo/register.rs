@@ -173,3 +173,77 @@ pub async fn occupied<C: ConnectionTrait>(
         .await
         .map_err(db_err)
 }
+
+/// The grid worker checked in, on the paper sign-in sheet, `how_many` people of their grid who
+/// have no account (from the grid's last units), so the session in progress counts them.
+pub async fn checked_in_on_paper<C: ConnectionTrait>(
+    db: &C,
+    community_id: Uuid,
+    session_id: Uuid,
+    grid_worker: Uuid,
+    grid_id: Uuid,
+    how_many: usize,
+) -> Result<(), DbErr> {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+
+    use crate::entities::{assisted_act, register_household};
+
+    let units = crate::register::service::units_of(db, community_id)
+        .await
+        .map_err(db_err)?;
+    let households: std::collections::HashMap<Uuid, Uuid> = register_household::Entity::find()
+        .filter(register_household::Column::CommunityId.eq(community_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h.unit_id))
+        .collect();
+    let mut people: Vec<(String, register_person::Model)> = register_person::Entity::find()
+        .filter(register_person::Column::CommunityId.eq(community_id))
+        .filter(register_person::Column::UserId.is_null())
+        .filter(register_person::Column::Adult.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|p| {
+            let unit = units.get(households.get(&p.household_id?)?)?;
+            (unit.grid_id == Some(grid_id)).then(|| (unit.label.clone(), p))
+        })
+        .collect();
+    people.sort_by(|a, b| (&b.0, &b.1.name).cmp(&(&a.0, &a.1.name)));
+    for (line, (_, p)) in people.into_iter().take(how_many).enumerate() {
+        let a = assisted_act::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            community_id: Set(community_id),
+            person_id: Set(p.id),
+            kind: Set(assisted_act::AssistedKind::CheckIn),
+            object_id: Set(session_id),
+            detail: Set(Some("{}".into())),
+            reference: Set(format!("签到表 第1页第{}行", line + 1)),
+            status: Set(assisted_act::AssistedStatus::Counted),
+            live: Set(Some("live".into())),
+            acted_by: Set(grid_worker),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            decision_reason: Set(None),
+            created_at: Set(clock::now()),
+        }
+        .insert(db)
+        .await?;
+        crate::audit::record(
+            db,
+            crate::audit::Change {
+                actor: Some(grid_worker),
+                action: "assisted.check_in",
+                object_type: "register_person",
+                object_id: p.id.to_string(),
+                summary: serde_json::json!({
+                    "community_id": community_id, "assisted_act_id": a.id,
+                    "object_id": session_id, "reference": a.reference, "status": "counted",
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! sea-orm entities only; rules live in each context's service.
 pub mod agenda_item;
 pub mod app_key;
+pub mod assisted_act;
 pub mod assisted_ballot;
 pub mod audit_entry;
 pub mod audit_head;

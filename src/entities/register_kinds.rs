@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Where a person of the register stands.
 #[derive(
     Clone,
+    Default,
     Copy,
     Debug,
     PartialEq,
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum PersonStatus {
     /// Lives in the community (常住).
+    #[default]
     Living,
     /// Has moved away.
     MovedOut,
@@ -159,6 +161,8 @@ pub enum RequestKind {
     Died,
     /// A unit was sold to another owner of the register.
     Sold,
+    /// The person asked to be erased (only they ask, from their account).
+    Erasure,
 }
 
 /// Where a grid worker's request stands.
@@ -186,4 +190,70 @@ pub enum RequestStatus {
     Pending,
     Confirmed,
     Rejected,
+}
+
+/// What a grid worker or committee member did for a person of the register.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    poem_openapi::Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum AssistedKind {
+    /// Checked the person in at a session.
+    CheckIn,
+    /// Answered a session's invitation for them.
+    Rsvp,
+    /// Co-signed a proposal for them; counts once a second person confirms it.
+    Cosign,
+    /// Rated a completed resolution for them.
+    Rating,
+    /// Lodged an objection to a disclosed resolution for them.
+    Objection,
+}
+
+/// Where an assisted act stands.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    poem_openapi::Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "snake_case"
+)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum AssistedStatus {
+    /// Waits for a second person's confirmation.
+    Pending,
+    /// Counts.
+    Counted,
+    /// The second person found it did not match the paper; it does not count.
+    Rejected,
+    /// A later answer for the same person replaced it (an RSVP changed).
+    Replaced,
 }

@@ -6,7 +6,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub resolution_id: Uuid,
+    /// Who lodged it: the resident, or the grid worker who lodged it for `person_id`.
     pub user_id: Uuid,
+    /// The person of the register it was lodged for, when someone acted for them.
+    pub person_id: Option<Uuid>,
     pub reasons: String,
     pub status: String,
     pub answer: Option<String>,

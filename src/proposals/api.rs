@@ -4,9 +4,11 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
+use super::cosigns;
 use super::model::*;
 use super::service::{self, Filters};
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created, NoContent, optional_actor};
+use crate::register::model::{AssistRequest, AssistedActView};
 use crate::state::AppState;
 
 pub struct ProposalsApi {
@@ -177,7 +179,45 @@ impl ProposalsApi {
     ) -> ApiResult<Json<ProposalView>> {
         let actor = auth.actor(&self.state).await?;
         Ok(Json(
-            service::cosign(&self.state, &actor, proposal_id.0).await?,
+            cosigns::cosign(&self.state, &actor, proposal_id.0).await?,
+        ))
+    }
+
+    /// A grid worker or committee member co-signs for a person of the register on a signed
+    /// paper (the reference names it). It counts once a second person confirms it.
+    #[oai(
+        path = "/proposals/:proposal_id/assisted-cosigns",
+        method = "post",
+        operation_id = "assistCosign"
+    )]
+    async fn assist_cosign(
+        &self,
+        auth: BearerAuth,
+        proposal_id: Path<Uuid>,
+        body: Json<AssistRequest>,
+    ) -> ApiResult<Created<AssistedActView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Created::Created(Json(
+            cosigns::assist(&self.state, &actor, proposal_id.0, body.0).await?,
+        )))
+    }
+
+    /// A second person (not the one who recorded it) confirms an assisted co-signature: it
+    /// counts. To refuse one, see `rejectAssistedAct`.
+    #[oai(
+        path = "/proposals/:proposal_id/assisted-cosigns/:act_id/confirmation",
+        method = "post",
+        operation_id = "confirmAssistedCosign"
+    )]
+    async fn confirm_assisted_cosign(
+        &self,
+        auth: BearerAuth,
+        proposal_id: Path<Uuid>,
+        act_id: Path<Uuid>,
+    ) -> ApiResult<Json<ProposalView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            cosigns::confirm_assisted(&self.state, &actor, proposal_id.0, act_id.0).await?,
         ))
     }
 
@@ -194,7 +234,7 @@ impl ProposalsApi {
     ) -> ApiResult<Json<ProposalView>> {
         let actor = auth.actor(&self.state).await?;
         Ok(Json(
-            service::withdraw_cosign(&self.state, &actor, proposal_id.0).await?,
+            cosigns::withdraw_cosign(&self.state, &actor, proposal_id.0).await?,
         ))
     }
 

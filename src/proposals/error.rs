@@ -24,6 +24,8 @@ pub enum ProposalsError {
     #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
+    Register(#[from] crate::register::error::RegisterError),
+    #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
 
@@ -42,6 +44,7 @@ impl From<ProposalsError> for ApiError {
             ProposalsError::Forbidden(_) => ApiError::forbidden(detail),
             ProposalsError::Api(e) => e,
             ProposalsError::Communities(e) => e.into(),
+            ProposalsError::Register(e) => e.into(),
             ProposalsError::Db(e) => e.into(),
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod cosigns;
 pub mod error;
 pub mod model;
 pub mod service;

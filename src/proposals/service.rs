@@ -53,7 +53,7 @@ fn access(actor: Option<&Actor>, scope: &PlaceScope) -> Access {
     }
 }
 
-fn status_of(p: &proposal::Model) -> ProposalStatus {
+pub(super) fn status_of(p: &proposal::Model) -> ProposalStatus {
     ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft)
 }
 
@@ -74,7 +74,7 @@ fn clean_text(code: &'static str, raw: &str, max: usize, what: &str) -> Result<S
     Ok(text.replace("\r\n", "\n"))
 }
 
-fn link(state: &AppState, id: Uuid) -> String {
+pub(super) fn link(state: &AppState, id: Uuid) -> String {
     state.link(&format!("/#/proposals/{id}"))
 }
 
@@ -152,7 +152,7 @@ pub async fn update_settings(
 
 // ---------------------------------------------------------------- views
 
-async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<proposal::Model> {
+pub(super) async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<proposal::Model> {
     proposal::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -160,7 +160,7 @@ async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<proposal::Model> {
 }
 
 /// Loads a proposal the viewer may see, with the viewer's access to its community.
-async fn load_visible<C: ConnectionTrait>(
+pub(super) async fn load_visible<C: ConnectionTrait>(
     db: &C,
     actor: Option<&Actor>,
     id: Uuid,
@@ -320,7 +320,7 @@ async fn cosigned_set<C: ConnectionTrait>(
         .collect())
 }
 
-async fn view_one<C: ConnectionTrait>(
+pub(super) async fn view_one<C: ConnectionTrait>(
     db: &C,
     actor: Option<&Actor>,
     p: proposal::Model,
@@ -778,7 +778,7 @@ async fn snapshot<C: ConnectionTrait>(txn: &C, p: &proposal::Model, editor: Uuid
 
 /// Moves a proposal through the state machine, guarding against a concurrent change of state,
 /// and records the transition.
-async fn apply<C: ConnectionTrait>(
+pub(super) async fn apply<C: ConnectionTrait>(
     txn: &C,
     p: &proposal::Model,
     event: Event,
@@ -914,7 +914,7 @@ async fn submit_in<C: ConnectionTrait>(
 
 /// Moves a collecting proposal to moderation once its supporters reach the threshold, and
 /// tells the proposer. Exactly one caller wins the transition.
-async fn advance_if_supported<C: ConnectionTrait>(
+pub(super) async fn advance_if_supported<C: ConnectionTrait>(
     state: &AppState,
     txn: &C,
     p: &proposal::Model,
@@ -1118,137 +1118,13 @@ pub async fn versions(
         .collect())
 }
 
-// ---------------------------------------------------------------- co-signing
-
-pub async fn cosign(state: &AppState, actor: &Actor, id: Uuid) -> Result<ProposalView> {
-    let txn = state.db.write().await?;
-    let (p, scope, _) = load_visible(&*txn, Some(actor), id).await?;
-    authorize(actor, Action::Participate, Some(&scope))?;
-    if p.proposer_id == actor.id() {
-        return Err(E::Conflict(
-            "own_proposal",
-            "Your own proposal already counts you as its first supporter.".into(),
-        ));
-    }
-    let status = status_of(&p);
-    if status == ProposalStatus::Collecting && p.cosign_deadline.is_some_and(|d| d <= clock::now())
-    {
-        apply(&*txn, &p, Event::DeadlinePassed, None, None).await?;
-        notify_expired(state, &*txn, &p).await?;
-        super::cache::commit(state, txn).await?;
-        state.mail_wake.notify_one();
-        return Err(E::Conflict(
-            "proposal_expired",
-            "The co-signing period of this proposal has ended.".into(),
-        ));
-    }
-    if !matches!(
-        status,
-        ProposalStatus::Collecting
-            | ProposalStatus::InModeration
-            | ProposalStatus::ChangesRequested
-    ) {
-        return Err(E::Conflict(
-            "cosigning_closed",
-            format!(
-                "A proposal in state {} takes no co-signatures.",
-                status.as_str()
-            ),
-        ));
-    }
-    let existing = proposal_cosign::Entity::find()
-        .filter(proposal_cosign::Column::ProposalId.eq(p.id))
-        .filter(proposal_cosign::Column::UserId.eq(actor.id()))
-        .one(&*txn)
-        .await?;
-    match existing {
-        Some(c) if c.withdrawn_at.is_none() => {
-            return Err(E::Conflict(
-                "already_cosigned",
-                "You have already co-signed this proposal.".into(),
-            ));
-        }
-        Some(_) => {
-            return Err(E::Conflict(
-                "cosign_withdrawn",
-                "You withdrew your co-signature; each person co-signs once.".into(),
-            ));
-        }
-        None => {}
-    }
-    proposal_cosign::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        proposal_id: Set(p.id),
-        user_id: Set(actor.id()),
-        created_at: Set(clock::now()),
-        withdrawn_at: Set(None),
-    }
-    .insert(&*txn)
-    .await?;
-    adjust_cosign_count(&*txn, p.id, 1).await?;
-    audit::record(
-        &*txn,
-        Change {
-            actor: Some(actor.id()),
-            action: "proposal.cosigned",
-            object_type: "proposal",
-            object_id: p.id.to_string(),
-            summary: json!({}),
-        },
-    )
-    .await?;
-    let p = load(&*txn, id).await?;
-    let p = advance_if_supported(state, &*txn, &p).await?;
-    super::cache::commit(state, txn).await?;
-    state.mail_wake.notify_one();
-    view_one(&state.db.conn, Some(actor), p, Access::Member).await
-}
-
-pub async fn withdraw_cosign(state: &AppState, actor: &Actor, id: Uuid) -> Result<ProposalView> {
-    let txn = state.db.write().await?;
-    let (p, _, _) = load_visible(&*txn, Some(actor), id).await?;
-    if status_of(&p) != ProposalStatus::Collecting {
-        return Err(E::Conflict(
-            "cosigning_closed",
-            "Co-signatures can be withdrawn only while the proposal is collecting them.".into(),
-        ));
-    }
-    let withdrawn = proposal_cosign::Entity::update_many()
-        .col_expr(
-            proposal_cosign::Column::WithdrawnAt,
-            Expr::value(Some(clock::now())),
-        )
-        .filter(proposal_cosign::Column::ProposalId.eq(p.id))
-        .filter(proposal_cosign::Column::UserId.eq(actor.id()))
-        .filter(proposal_cosign::Column::WithdrawnAt.is_null())
-        .exec(&*txn)
-        .await?;
-    if withdrawn.rows_affected != 1 {
-        return Err(E::Conflict(
-            "not_cosigned",
-            "You have no co-signature on this proposal to withdraw.".into(),
-        ));
-    }
-    adjust_cosign_count(&*txn, p.id, -1).await?;
-    audit::record(
-        &*txn,
-        Change {
-            actor: Some(actor.id()),
-            action: "proposal.cosign_withdrawn",
-            object_type: "proposal",
-            object_id: p.id.to_string(),
-            summary: json!({}),
-        },
-    )
-    .await?;
-    let p = load(&*txn, id).await?;
-    super::cache::commit(state, txn).await?;
-    view_one(&state.db.conn, Some(actor), p, Access::Member).await
-}
-
 /// Changes the denormalised co-signature count in the same statement that locks the row, so
 /// concurrent co-signs serialise on it and never lose an increment.
-async fn adjust_cosign_count<C: ConnectionTrait>(txn: &C, id: Uuid, delta: i32) -> Result<()> {
+pub(super) async fn adjust_cosign_count<C: ConnectionTrait>(
+    txn: &C,
+    id: Uuid,
+    delta: i32,
+) -> Result<()> {
     proposal::Entity::update_many()
         .col_expr(
             proposal::Column::CosignCount,
@@ -1260,7 +1136,7 @@ async fn adjust_cosign_count<C: ConnectionTrait>(txn: &C, id: Uuid, delta: i32) 
     Ok(())
 }
 
-async fn notify_expired<C: ConnectionTrait>(
+pub(super) async fn notify_expired<C: ConnectionTrait>(
     state: &AppState,
     txn: &C,
     p: &proposal::Model,

@@ -1,17 +1,30 @@
 use chrono::{DateTime, Utc};
-use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::payload::PlainText;
+use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use super::model::*;
-use super::service::{electorate, households, import, owners, persons, reads, requests};
+use super::service::{
+    assisted, electorate, erasure, export, households, import, owners, persons, reads, requests,
+};
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub struct RegisterApi {
     pub state: AppState,
+}
+
+/// The register as a CSV file.
+#[derive(ApiResponse)]
+pub enum RegisterFile {
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(
+        PlainText<String>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
 }
 
 #[OpenApi(tag = "ApiTags::Register")]
@@ -35,7 +48,8 @@ impl RegisterApi {
         )))
     }
 
-    /// Persons of the register: the committee and officers see all, a grid worker their grids.
+    /// Persons of the register, by unit and then name: the committee and officers see all, a
+    /// grid worker their grids.
     /// `q` matches a name (spaces, width and case ignored), a unit, or a document's last four.
     #[oai(
         path = "/communities/:community_id/register/persons",
@@ -421,6 +435,111 @@ impl RegisterApi {
         let actor = auth.actor(&self.state).await?;
         Ok(Json(
             requests::decide(&self.state, &actor, request_id.0, body.0).await?,
+        ))
+    }
+
+    /// The committee's export of the register: one row per person, by unit and name, in the
+    /// columns the import reads (no document numbers: the register keeps none), plus the
+    /// document as shown and the household. Each export is in the tamper-evident record.
+    #[oai(
+        path = "/communities/:community_id/register/export",
+        method = "get",
+        operation_id = "exportRegister"
+    )]
+    async fn export(&self, auth: BearerAuth, community_id: Path<Uuid>) -> ApiResult<RegisterFile> {
+        let actor = auth.actor(&self.state).await?;
+        let (text, name) = export::export(&self.state, &actor, community_id.0).await?;
+        Ok(RegisterFile::Csv(
+            PlainText(text),
+            format!("attachment; filename=\"{name}\""),
+        ))
+    }
+
+    /// What the community registers hold about the signed-in person: the entry, and whether a
+    /// request to be erased waits.
+    #[oai(
+        path = "/accounts/me/register",
+        method = "get",
+        operation_id = "myRegisterEntries"
+    )]
+    async fn my_entries(&self, auth: BearerAuth) -> ApiResult<Json<Vec<MyRegisterEntry>>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(erasure::mine(&self.state, &actor).await?))
+    }
+
+    /// Ask to be erased from a community's register. A committee member confirms it (as a
+    /// register request); the person then stays counted where they live, without name,
+    /// document, phone or birth date, in every version kept.
+    #[oai(
+        path = "/accounts/me/register/erasure",
+        method = "post",
+        operation_id = "askRegisterErasure"
+    )]
+    async fn ask_erasure(
+        &self,
+        auth: BearerAuth,
+        body: Json<AskErasureRequest>,
+    ) -> ApiResult<Created<RegisterRequestView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Created::Created(Json(
+            erasure::ask(
+                &self.state,
+                &actor,
+                body.0.community_id,
+                body.0.reason.as_deref(),
+            )
+            .await?,
+        )))
+    }
+
+    /// What grid workers and the committee did for persons of the register, newest first:
+    /// `status=pending` is the second person's confirmation queue. A grid worker sees their
+    /// grids.
+    #[oai(
+        path = "/communities/:community_id/assisted-acts",
+        method = "get",
+        operation_id = "listAssistedActs"
+    )]
+    async fn list_assisted(
+        &self,
+        auth: BearerAuth,
+        community_id: Path<Uuid>,
+        status: Query<Option<AssistedStatus>>,
+    ) -> ApiResult<Json<Vec<AssistedActView>>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            assisted::list(&self.state, &actor, community_id.0, status.0).await?,
+        ))
+    }
+
+    /// What others did for the persons the signed-in account is linked to: check-ins, answers,
+    /// co-signatures, ratings and objections, with who acted and on what paper.
+    #[oai(
+        path = "/accounts/me/assisted-acts",
+        method = "get",
+        operation_id = "listMyAssistedActs"
+    )]
+    async fn my_assisted(&self, auth: BearerAuth) -> ApiResult<Json<Vec<AssistedActView>>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(assisted::mine(&self.state, &actor).await?))
+    }
+
+    /// A second person finds a pending act does not match the paper: it does not count.
+    /// (Confirming is done where the act counts, e.g. a proposal's assisted co-signatures.)
+    #[oai(
+        path = "/assisted-acts/:act_id/rejection",
+        method = "post",
+        operation_id = "rejectAssistedAct"
+    )]
+    async fn reject_assisted(
+        &self,
+        auth: BearerAuth,
+        act_id: Path<Uuid>,
+        body: Json<RejectAssistedActRequest>,
+    ) -> ApiResult<Json<AssistedActView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            assisted::reject(&self.state, &actor, act_id.0, &body.0.reason).await?,
         ))
     }
 }

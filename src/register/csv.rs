@@ -9,6 +9,9 @@ use crate::entities::register_kinds::{DocumentKind, PersonStatus};
 /// The header, in the order the export writes it. `name` is required; the rest may be left out.
 pub const HEADER: &str = "name,document_kind,document_number,birth_date,adult,phone,status,building,number,owner,certificate";
 
+/// Columns the export adds for the reader; an import ignores them.
+pub const READ_ONLY: [&str; 2] = ["document", "household"];
+
 /// One good row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PersonRow {
@@ -176,7 +179,7 @@ pub fn parse(input: &str, today: NaiveDate) -> (Vec<PersonRow>, Vec<(usize, Stri
     }
     if let Some(unknown) = headers
         .iter()
-        .find(|h| !HEADER.split(',').any(|k| k == h.as_str()))
+        .find(|h| !HEADER.split(',').chain(READ_ONLY).any(|k| k == h.as_str()))
     {
         errors.push((
             1,
@@ -198,6 +201,7 @@ pub fn parse(input: &str, today: NaiveDate) -> (Vec<PersonRow>, Vec<(usize, Stri
                 .iter()
                 .position(|h| h == name)
                 .and_then(|i| record.get(i))
+                .map(unguard)
                 .unwrap_or("")
                 .to_string()
         };
@@ -209,9 +213,125 @@ pub fn parse(input: &str, today: NaiveDate) -> (Vec<PersonRow>, Vec<(usize, Stri
     (rows, errors)
 }
 
+/// A cell a spreadsheet would run as a formula (=, +, -, @, tab, return) is written with a
+/// leading apostrophe; `unguard` takes it off again on import.
+fn guard(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
+/// One person as the export writes them: the import's columns (no document number: the
+/// register keeps none), then the document as shown and the household, for the reader.
+#[derive(Clone, Debug, Default)]
+pub struct ExportRow {
+    pub name: String,
+    pub birth_date: Option<NaiveDate>,
+    pub adult: bool,
+    pub phone: Option<String>,
+    pub status: PersonStatus,
+    pub building: Option<String>,
+    pub number: Option<String>,
+    pub owner: bool,
+    pub certificate: Option<String>,
+    /// e.g. "resident_id …123X".
+    pub document: String,
+    pub household: Option<String>,
+}
+
+fn status_name(s: PersonStatus) -> &'static str {
+    match s {
+        PersonStatus::Living => "living",
+        PersonStatus::MovedOut => "moved_out",
+        PersonStatus::Deceased => "deceased",
+        PersonStatus::NonResident => "non_resident",
+    }
+}
+
+/// The register as a CSV file the import reads back (matching by name and unit).
+pub fn write(rows: &[ExportRow]) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header: Vec<&str> = HEADER.split(',').chain(READ_ONLY).collect();
+    let _ = out.write_record(&header);
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    for r in rows {
+        let cells = [
+            r.name.clone(),
+            String::new(),
+            String::new(),
+            r.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+            yes(r.adult).into(),
+            r.phone.clone().unwrap_or_default(),
+            status_name(r.status).into(),
+            r.building.clone().unwrap_or_default(),
+            r.number.clone().unwrap_or_default(),
+            yes(r.owner).into(),
+            r.certificate.clone().unwrap_or_default(),
+            r.document.clone(),
+            r.household.clone().unwrap_or_default(),
+        ];
+        let _ = out.write_record(cells.iter().map(|c| guard(c)));
+    }
+    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_export_reads_back_and_never_carries_a_formula() {
+        let rows = vec![
+            ExportRow {
+                name: "=HYPERLINK(\"x\")".into(),
+                adult: true,
+                phone: Some("+8613800138000".into()),
+                status: PersonStatus::Living,
+                building: Some("1号楼".into()),
+                number: Some("101".into()),
+                owner: true,
+                certificate: Some("京(2020)不动产权第0000001号".into()),
+                document: "resident_id …123X".into(),
+                household: Some("王户".into()),
+                ..Default::default()
+            },
+            ExportRow {
+                name: "李, 奶奶".into(),
+                birth_date: NaiveDate::from_ymd_opt(1941, 2, 3),
+                status: PersonStatus::NonResident,
+                ..Default::default()
+            },
+        ];
+        let text = write(&rows);
+        assert!(text.contains("'=HYPERLINK"), "{text}");
+        assert!(text.contains("'+8613800138000"), "{text}");
+        assert!(!text.lines().skip(1).any(|l| l.starts_with('=')));
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let (back, errors) = parse(&text, today);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(back[0].name, "=HYPERLINK(\"x\")");
+        assert_eq!(back[0].phone.as_deref(), Some("+8613800138000"));
+        assert_eq!(back[0].unit, Some(("1号楼".into(), "101".into())));
+        assert!(back[0].owner);
+        assert_eq!(
+            back[0].certificate.as_deref(),
+            Some("京(2020)不动产权第0000001号")
+        );
+        assert_eq!(back[1].name, "李, 奶奶");
+        assert_eq!(back[1].birth_date, NaiveDate::from_ymd_opt(1941, 2, 3));
+        assert_eq!(back[1].adult, Some(false));
+        assert_eq!(back[1].status, PersonStatus::NonResident);
+        assert_eq!(back[1].document, None);
+    }
 
     #[test]
     fn rows_are_parsed_and_bad_ones_reported_by_line() {

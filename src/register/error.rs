@@ -15,6 +15,8 @@ pub enum RegisterError {
     UnitNotFound,
     #[error("No such request to change the register.")]
     RequestNotFound,
+    #[error("No such act done for a person of the register.")]
+    ActNotFound,
     #[error("You may not {0}.")]
     Forbidden(&'static str),
     /// A value breaks a rule (422), with its stable code.
@@ -39,6 +41,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::OwnerNotFound => ApiError::not_found("owner_not_found", detail),
             RegisterError::UnitNotFound => ApiError::not_found("unit_not_found", detail),
             RegisterError::RequestNotFound => ApiError::not_found("request_not_found", detail),
+            RegisterError::ActNotFound => ApiError::not_found("assisted_act_not_found", detail),
             RegisterError::Forbidden(_) => ApiError::forbidden(detail),
             RegisterError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             RegisterError::Conflict(code, _) => ApiError::conflict(code, detail),

@@ -390,3 +390,94 @@ pub struct RegisterRequestView {
     pub decision_reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+// ---------------------------------------------------------------- acting for a person
+
+pub use crate::entities::register_kinds::{AssistedKind, AssistedStatus};
+
+/// What an assisted act answered, kept with it as JSON.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssistedDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objection_id: Option<Uuid>,
+}
+
+/// Acting for a person of the register: who, and the paper or consent it rests on.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AssistRequest {
+    pub person_id: Uuid,
+    /// The signature sheet, paper form or recorded consent, e.g. "签到表 3 页 12 行".
+    #[oai(validator(max_length = 120))]
+    pub reference: Text,
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct RejectAssistedActRequest {
+    /// Why the act does not match the paper; the one who recorded it sees it.
+    #[oai(validator(max_length = 500))]
+    pub reason: Text,
+}
+
+/// Something a grid worker or committee member did for a person of the register.
+#[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AssistedActView {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub person_id: Uuid,
+    pub person_name: String,
+    pub kind: AssistedKind,
+    /// The session, proposal or resolution acted on.
+    pub object_id: Uuid,
+    /// An RSVP's answer: `confirmed` or `declined`.
+    pub response: Option<String>,
+    /// A rating's score, 1 to 5, and its comment.
+    pub score: Option<i32>,
+    pub comment: Option<String>,
+    /// The objection lodged.
+    pub objection_id: Option<Uuid>,
+    pub reference: String,
+    pub status: AssistedStatus,
+    pub acted_by: Uuid,
+    pub acted_by_name: String,
+    pub decided_by: Option<Uuid>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------- a person's own entry
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AskErasureRequest {
+    pub community_id: Uuid,
+    /// Why, for the committee (optional).
+    #[oai(validator(max_length = 500))]
+    pub reason: Option<Text>,
+}
+
+/// What a community's register holds about the signed-in person.
+#[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct MyRegisterEntry {
+    pub community_id: Uuid,
+    pub person_id: Uuid,
+    pub name: String,
+    pub document_kind: DocumentKind,
+    pub document_last4: Option<String>,
+    pub phone: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub status: PersonStatus,
+    pub unit_label: Option<String>,
+    /// A request to be erased waits for the committee.
+    pub erasure_pending: bool,
+}

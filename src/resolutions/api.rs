@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use super::model::*;
-use super::{dashboard, service};
+use super::{assisted, dashboard, service};
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created, optional_actor};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -346,6 +346,44 @@ impl ResolutionsApi {
         let actor = auth.actor(&self.state).await?;
         Ok(Json(
             service::rate(&self.state, &actor, resolution_id.0, body.0).await?,
+        ))
+    }
+
+    /// A grid worker or committee member rates a completed resolution for a person of the
+    /// register, once, on the paper the reference names.
+    #[oai(
+        path = "/resolutions/:resolution_id/assisted-ratings",
+        method = "post",
+        operation_id = "assistRating"
+    )]
+    async fn assist_rating(
+        &self,
+        auth: BearerAuth,
+        resolution_id: Path<Uuid>,
+        body: Json<AssistedRatingRequest>,
+    ) -> ApiResult<Json<ResolutionView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            assisted::rate(&self.state, &actor, resolution_id.0, body.0).await?,
+        ))
+    }
+
+    /// A grid worker or committee member lodges an objection to a disclosed resolution for a
+    /// person of the register; the committee's answer comes to the one who lodged it.
+    #[oai(
+        path = "/resolutions/:resolution_id/assisted-objections",
+        method = "post",
+        operation_id = "assistObjection"
+    )]
+    async fn assist_objection(
+        &self,
+        auth: BearerAuth,
+        resolution_id: Path<Uuid>,
+        body: Json<AssistedObjectionRequest>,
+    ) -> ApiResult<Json<ResolutionView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            assisted::object(&self.state, &actor, resolution_id.0, body.0).await?,
         ))
     }
 

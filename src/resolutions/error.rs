@@ -27,6 +27,8 @@ pub enum ResolutionsError {
     #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
+    Register(#[from] crate::register::error::RegisterError),
+    #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
 
@@ -52,6 +54,7 @@ impl From<ResolutionsError> for ApiError {
             ResolutionsError::Storage(e) => ApiError::internal(e),
             ResolutionsError::Api(e) => e,
             ResolutionsError::Communities(e) => e.into(),
+            ResolutionsError::Register(e) => e.into(),
             ResolutionsError::Db(e) => e.into(),
         }
     }

@@ -3,6 +3,7 @@
 //! residents' satisfaction, third-party evaluation, and the community dashboard.
 
 pub mod api;
+pub mod assisted;
 pub mod dashboard;
 pub mod demo;
 pub mod error;

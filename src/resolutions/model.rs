@@ -292,6 +292,8 @@ pub struct ReviewView {
 #[oai(skip_serializing_if_is_none)]
 pub struct ObjectionView {
     pub id: Uuid,
+    /// Lodged by a grid worker or committee member for a person of the register.
+    pub assisted: bool,
     /// The reasons; shown to the objector and the committee.
     pub reasons: Option<String>,
     pub status: ObjectionStatus,
@@ -482,4 +484,31 @@ pub struct Dashboard {
     pub to: NaiveDate,
     pub communities: Vec<CommunityFigures>,
     pub polls: Vec<PollTurnout>,
+}
+
+/// A grid worker rates a completed resolution for a person of the register.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(deny_unknown_fields)]
+pub struct AssistedRatingRequest {
+    pub person_id: Uuid,
+    #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
+    pub score: i32,
+    #[oai(validator(max_length = 2000))]
+    pub comment: Option<Text>,
+    /// The paper or consent the rating rests on.
+    #[oai(validator(max_length = 120))]
+    pub reference: Text,
+}
+
+/// A grid worker lodges an objection for a person of the register.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AssistedObjectionRequest {
+    pub person_id: Uuid,
+    #[oai(validator(min_length = 1, max_length = 4000))]
+    pub reasons: Text,
+    /// The paper or consent the objection rests on.
+    #[oai(validator(max_length = 120))]
+    pub reference: Text,
 }

@@ -39,7 +39,7 @@ const DEFAULT_DISCLOSURE_DAYS: i32 = 7;
 const DEFAULT_REVIEW_BUDGET_FEN: i64 = 10_000_000;
 const DEFAULT_RATING_DAYS: i32 = 30;
 
-fn status_of(r: &resolution::Model) -> ResolutionStatus {
+pub(super) fn status_of(r: &resolution::Model) -> ResolutionStatus {
     ResolutionStatus::parse(&r.status).unwrap_or(ResolutionStatus::Draft)
 }
 
@@ -61,7 +61,7 @@ fn parse_date(s: &Option<String>) -> Option<NaiveDate> {
     s.as_deref().and_then(|d| d.parse().ok())
 }
 
-fn clean(code: &'static str, raw: &str, max: usize, what: &str) -> Result<String> {
+pub(super) fn clean(code: &'static str, raw: &str, max: usize, what: &str) -> Result<String> {
     let t = raw.trim();
     let n = t.chars().count();
     if n == 0 || n > max {
@@ -108,7 +108,7 @@ async fn move_to<C: ConnectionTrait>(
     Ok(to)
 }
 
-async fn record<C: ConnectionTrait>(
+pub(super) async fn record<C: ConnectionTrait>(
     txn: &C,
     actor: Option<Uuid>,
     action: &str,
@@ -129,7 +129,7 @@ async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<resolution::Model> {
+pub(super) async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<resolution::Model> {
     resolution::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -842,6 +842,7 @@ pub async fn object(
         id: Set(oid),
         resolution_id: Set(id),
         user_id: Set(actor.id()),
+        person_id: Set(None),
         reasons: Set(reasons),
         status: Set(ObjectionStatus::Pending.as_str().into()),
         answer: Set(None),
@@ -1473,6 +1474,21 @@ pub async fn rate(
             "Ratings are taken for a while after a resolution is completed.".into(),
         ));
     }
+    if crate::register::service::assisted::live_for_account(
+        &*txn,
+        crate::entities::assisted_act::AssistedKind::Rating,
+        id,
+        r.community_id,
+        actor.id(),
+    )
+    .await?
+    .is_some()
+    {
+        return Err(E::Conflict(
+            "already_rated",
+            "A grid worker has rated this resolution for you.".into(),
+        ));
+    }
     let inserted = resolution_rating::ActiveModel {
         id: Set(Uuid::new_v4()),
         resolution_id: Set(id),
@@ -1816,18 +1832,27 @@ async fn ratings_of<C: ConnectionTrait>(
         .order_by_asc(resolution_rating::Column::CreatedAt)
         .all(db)
         .await?;
+    // Ratings a grid worker gave for people of the register count beside the accounts'.
+    let helped: Vec<(i32, Option<String>)> = super::assisted::ratings(db, r.id).await?;
     let mut distribution = vec![0i64; 5];
     let mut sum = 0i64;
-    for x in &rows {
-        distribution[(x.score.clamp(1, 5) - 1) as usize] += 1;
-        sum += i64::from(x.score);
+    let scores = rows
+        .iter()
+        .map(|x| (x.score, x.comment.clone()))
+        .chain(helped);
+    let mut comments = Vec::new();
+    let mut count = 0i64;
+    for (score, comment) in scores {
+        distribution[(score.clamp(1, 5) - 1) as usize] += 1;
+        sum += i64::from(score);
+        count += 1;
+        comments.extend(comment);
     }
-    let count = rows.len() as i64;
     Ok(RatingSummary {
         count,
         mean: (count > 0).then(|| round2(sum as f64 / count as f64)),
         distribution,
-        comments: rows.iter().filter_map(|x| x.comment.clone()).collect(),
+        comments,
         window_closes_at: r.rating_closes_at,
         mine: me.and_then(|me| rows.iter().find(|x| x.user_id == me).map(|x| x.score)),
     })
@@ -2024,6 +2049,7 @@ async fn view<C: ConnectionTrait>(
                 let mine = Some(o.user_id) == me;
                 ObjectionView {
                     id: o.id,
+                    assisted: o.person_id.is_some(),
                     reasons: (mine || standing.committee).then_some(o.reasons),
                     status: ObjectionStatus::parse(&o.status).unwrap_or(ObjectionStatus::Pending),
                     answer: o.answer,

@@ -3,11 +3,13 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
+use super::assisted;
 use super::model::*;
 use super::service;
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created, optional_actor};
 use crate::error::ApiError;
 use crate::realtime::protocol::ClientMessage;
+use crate::register::model::AssistRequest;
 use crate::state::AppState;
 
 pub struct SessionsApi {
@@ -204,6 +206,44 @@ impl SessionsApi {
         let actor = auth.actor(&self.state).await?;
         Ok(Json(
             service::check_in(&self.state, &actor, session_id.0, &body.0.email).await?,
+        ))
+    }
+
+    /// A grid worker or committee member checks in a person of the register who attends in
+    /// person, on the sign-in sheet the reference names; no account is needed.
+    #[oai(
+        path = "/sessions/:session_id/assisted-check-ins",
+        method = "post",
+        operation_id = "assistCheckIn"
+    )]
+    async fn assist_check_in(
+        &self,
+        auth: BearerAuth,
+        session_id: Path<Uuid>,
+        body: Json<AssistRequest>,
+    ) -> ApiResult<Json<SessionView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            assisted::check_in(&self.state, &actor, session_id.0, body.0).await?,
+        ))
+    }
+
+    /// A grid worker or committee member answers the invitation for a person of the register
+    /// (by phone, at the door); a later answer replaces an earlier one.
+    #[oai(
+        path = "/sessions/:session_id/assisted-rsvps",
+        method = "post",
+        operation_id = "assistRsvp"
+    )]
+    async fn assist_rsvp(
+        &self,
+        auth: BearerAuth,
+        session_id: Path<Uuid>,
+        body: Json<AssistedRsvpRequest>,
+    ) -> ApiResult<Json<SessionView>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            assisted::rsvp(&self.state, &actor, session_id.0, body.0).await?,
         ))
     }
 

@@ -17,6 +17,8 @@ pub enum SessionsError {
     #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
+    Register(#[from] crate::register::error::RegisterError),
+    #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
 
@@ -33,6 +35,7 @@ impl From<SessionsError> for ApiError {
             SessionsError::Forbidden(_) => ApiError::forbidden(detail),
             SessionsError::Api(e) => e,
             SessionsError::Communities(e) => e.into(),
+            SessionsError::Register(e) => e.into(),
             SessionsError::Db(e) => e.into(),
         }
     }

@@ -3,6 +3,7 @@
 //! closed (or cancelled).
 
 pub mod api;
+pub mod assisted;
 pub mod error;
 pub mod ics;
 pub mod minutes;

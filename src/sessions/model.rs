@@ -175,6 +175,9 @@ pub struct AttendanceSummary {
     pub declined: u64,
     pub present_online: u64,
     pub present_assisted: u64,
+    /// People of the register without an invitation of their own whom a grid worker answered
+    /// for or checked in; they are in `confirmed`, `declined` and `present_assisted`.
+    pub register_persons: u64,
     pub by_group: Vec<GroupCount>,
 }
 
@@ -327,4 +330,15 @@ pub struct MinutesVote {
     pub passed: Option<bool>,
     /// Each option with its headcount (and area where the electorate has one).
     pub counts: Vec<String>,
+}
+
+/// A grid worker answers a session's invitation for a person of the register.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AssistedRsvpRequest {
+    pub person_id: Uuid,
+    pub response: Rsvp,
+    /// The paper or consent the answer rests on, e.g. "电话 12月7日 本人答复".
+    #[oai(validator(max_length = 120))]
+    pub reference: Text,
 }

@@ -26,7 +26,7 @@ use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, E>;
 
-fn status_of(s: &session::Model) -> SessionStatus {
+pub(super) fn status_of(s: &session::Model) -> SessionStatus {
     SessionStatus::parse(&s.status)
 }
 
@@ -42,7 +42,7 @@ fn clean(code: &'static str, raw: &str, max: usize, what: &str) -> Result<String
     Ok(t.to_string())
 }
 
-async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<session::Model> {
+pub(super) async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<session::Model> {
     session::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -271,18 +271,24 @@ pub async fn view<C: ConnectionTrait>(
             g.present += 1;
         }
     }
+    let invited_ids: HashSet<Uuid> = invitations.iter().map(|i| i.user_id).collect();
+    let helped = super::assisted::counts(db, s.id, &invited_ids, &present_ids).await?;
     let attendance = AttendanceSummary {
         invited: invitations.len() as u64,
         confirmed: invitations
             .iter()
             .filter(|i| i.response == "confirmed")
-            .count() as u64,
+            .count() as u64
+            + helped.confirmed,
         declined: invitations
             .iter()
             .filter(|i| i.response == "declined")
-            .count() as u64,
+            .count() as u64
+            + helped.declined,
         present_online: present.iter().filter(|a| a.mode == "online").count() as u64,
-        present_assisted: present.iter().filter(|a| a.mode == "assisted").count() as u64,
+        present_assisted: present.iter().filter(|a| a.mode == "assisted").count() as u64
+            + helped.present,
+        register_persons: helped.persons,
         by_group: groups.into_values().collect(),
     };
     let my_response = actor.and_then(|a| {

@@ -755,8 +755,23 @@ async fn build_electorate<C: ConnectionTrait>(
                 .await?
                 .into_iter()
                 .map(|a| a.user_id)
-                .collect();
-            Ok((None, person_entities(db, people).await?))
+                .collect::<Vec<Uuid>>();
+            let present: HashSet<Uuid> = people.iter().copied().collect();
+            let mut entities = person_entities(db, people).await?;
+            // People a grid worker checked in, with or without an account of their own.
+            if let Some(sid) = p.session_id {
+                for (_, person) in
+                    crate::sessions::assisted::present_persons(db, sid, &present).await?
+                {
+                    entities.push(Entity {
+                        key: format!("person:{}", person.id),
+                        label: person.name,
+                        area: 0,
+                        people: person.user_id.into_iter().collect(),
+                    });
+                }
+            }
+            Ok((None, entities))
         }
         ElectorateKind::Organisations => {
             let groups: InvitedGroups = session

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server over HTTP, a real database, a real SMTP server.
 
 mod accounts;
+mod assisted;
 mod audit;
 mod bad_input;
 mod cli;
@@ -13,6 +14,7 @@ mod policy;
 mod procurement;
 mod proposals;
 mod register;
+mod register_data;
 mod resolutions;
 mod serving;
 mod sessions;

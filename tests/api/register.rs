@@ -4,7 +4,13 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, World, id, resident_id, spawn_app};
 
-async fn unit(app: &TestApp, w: &World, number: &str, area: i64, developer: bool) -> String {
+pub(crate) async fn unit(
+    app: &TestApp,
+    w: &World,
+    number: &str,
+    area: i64,
+    developer: bool,
+) -> String {
     id(app
         .post(
             &format!("/communities/{}/units", w.community_a),
@@ -16,7 +22,7 @@ async fn unit(app: &TestApp, w: &World, number: &str, area: i64, developer: bool
         .ok(201))
 }
 
-async fn person(app: &TestApp, w: &World, body: Value) -> String {
+pub(crate) async fn person(app: &TestApp, w: &World, body: Value) -> String {
     id(app
         .post(
             &format!("/communities/{}/register/persons", w.community_a),
@@ -27,7 +33,7 @@ async fn person(app: &TestApp, w: &World, body: Value) -> String {
         .ok(201))
 }
 
-async fn owner(app: &TestApp, w: &World, body: Value) -> String {
+pub(crate) async fn owner(app: &TestApp, w: &World, body: Value) -> String {
     id(app
         .post(
             &format!("/communities/{}/register/owners", w.community_a),
@@ -38,7 +44,7 @@ async fn owner(app: &TestApp, w: &World, body: Value) -> String {
         .ok(201))
 }
 
-async fn own(app: &TestApp, w: &World, unit: &str, owner: &str) {
+pub(crate) async fn own(app: &TestApp, w: &World, unit: &str, owner: &str) {
     app.call(
         reqwest::Method::PUT,
         &format!("/units/{unit}/owner"),
@@ -49,7 +55,7 @@ async fn own(app: &TestApp, w: &World, unit: &str, owner: &str) {
     .ok(200);
 }
 
-async fn household(app: &TestApp, w: &World, unit: &str) -> String {
+pub(crate) async fn household(app: &TestApp, w: &World, unit: &str) -> String {
     id(app
         .post(
             &format!("/communities/{}/register/households", w.community_a),
@@ -62,7 +68,7 @@ async fn household(app: &TestApp, w: &World, unit: &str) -> String {
 
 /// A new account that asks to join at `number` (as owner and/or household); its token and the
 /// membership request.
-async fn join(
+pub(crate) async fn join(
     app: &TestApp,
     w: &World,
     name: &str,
@@ -86,7 +92,12 @@ async fn join(
     (token, m)
 }
 
-async fn decide(app: &TestApp, w: &World, membership: &str, body: Value) -> crate::support::Answer {
+pub(crate) async fn decide(
+    app: &TestApp,
+    w: &World,
+    membership: &str,
+    body: Value,
+) -> crate::support::Answer {
     app.post(
         &format!("/memberships/{membership}/decision"),
         Some(&w.committee_a),
@@ -1010,7 +1021,12 @@ async fn a_database_from_before_the_register_migrates_without_merging_anyone() {
     assert!(changes.ok(200).as_array().unwrap().len() >= 2 + 1 + 5 + 6);
 }
 
-async fn import(app: &TestApp, token: &str, community: &str, csv: &str) -> crate::support::Answer {
+pub(crate) async fn import(
+    app: &TestApp,
+    token: &str,
+    community: &str,
+    csv: &str,
+) -> crate::support::Answer {
     use reqwest::multipart::{Form, Part};
     let form = Form::new().part(
         "file",

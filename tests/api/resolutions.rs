@@ -50,7 +50,7 @@ pub(crate) async fn passed_poll(app: &TestApp, w: &World, voters: &[(String, Str
 }
 
 /// A property firm of community A and its representative's token and email.
-async fn firm(app: &TestApp, w: &World) -> (String, String, String) {
+pub(crate) async fn firm(app: &TestApp, w: &World) -> (String, String, String) {
     let org = id(app
         .post(
             "/organisations",
@@ -79,7 +79,7 @@ async fn holder(app: &TestApp, w: &World, place: &str, role: &str, name: &str) -
     (token, email)
 }
 
-async fn create(app: &TestApp, token: &str, body: Value) -> Answer {
+pub(crate) async fn create(app: &TestApp, token: &str, body: Value) -> Answer {
     app.post("/resolutions", Some(token), body).await
 }
 

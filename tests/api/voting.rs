@@ -113,13 +113,14 @@ async fn a_yes_no_poll_from_draft_to_published_result() {
     )
     .await
     .problem(404, "poll_not_found");
+    // A grid worker of the community sees its polls but is not, as such, in the electorate.
     app.post(
         &format!("/polls/{p}/ballots"),
         Some(&w.grid_worker_a),
         json!({ "choices": ["yes"] }),
     )
     .await
-    .problem(404, "poll_not_found");
+    .problem(403, "forbidden");
     // Changing an open ballot, and seeing one's own.
     let changed = app
         .call(

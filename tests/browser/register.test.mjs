@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { startSmtp, startServer, launchBrowser, signIn } from './harness.mjs';
 
 let smtp;
@@ -110,5 +111,90 @@ test('a resident is told the register is not theirs', async () => {
   await signIn(page, server.base, 'resident1@guihua.demo.yishi.localhost');
   await page.goto(`${server.base}/#/register`);
   await page.getByText('社区名册由居委会、党组织书记、街道干部和网格员查看。').waitFor();
+  // Their own entry is on their home page, with why it is kept, and they may ask to be erased.
+  await page.goto(`${server.base}/#/`);
+  await page.getByRole('heading', { name: '社区名册中的我' }).waitFor();
+  await page.getByText(/社区名册用于按法律规定统计居民/).waitFor();
+  await page.getByLabel('原因（可不填）').fill('想了解删除后的效果');
+  await page.getByRole('button', { name: '申请从名册删除我的信息' }).click();
+  await page.getByText('删除申请已提交，等待居委会确认。').waitFor();
+  await context.close();
+});
+
+test('the committee exports the register as a file', async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  await signIn(page, server.base, 'committee@guihua.demo.yishi.localhost');
+  await page.goto(`${server.base}/#/register?tab=persons`);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: '导出名册（CSV）' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^register-[0-9a-f]{32}-\d{8}\.csv$/);
+  const text = readFileSync(await download.path(), 'utf8');
+  assert.match(text.split('\n')[0], /^name,document_kind,document_number,/);
+  assert.ok(text.split('\n').length > 20);
+  await context.close();
+});
+
+test('a grid worker acts for a resident without an account and a committee member confirms the co-signature', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await signIn(page, server.base, 'grid@guihua.demo.yishi.localhost');
+  await page.goto(`${server.base}/#/register?tab=assist`);
+  await page.getByRole('heading', { name: '为居民代办' }).waitFor();
+  const person = page.getByLabel('居民', { exact: true });
+  const options = await person.locator('option').allTextContents();
+  const chosen = options.find((o) => o.includes('无账号'));
+  assert.ok(chosen, `someone without an account in ${options.join(' | ')}`);
+  const name = chosen.split(' · ')[0];
+  const act = async (kind, target, reference, fill = async () => {}) => {
+    await page.getByLabel('居民', { exact: true }).selectOption({ label: chosen });
+    await page.getByLabel('代办事项').selectOption(kind);
+    await page.getByLabel('办理对象').selectOption({ label: target });
+    await fill();
+    await page.getByLabel('依据', { exact: true }).fill(reference);
+    await page.getByRole('button', { name: '记录代办' }).click();
+    await page.locator('li.card', { hasText: reference }).waitFor();
+  };
+  // A session in progress and the next one.
+  const open = await page.getByLabel('代办事项').selectOption('check_in')
+    .then(() => page.getByLabel('办理对象').locator('option').first().textContent());
+  await act('check_in', open, '签到表 第3页第9行');
+  await page.getByText('已记录。').waitFor();
+  const next = await page.getByLabel('代办事项').selectOption('rsvp')
+    .then(() => page.getByLabel('办理对象').locator('option', { hasText: '四月' }).first().textContent());
+  await act('rsvp', next, '电话 本人答复参加', () => page.getByLabel('答复').selectOption('confirmed'));
+  // A proposal, a completed resolution and one on the disclosure board.
+  await act('cosign', '增设电动自行车充电桩', '附议签名表 第1页第5行');
+  await page.getByText('已记录，等待另一位工作人员确认后计入。').waitFor();
+  const rated = await page.getByLabel('代办事项').selectOption('rating')
+    .then(() => page.getByLabel('办理对象').locator('option').first().textContent());
+  await act('rating', rated, '满意度回访表 第7份', () => page.getByLabel('评分').selectOption('4'));
+  const disclosed = await page.getByLabel('代办事项').selectOption('objection')
+    .then(() => page.getByLabel('办理对象').locator('option').first().textContent());
+  await act('objection', disclosed, '书面意见 12月7日', () => page.getByLabel('异议理由').fill('施工时间太早，影响休息。'));
+  const pending = page.locator('li.card', { hasText: '附议签名表 第1页第5行' });
+  await pending.getByText('等待确认').first().waitFor();
+  // The one who recorded it cannot confirm it.
+  await pending.getByRole('button', { name: '核对无误，确认' }).click();
+  await pending.getByRole('alert').waitFor();
+
+  // A committee member, in a browser of their own, confirms it: it counts.
+  const committee = await browser.newContext();
+  const other = await committee.newPage();
+  other.on('pageerror', (e) => errors.push(e.message));
+  await signIn(other, server.base, 'committee@guihua.demo.yishi.localhost');
+  await other.goto(`${server.base}/#/register?tab=assist`);
+  await other.locator('li.card', { hasText: '附议签名表 第1页第5行' }).getByRole('button', { name: '核对无误，确认' }).click();
+  await other.getByText('已处理。').waitFor();
+  await other.locator('li.card', { hasText: '附议签名表 第1页第5行' }).getByText(/已计入/).waitFor();
+  for (const reference of ['签到表 第3页第9行', '电话 本人答复参加', '满意度回访表 第7份', '书面意见 12月7日']) {
+    assert.match(await other.locator('li.card', { hasText: reference }).textContent(), new RegExp(`${name}.*已计入`, 's'));
+  }
+  assert.deepEqual(errors, []);
+  await committee.close();
   await context.close();
 });

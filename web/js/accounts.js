@@ -1,6 +1,6 @@
 // Accounts pages: home, sign up, verify, sign in, forgot and reset password, profile.
 import { api, session } from './api.js';
-import { t, problemText, loadLanguage } from './i18n.js';
+import { t, problemText, loadLanguage, formatDateTime } from './i18n.js';
 import { el, field, page, message, onSubmit, checkbox } from './ui.js';
 import { suppressionBanner } from './notifications.js';
 
@@ -9,6 +9,36 @@ function requireSignIn(main) {
   page(main, 'signin.title', message('error', t('signin.required')),
     el('p', {}, el('a', { href: '#/signin', text: t('nav.signin') })));
   return true;
+}
+
+/** Something a grid worker or committee member did for the person, as they see it. */
+function helpedItem(a) {
+  const what = [t(`assist.kind.${a.kind}`), a.response ? t(`assist.${a.response}`) : null, a.score ? t('assist.stars', { n: a.score }) : null].filter(Boolean).join(' · ');
+  return el('li', { class: 'card' },
+    el('h3', { text: what }),
+    el('p', { text: `${t('assist.reference')}：${a.reference}` }),
+    el('p', { class: 'hint', text: `${t(`assist.status.${a.status}`)} · ${a.acted_by_name} · ${formatDateTime(a.created_at)}` }));
+}
+
+/** The person's entry on a community's register, with the way to ask to be erased. */
+function entryItem(e, reload) {
+  const item = el('li', { class: 'card' },
+    el('h3', { text: e.name }),
+    el('p', { text: [e.unit_label, e.document_last4 ? `…${e.document_last4}` : null, e.phone, t(`register.status.${e.status}`)].filter(Boolean).join(' · ') }));
+  if (e.erasure_pending) {
+    item.append(el('p', { class: 'hint', text: t('register.erasurePending') }));
+    return item;
+  }
+  const form = el('form', { 'aria-label': t('register.erasure') },
+    field('register.erasureReason', el('input', { type: 'text', name: 'reason', maxlength: 500 })),
+    el('p', { class: 'hint', text: t('register.erasureHint') }),
+    el('button', { type: 'submit', class: 'secondary', text: t('register.erasure') }));
+  onSubmit(form, async (data) => {
+    await api.post('/accounts/me/register/erasure', { community_id: e.community_id, reason: data.get('reason') || null });
+    await reload();
+  });
+  item.append(form);
+  return item;
 }
 
 export async function home(main) {
@@ -24,6 +54,8 @@ export async function home(main) {
     const me = await api.get('/accounts/me');
     const memberships = await api.get('/accounts/me/memberships');
     const prefs = await api.get('/accounts/me/notification-preferences');
+    const helped = await api.get('/accounts/me/assisted-acts');
+    const entries = await api.get('/accounts/me/register');
     const list = el('ul', { class: 'cards' }, ...memberships.map((m) => el('li', { class: 'card' },
       el('h2', { text: m.community_name }),
       el('p', { text: `${m.unit_label ?? ''}` }),
@@ -34,7 +66,12 @@ export async function home(main) {
       me.email_verified ? null : message('error', t('profile.unverified')),
       suppressionBanner(prefs, () => home(main)),
       el('h2', { text: t('home.memberships') }),
-      memberships.length ? list : el('p', {}, el('a', { href: '#/join', text: t('home.joinPrompt') })));
+      memberships.length ? list : el('p', {}, el('a', { href: '#/join', text: t('home.joinPrompt') })),
+      entries.length ? el('h2', { text: t('register.mine') }) : null,
+      entries.length ? el('p', { class: 'hint', text: t('register.purpose') }) : null,
+      entries.length ? el('ul', { class: 'cards' }, ...entries.map((e) => entryItem(e, () => home(main)))) : null,
+      helped.length ? el('h2', { text: t('assist.mine') }) : null,
+      helped.length ? el('ul', { class: 'cards' }, ...helped.map(helpedItem)) : null);
   } catch (err) {
     page(main, 'home.title', message('error', problemText(err)));
   }

@@ -40,3 +40,8 @@ export function formatArea(centi) {
   const n = new Intl.NumberFormat(language, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(centi / 100);
   return t('unit.area', { area: n });
 }
+
+/** A moment as the community reads it (China Standard Time), in the page's language. */
+export function formatDateTime(iso) {
+  return new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Shanghai' }).format(new Date(iso));
+}

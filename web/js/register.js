@@ -1,9 +1,10 @@
 // The community register: persons (search by name, unit or last four), households, owners, the
 // anomalies the committee should look at, the electorate a poll would count, and importing a
 // register file with its row errors. For the committee, officers, and grid workers (their grids).
-import { api, session } from './api.js';
+import { api, session, ApiProblem } from './api.js';
 import { t, problemText, formatArea } from './i18n.js';
 import { el, field, page, message, onSubmit } from './ui.js';
+import { assistTab } from './assist.js';
 
 /** Communities the person keeps or reads a register of, from their roles. */
 async function myCommunities() {
@@ -62,8 +63,22 @@ async function persons(community, section) {
       : el('p', { class: 'hint', text: t('register.none') }));
   };
   onSubmit(form, async (data) => show(String(data.get('q') ?? '').trim()));
-  section.replaceChildren(el('h2', { text: t('register.persons') }), form, results);
+  const exporting = el('form', { 'aria-label': t('register.export') },
+    el('p', { class: 'hint', text: t('register.exportHint') }),
+    el('button', { type: 'submit', class: 'secondary', text: t('register.export') }));
+  onSubmit(exporting, () => downloadExport(community));
+  section.replaceChildren(el('h2', { text: t('register.persons') }), form, results, exporting);
   await show('');
+}
+
+/** The committee's CSV export, fetched with the sign-in and saved under the server's name. */
+async function downloadExport(community) {
+  const response = await fetch(`/api/v1/communities/${community}/register/export`, {
+    headers: { Authorization: `Bearer ${session.token()}` },
+  });
+  if (!response.ok) throw new ApiProblem(response.status, await response.json().catch(() => null));
+  const name = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') ?? '')?.[1] ?? 'register.csv';
+  el('a', { href: URL.createObjectURL(await response.blob()), download: name }).click();
 }
 
 async function households(community, section) {
@@ -243,6 +258,7 @@ const TABS = [
   ['owners', owners],
   ['anomalies', anomalies],
   ['requests', changeRequests],
+  ['assist', assistTab],
   ['electorate', preview],
   ['importTitle', async (community, section) => importForm(community, section)],
 ];

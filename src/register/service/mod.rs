@@ -1,7 +1,10 @@
 //! The register's rules: who may keep and read it, and what one change of it is.
 
 pub mod anomalies;
+pub mod assisted;
 pub mod electorate;
+pub mod erasure;
+pub mod export;
 pub mod households;
 pub mod import;
 pub mod links;
@@ -149,6 +152,8 @@ pub fn reason(raw: Option<&Text>, default: &str) -> Result<String> {
 #[derive(Clone, Debug)]
 pub struct UnitInfo {
     pub label: String,
+    pub building: String,
+    pub number: String,
     pub area_centi: i64,
     pub grid_id: Option<Uuid>,
     pub developer_held: bool,
@@ -181,6 +186,8 @@ pub async fn units_of<C: ConnectionTrait>(
                         b.map(|b| b.name.as_str()).unwrap_or_default(),
                         u.number
                     ),
+                    building: b.map(|b| b.name.clone()).unwrap_or_default(),
+                    number: u.number.clone(),
                     area_centi: u.area_centi,
                     grid_id: b.and_then(|b| b.grid_id),
                     developer_held: u.developer_held,

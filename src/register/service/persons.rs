@@ -358,9 +358,16 @@ pub async fn list(
     let index = Index::new(&reg, &units);
     let needle = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let folded = needle.map(fold_name);
-    Ok(reg
+    // By unit, then name: the order a grid worker walks the buildings in.
+    let mut ordered: Vec<(Option<String>, &PersonRecord)> = reg
         .persons
         .iter()
+        .map(|p| (index.unit_of(p).map(|u| index.unit_label(u)), p))
+        .collect();
+    ordered.sort_by(|a, b| (a.0.is_none(), &a.0, &a.1.name).cmp(&(b.0.is_none(), &b.0, &b.1.name)));
+    Ok(ordered
+        .into_iter()
+        .map(|(_, p)| p)
         .filter(|p| query.status.is_none_or(|s| p.status == s))
         .filter(|p| match &grids {
             None => true,

@@ -115,6 +115,12 @@ pub async fn create(
         ..Data::default()
     };
     let (person_id, unit_id) = match req.kind {
+        RequestKind::Erasure => {
+            return Err(E::Invalid(
+                "invalid_request_kind",
+                "Only the person asks to be erased, from their own account.".into(),
+            ));
+        }
         RequestKind::MovedOut | RequestKind::Died => {
             let pid = required(req.person_id, "the person")?;
             let p = register_person::Entity::find_by_id(pid)
@@ -200,7 +206,7 @@ pub async fn create(
     Ok(view)
 }
 
-async fn views<C: ConnectionTrait>(
+pub(super) async fn views<C: ConnectionTrait>(
     db: &C,
     community_id: Uuid,
     requests: Vec<register_request::Model>,
@@ -306,6 +312,9 @@ async fn apply<C: ConnectionTrait>(
     let data: Data = serde_json::from_str(&r.data).unwrap_or_default();
     let now = clock::now();
     match r.kind {
+        RequestKind::Erasure => {
+            super::erasure::erase(db, r.person_id.ok_or(E::PersonNotFound)?, why).await?;
+        }
         RequestKind::MovedOut | RequestKind::Died => {
             let p = register_person::Entity::find_by_id(r.person_id.ok_or(E::PersonNotFound)?)
                 .one(db)
@@ -425,6 +434,7 @@ pub async fn decide(
             RequestKind::MovedOut => "moved out",
             RequestKind::Died => "died",
             RequestKind::Sold => "sold",
+            RequestKind::Erasure => "erasure asked by the person",
         },
         r.reference
     );
