@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::model::*;
 use super::service::{
     assisted, electorate, erasure, export, households, import, owners, persons, reads, requests,
+    units,
 };
 use crate::api::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
 use crate::error::ApiError;
@@ -46,6 +47,24 @@ impl RegisterApi {
         Ok(Created::Created(Json(
             persons::create(&self.state, &actor, community_id.0, body.0).await?,
         )))
+    }
+
+    /// Units by grid, building and number, each with its area, owner and households: the
+    /// committee and officers see all, a grid worker their grids.
+    #[oai(
+        path = "/communities/:community_id/register/units",
+        method = "get",
+        operation_id = "listRegisterUnits"
+    )]
+    async fn list_units(
+        &self,
+        auth: BearerAuth,
+        community_id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<RegisterUnitView>>> {
+        let actor = auth.actor(&self.state).await?;
+        Ok(Json(
+            units::list(&self.state, &actor, community_id.0).await?,
+        ))
     }
 
     /// Persons of the register, by unit and then name: the committee and officers see all, a

@@ -481,3 +481,27 @@ pub struct MyRegisterEntry {
     /// A request to be erased waits for the committee.
     pub erasure_pending: bool,
 }
+
+/// A unit as the register sees it: where it is, its owner and who lives there.
+#[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct RegisterUnitView {
+    pub unit_id: Uuid,
+    pub building: String,
+    pub number: String,
+    /// e.g. "1号楼-101".
+    pub label: String,
+    pub grid_id: Option<Uuid>,
+    pub grid_name: Option<String>,
+    /// Exclusive floor area in hundredths of a square metre.
+    pub area_centi: i64,
+    /// Still the developer's (unsold).
+    pub developer_held: bool,
+    pub owner_id: Option<Uuid>,
+    pub owner_name: Option<String>,
+    pub certificate: Option<String>,
+    /// Active households' labels.
+    pub households: Vec<String>,
+    /// Persons living in those households.
+    pub residents: u32,
+}

@@ -195,3 +195,78 @@ async fn the_committee_exports_the_register_and_a_person_is_erased_on_request() 
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn units_are_listed_with_their_grid_owner_and_households() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/buildings/{}/grid", w.building_a),
+        Some(&w.committee_a),
+        Some(json!({ "grid_id": w.grid_a })),
+    )
+    .await
+    .ok(200);
+    let u = unit(&app, &w, "301", 8765, false).await;
+    let h = household(&app, &w, &u).await;
+    let wang = person(&app, &w, json!({ "name": "王伟", "household_id": h })).await;
+    person(
+        &app,
+        &w,
+        json!({ "name": "王小伟", "birth_date": "2015-06-01", "household_id": h }),
+    )
+    .await;
+    let o = owner(&app, &w, json!({ "person_ids": [wang] })).await;
+    own(&app, &w, &u, &o).await;
+    let b2 = id(app
+        .post(
+            &format!("/communities/{}/buildings", w.community_a),
+            Some(&w.committee_a),
+            json!({ "name": "2号楼" }),
+        )
+        .await
+        .ok(201));
+    app.post(
+        &format!("/communities/{}/units", w.community_a),
+        Some(&w.committee_a),
+        json!({ "building_id": b2, "number": "101", "area_centi": 5000, "developer_held": true }),
+    )
+    .await
+    .ok(201);
+    let path = format!("/communities/{}/register/units", w.community_a);
+    let all = app.get(&path, Some(&w.committee_a)).await;
+    let all = all.ok(200).as_array().unwrap().clone();
+    let mine = all
+        .iter()
+        .find(|x| x["unit_id"] == u.as_str())
+        .expect("the unit");
+    assert_eq!(mine["label"], "1号楼-301");
+    assert_eq!(mine["grid_id"], w.grid_a.as_str());
+    assert_eq!(mine["area_centi"], 8765);
+    assert_eq!(mine["owner_name"], "王伟");
+    assert_eq!(mine["households"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["residents"], 2);
+    let unsold = all
+        .iter()
+        .find(|x| x["label"] == "2号楼-101")
+        .expect("2号楼-101");
+    assert_eq!(unsold["developer_held"], true);
+    assert!(unsold["grid_id"].is_null());
+    // A grid worker reads their grid's units only; residents none.
+    let theirs = app.get(&path, Some(&w.grid_worker_a)).await;
+    let labels: Vec<&str> = theirs
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels.contains(&"1号楼-301") && !labels.contains(&"2号楼-101"),
+        "{labels:?}"
+    );
+    app.get(&path, Some(&w.resident_a))
+        .await
+        .problem(403, "forbidden");
+}

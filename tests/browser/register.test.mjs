@@ -28,8 +28,15 @@ test('the committee reads the register, previews an electorate and imports a fil
   await page.getByRole('link', { name: '社区名册' }).click();
   await page.getByRole('heading', { name: '社区名册', level: 1 }).waitFor();
 
+  // Units by grid and building, each with its owner, households and people living there.
+  await page.getByRole('heading', { name: /网格 · 1号楼/ }).first().waitFor();
+  const unitRow = page.locator('main table tbody tr', { hasText: '开发建设单位' }).first();
+  await unitRow.waitFor();
+  assert.match(await unitRow.textContent(), /平方米/);
+
   // Persons, with and without accounts; found by unit.
-  const rows = page.locator('main table tbody tr');
+  await page.getByRole('link', { name: '人员', exact: true }).click();
+  const rows = page.locator('main table tbody tr', { hasText: '号楼' });
   await rows.first().waitFor();
   assert.ok(await rows.count() > 10);
   assert.ok(await page.getByRole('cell', { name: '无账号（可代办）' }).count() > 0, 'people without accounts are on the register');

@@ -81,6 +81,27 @@ async function downloadExport(community) {
   el('a', { href: URL.createObjectURL(await response.blob()), download: name }).click();
 }
 
+/** Units by grid and building: area, owner, households and how many live there. */
+async function units(community, section) {
+  const list = await api.get(`/communities/${community}/register/units`);
+  const groups = new Map();
+  for (const u of list) {
+    const key = `${u.grid_name ?? t('register.noGrid')} · ${u.building}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(u);
+  }
+  section.replaceChildren(el('h2', { text: t('register.units') }),
+    ...(list.length ? [...groups].flatMap(([key, rows]) => [
+      el('h3', { text: key }),
+      table(['register.unit', 'register.area', 'register.owner', 'register.household', 'register.living'], rows.map((u) => el('tr', {},
+        el('td', { text: u.number }),
+        el('td', { text: formatArea(u.area_centi) }),
+        el('td', { text: u.owner_name ?? (u.developer_held ? t('register.developerHeld') : t('register.noOwner')) }),
+        el('td', { text: u.households.join('、') || '—' }),
+        el('td', { text: String(u.residents) })))),
+    ]) : [el('p', { class: 'hint', text: t('register.none') })]));
+}
+
 async function households(community, section) {
   const list = await api.get(`/communities/${community}/register/households`);
   section.replaceChildren(el('h2', { text: t('register.households') }),
@@ -253,6 +274,7 @@ async function changeRequests(community, section) {
 }
 
 const TABS = [
+  ['units', units],
   ['persons', persons],
   ['households', households],
   ['owners', owners],
@@ -274,7 +296,7 @@ export async function view(main, params) {
     return;
   }
   const community = params.get('community') ?? communities[0].id;
-  const tab = params.get('tab') ?? 'persons';
+  const tab = params.get('tab') ?? 'units';
   const picker = communities.length > 1
     ? el('nav', { 'aria-label': t('register.communities') }, ...communities.map((c) => el('a', { href: `#/register?community=${c.id}`, text: c.name, 'aria-current': c.id === community ? 'page' : false })))
     : null;

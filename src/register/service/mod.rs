@@ -12,6 +12,7 @@ pub mod owners;
 pub mod persons;
 pub mod reads;
 pub mod requests;
+pub mod units;
 pub mod views;
 
 use std::collections::HashMap;
