@@ -1301,10 +1301,12 @@ async fn merge_supporters<C: ConnectionTrait>(
     let now = clock::now();
     supporters.sort();
     supporters.dedup();
+    let mut supporters_added = Vec::new();
     for user_id in supporters {
         if user_id == target.proposer_id || already.contains(&user_id) {
             continue;
         }
+        supporters_added.push(user_id);
         proposal_cosign::ActiveModel {
             id: Set(Uuid::new_v4()),
             proposal_id: Set(target.id),
@@ -1316,6 +1318,18 @@ async fn merge_supporters<C: ConnectionTrait>(
         .await?;
         added += 1;
     }
+    // Co-signatures given for people of the register come along too.
+    let mut accounts = already;
+    accounts.push(target.proposer_id);
+    accounts.extend(supporters_added);
+    added += crate::register::service::assisted::carry(
+        txn,
+        crate::entities::assisted_act::AssistedKind::Cosign,
+        source.id,
+        target.id,
+        &accounts,
+    )
+    .await?;
     adjust_cosign_count(txn, target.id, added).await?;
     proposal::Entity::update_many()
         .col_expr(proposal::Column::MergedInto, Expr::value(Some(target.id)))

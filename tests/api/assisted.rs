@@ -474,3 +474,98 @@ async fn a_grid_worker_acts_for_people_without_accounts_at_every_step() {
         .await;
     assert!(theirs.ok(200).as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_merged_proposal_brings_the_co_signatures_given_for_people() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/communities/{}/settings", w.community_a),
+        Some(&w.committee_a),
+        Some(json!({ "cosign_threshold": 50, "cosign_period_days": 14 })),
+    )
+    .await
+    .ok(200);
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/buildings/{}/grid", w.building_a),
+        Some(&w.committee_a),
+        Some(json!({ "grid_id": w.grid_a })),
+    )
+    .await
+    .ok(200);
+    let people = app.residents(&w.admin, &w.community_a, 2).await;
+    let propose = |token: String, title: &'static str| {
+        let app = &app;
+        let community = w.community_a.clone();
+        async move {
+            id(app
+                .post("/proposals", Some(&token), json!({
+                    "community_id": community, "title": title, "body": "快递柜。", "category": "other", "submit": true,
+                }))
+                .await
+                .ok(201))
+        }
+    };
+    let target = propose(people[0].0.clone(), "增设快递柜").await;
+    let source = propose(people[1].0.clone(), "小区需要快递柜").await;
+    let zhang = neighbour(&app, &w, "张大爷", "801", 801).await;
+    let li = neighbour(&app, &w, "李奶奶", "802", 802).await;
+    let cosign = |proposal: String, person: String| {
+        let app = &app;
+        let (gw, committee) = (w.grid_worker_a.clone(), w.committee_a.clone());
+        async move {
+            let act = id(app
+                .post(
+                    &format!("/proposals/{proposal}/assisted-cosigns"),
+                    Some(&gw),
+                    json!({ "person_id": person, "reference": "附议签名表" }),
+                )
+                .await
+                .ok(201));
+            app.post(
+                &format!("/proposals/{proposal}/assisted-cosigns/{act}/confirmation"),
+                Some(&committee),
+                json!({}),
+            )
+            .await
+            .ok(200);
+        }
+    };
+    cosign(target.clone(), li.clone()).await;
+    cosign(source.clone(), li.clone()).await;
+    cosign(source.clone(), zhang.clone()).await;
+    let merged = app
+        .post(
+            &format!("/proposals/{source}/moderation"),
+            Some(&w.committee_a),
+            json!({ "action": "merge", "reason": "同一件事", "merge_into": target }),
+        )
+        .await;
+    assert_eq!(merged.ok(200)["status"], "merged");
+    // 李奶奶 counted once; 张大爷 and the source's proposer come along.
+    let t = app
+        .get(&format!("/proposals/{target}"), Some(&w.committee_a))
+        .await;
+    assert_eq!(t.ok(200)["cosign_count"], 3, "{}", t.body);
+    let acts = app
+        .get(
+            &format!(
+                "/communities/{}/assisted-acts?status=counted",
+                w.community_a
+            ),
+            Some(&w.committee_a),
+        )
+        .await;
+    let on_target: Vec<&str> = acts
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["object_id"] == target.as_str())
+        .map(|a| a["person_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(on_target.len(), 2, "{on_target:?}");
+    assert!(on_target.contains(&"张大爷") && on_target.contains(&"李奶奶"));
+}

@@ -340,6 +340,48 @@ pub async fn decide<C: ConnectionTrait>(
     Ok(load(db, id).await?.0)
 }
 
+/// Carries the counted acts of a kind from one object to another (a proposal merged into
+/// another keeps its supporters), skipping persons whose account is in `accounts` or who
+/// already have a live act there. In the caller's transaction; how many were carried.
+pub async fn carry<C: ConnectionTrait>(
+    db: &C,
+    kind: AssistedKind,
+    from: Uuid,
+    to: Uuid,
+    accounts: &[Uuid],
+) -> Result<i32> {
+    let mut carried = 0;
+    for (a, p) in counted(db, kind, from).await? {
+        if p.user_id.is_some_and(|u| accounts.contains(&u))
+            || live_for(db, kind, to, p.id).await?.is_some()
+        {
+            continue;
+        }
+        let copy = assisted_act::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            object_id: Set(to),
+            created_at: Set(clock::now()),
+            ..a.clone().into()
+        }
+        .insert(db)
+        .await?;
+        audit::record(
+            db,
+            Change {
+                actor: a.decided_by.or(Some(a.acted_by)),
+                action: "assisted.carried",
+                object_type: "register_person",
+                object_id: p.id.to_string(),
+                summary: json!({ "community_id": p.community_id, "assisted_act_id": copy.id,
+                    "from_act": a.id, "from": from, "to": to }),
+            },
+        )
+        .await?;
+        carried += 1;
+    }
+    Ok(carried)
+}
+
 /// The counted acts of a kind on an object, with their persons.
 pub async fn counted<C: ConnectionTrait>(
     db: &C,
