@@ -12,6 +12,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// freed after a burst back to the system within a few seconds, even when the process is then
 /// quiet (by default that happens only as it allocates again). `_RJEM_MALLOC_CONF` in the
 /// environment overrides it.
+#[allow(unsafe_code)] // the one symbol jemalloc reads; no code runs unsafely
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static MALLOC_CONF: Option<&'static u8> =
     Some(&b"background_thread:true,dirty_decay_ms:2000,muzzy_decay_ms:0\0"[0]);
