@@ -33,6 +33,7 @@ pub mod register;
 pub mod resolutions;
 pub mod scheduler;
 pub mod sessions;
+pub mod spreadsheet;
 pub mod startup;
 pub mod state;
 pub mod voting;

@@ -14,7 +14,6 @@ use poem::{
 use rust_embed::RustEmbed;
 use tokio::sync::Notify;
 
-use crate::accounts::tokens::hash_token;
 use crate::api::{self, health};
 use crate::config::Settings;
 use crate::db::Db;
@@ -38,8 +37,24 @@ async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
     ) && req.uri().path().starts_with("/api/")
         && let Some(state) = req.data::<AppState>()
     {
-        let who = match req.header(header::AUTHORIZATION) {
-            Some(auth) => format!("write:token:{}", hash_token(auth)),
+        // Counted by the person a valid token signs in, else by the client's address: an
+        // invalid token must not open a fresh count of its own (issue 32).
+        let bearer = req
+            .header(header::AUTHORIZATION)
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let person = match bearer {
+            Some(token) => crate::accounts::service::authenticate(state, token)
+                .await
+                .ok()
+                .map(|actor| actor.id()),
+            None => None,
+        };
+        let who = match person {
+            Some(id) => format!("write:user:{id}"),
             None => format!(
                 "write:address:{}",
                 api::client_address(&req).unwrap_or_default()

@@ -778,7 +778,8 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -
     Ok(())
 }
 
-/// Stores a new password hash and ends every session except `keep`.
+/// Stores a new password hash, ends every session except `keep`, and spends every reset link
+/// still outstanding.
 async fn set_password<C: ConnectionTrait>(
     txn: &C,
     user_id: Uuid,
@@ -798,6 +799,14 @@ async fn set_password<C: ConnectionTrait>(
         ended = ended.filter(auth_session::Column::Id.ne(keep));
     }
     ended.exec(txn).await?;
+    // A reset link asked for before the change must not undo it (issue 32).
+    one_time_token::Entity::update_many()
+        .col_expr(one_time_token::Column::UsedAt, Expr::value(Some(now)))
+        .filter(one_time_token::Column::UserId.eq(user_id))
+        .filter(one_time_token::Column::Purpose.eq(RESET))
+        .filter(one_time_token::Column::UsedAt.is_null())
+        .exec(txn)
+        .await?;
     Ok(())
 }
 

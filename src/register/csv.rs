@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 
 use super::documents::{check_document, clean_name};
 use crate::entities::register_kinds::{DocumentKind, PersonStatus};
+use crate::spreadsheet::{guard, unguard};
 
 /// The header, in the order the export writes it. `name` is required; the rest may be left out.
 pub const HEADER: &str = "name,document_kind,document_number,birth_date,adult,phone,status,building,number,owner,certificate";
@@ -211,23 +212,6 @@ pub fn parse(input: &str, today: NaiveDate) -> (Vec<PersonRow>, Vec<(usize, Stri
         }
     }
     (rows, errors)
-}
-
-/// A cell a spreadsheet would run as a formula (=, +, -, @, tab, return) is written with a
-/// leading apostrophe; `unguard` takes it off again on import.
-fn guard(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_string()
-    }
-}
-
-fn unguard(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
-        _ => cell,
-    }
 }
 
 /// One person as the export writes them: the import's columns (no document number: the

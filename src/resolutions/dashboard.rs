@@ -283,7 +283,7 @@ pub fn to_csv(d: &Dashboard) -> String {
     for c in &d.communities {
         let _ = w.write_record([
             c.community_id.to_string(),
-            c.community_name.clone(),
+            crate::spreadsheet::guard(&c.community_name),
             d.from.to_string(),
             d.to.to_string(),
             c.proposals_raised.to_string(),

@@ -584,6 +584,16 @@ async fn password_change_ends_other_sessions() {
         .as_str()
         .unwrap()
         .to_string();
+    // A reset link asked for before the change (by the person, or by someone who knows the
+    // address) is spent by it.
+    app.post(
+        "/accounts/password-reset",
+        None,
+        json!({ "email": "c@example.org" }),
+    )
+    .await
+    .ok(202);
+    let reset = app.emailed_token("c@example.org", "reset", 2).await;
     app.post(
         "/accounts/me/password",
         Some(&current),
@@ -602,6 +612,14 @@ async fn password_change_ends_other_sessions() {
     app.get("/accounts/me", Some(&other))
         .await
         .problem(401, "unauthenticated");
+    app.login("c@example.org", "fresh password 1").await.ok(201);
+    app.post(
+        "/accounts/password-reset/confirm",
+        None,
+        json!({ "token": reset, "new_password": "the attacker's password" }),
+    )
+    .await
+    .problem(422, "token_used");
     app.login("c@example.org", "fresh password 1").await.ok(201);
 }
 
@@ -831,8 +849,53 @@ async fn writes_are_rate_limited_per_actor() {
     assert!((1..=60).contains(&retry));
     let answer = crate::support::TestApp::answer(resp).await;
     answer.problem(429, "rate_limited");
+    // A made-up token opens no fresh count: it is counted by address like no token.
+    for junk in ["junk1", "junk2", "junk3"] {
+        app.post(
+            "/accounts/password-reset",
+            Some(junk),
+            json!({ "email": "w9@example.org" }),
+        )
+        .await
+        .problem(429, "rate_limited");
+    }
     // Reads are not limited.
     app.get("/places", None).await.ok(200);
+}
+
+#[tokio::test]
+async fn a_signed_in_person_has_a_write_count_of_their_own() {
+    let app = spawn_app_with(Options {
+        writes_per_minute: 5,
+        ..Options::default()
+    })
+    .await;
+    // Signing up, verifying and signing in are three writes from this address.
+    let token = app.verified_user("writer@example.org", "写手").await;
+    let rename = |name: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.patch(
+                "/accounts/me",
+                Some(&token),
+                json!({ "display_name": name }),
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        rename("写手").await.ok(200);
+    }
+    rename("写手二").await.problem(429, "rate_limited");
+    // The address still has its own two writes left, for people not signed in.
+    app.post(
+        "/accounts/password-reset",
+        None,
+        json!({ "email": "someone@example.org" }),
+    )
+    .await
+    .ok(202);
 }
 
 #[tokio::test]

@@ -534,6 +534,26 @@ async fn from_a_passed_poll_to_a_completed_rated_evaluated_resolution_on_the_das
         rows.iter()
             .any(|l| l.contains("桂花社区") && l.contains("4.00") && l.contains("84.00"))
     );
+    // A community whose name a spreadsheet would run as a formula is written guarded.
+    app.place(
+        &w.admin,
+        "community",
+        "=HYPERLINK(\"http://x\")",
+        Some(&w.subdistrict),
+    )
+    .await;
+    let csv = app
+        .client
+        .get(app.url(&format!("/places/{}/dashboard.csv", w.subdistrict)))
+        .bearer_auth(&w.officer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(",\"'=HYPERLINK("), "{csv}");
+    assert!(!csv.contains(",=HYPERLINK("), "{csv}");
 }
 
 #[tokio::test]

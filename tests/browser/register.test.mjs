@@ -42,11 +42,13 @@ test('the committee reads the register, previews an electorate and imports a fil
   assert.ok(await page.getByRole('cell', { name: '无账号（可代办）' }).count() > 0, 'people without accounts are on the register');
   await page.getByLabel('查找', { exact: true }).fill('1号楼-101');
   await page.getByRole('button', { name: '查找' }).click();
-  await page.locator('main table tbody tr', { hasText: '1号楼-101' }).first().waitFor();
+  // The list is by unit, so 1号楼-101 heads it before and after the search: wait until every
+  // row shown is of that unit.
+  await page.waitForFunction(() => {
+    const shown = [...document.querySelectorAll('main table tbody tr')];
+    return shown.length > 0 && shown.every((r) => r.textContent.includes('1号楼-101'));
+  });
   assert.ok(await page.locator('main table tbody tr').count() >= 1);
-  for (const row of await page.locator('main table tbody tr').all()) {
-    assert.match(await row.textContent(), /1号楼-101/);
-  }
 
   // Owners: the developer's unsold units are one owner.
   await page.getByRole('link', { name: '业主' }).click();
