@@ -102,6 +102,9 @@ test('from a passed vote to a completed, rated resolution shown on the dashboard
   const resident = await open('resident1@guihua.demo.yishi.localhost');
   page = resident.page;
   await page.goto(url);
+  // Nothing is chosen for them: submitting untouched sends nothing.
+  await page.getByRole('button', { name: '提交评价' }).click();
+  assert.equal(await page.getByLabel('满意度').evaluate((e) => e.validity.valueMissing), true);
   await page.getByLabel('满意度').selectOption('5');
   await page.getByLabel('意见（可选）').fill('晚上回家亮堂多了。');
   await page.getByRole('button', { name: '提交评价' }).click();

@@ -118,3 +118,30 @@ test('a poll with a custom counting rule is made in the form and shows its rule 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('after voting on the poll page, its counts follow without a reload', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const email = 'resident1@guihua.demo.yishi.localhost';
+  const token = await apiToken(server.base, email);
+  const me = await apiCall(server.base, token, 'GET', '/accounts/me');
+  const community = me.roles.find((r) => r.role === 'resident').place_id;
+  const polls = await apiCall(server.base, token, 'GET', `/polls?community_id=${community}`);
+  const open = polls.find((p) => p.question.startsWith('小区广场增设哪些健身器材'));
+  const before = await apiCall(server.base, token, 'GET', `/polls/${open.id}`);
+  assert.equal(before.my_voters.some((v) => !v.voted), true, 'resident1 has not voted in the demo');
+  await signIn(page, server.base, email);
+  await page.goto(`${server.base}/#/polls/${open.id}`);
+  const shown = `已投票 ${before.participation.headcount} / ${before.electorate_size.headcount}`;
+  await page.getByText(shown).waitFor();
+  await page.getByRole('button', { name: '太空漫步机' }).click();
+  await page.getByRole('button', { name: '下一步' }).click();
+  await page.getByRole('button', { name: '确认投票' }).click();
+  await page.getByText('投票成功。').waitFor();
+  await page.getByText(`已投票 ${before.participation.headcount + 1} / ${before.electorate_size.headcount}`).waitFor();
+  assert.ok(await page.locator('.receipt').count() === 1, 'the receipt stays in view');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -289,7 +289,10 @@ function ratingSection(r, reload) {
   }
   if (s.mine) parts.push(el('p', { text: t('resolution.myRating', { score: s.mine }) }));
   if (r.can.rate) {
-    const score = el('select', { name: 'score' }, ...[5, 4, 3, 2, 1].map((n) => el('option', { value: n, text: `${'★'.repeat(n)} ${n}` })));
+    // No score is chosen for the person: an untouched form must not count as five stars.
+    const score = el('select', { name: 'score', required: true },
+      el('option', { value: '', text: t('resolution.chooseScore') }),
+      ...[5, 4, 3, 2, 1].map((n) => el('option', { value: n, text: `${'★'.repeat(n)} ${n}` })));
     const form = el('form', {}, field('resolution.ratingScore', score),
       field('resolution.ratingComment', el('textarea', { name: 'comment', rows: 2, maxlength: 2000 })),
       el('button', { type: 'submit', text: t('resolution.rate') }));

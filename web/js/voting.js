@@ -400,8 +400,16 @@ export async function show(main, params, id) {
     if (poll.status === 'open') actions.append(step('poll.close', 'close'));
     if (poll.status === 'closed' && poll.passed) actions.append(el('a', { class: 'button', href: `#/resolutions/new?poll=${poll.id}`, text: t('resolution.recordFromPoll') }));
   }
-  const progress = poll.participation ? el('p', { text: t('poll.participation', { participants: poll.participation.headcount, electorate: poll.electorate_size.headcount }) }) : null;
-  const tally = poll.tally ? el('ul', {}, ...poll.tally.map((o) => el('li', { text: `${optionLabel(poll, o.id)}: ${o.headcount}` }))) : null;
+  const progressText = (p) => t('poll.participation', { participants: p.participation.headcount, electorate: p.electorate_size.headcount });
+  const tallyItems = (p) => p.tally.map((o) => el('li', { text: `${optionLabel(p, o.id)}: ${o.headcount}` }));
+  const progress = poll.participation ? el('p', { text: progressText(poll) }) : null;
+  const tally = poll.tally ? el('ul', {}, ...tallyItems(poll)) : null;
+  // After a ballot the counts on the page follow at once; the receipt stays in view.
+  const refreshCounts = async () => {
+    const fresh = await api.get(`/polls/${id}`);
+    if (progress && fresh.participation) progress.textContent = progressText(fresh);
+    if (tally && fresh.tally) tally.replaceChildren(...tallyItems(fresh));
+  };
   const assisted = assists && ['open', 'closed'].includes(poll.status) ? await assistedSection(poll, reload) : null;
   main.replaceChildren(...[
     el('h1', { text: poll.question }),
@@ -410,7 +418,7 @@ export async function show(main, params, id) {
     poll.description ? el('p', { text: poll.description }) : null,
     el('p', { class: 'hint', text: ruleText(poll.rule) }),
     progress, tally, actions,
-    me ? ballotPanel(poll) : null,
+    me ? ballotPanel(poll, refreshCounts) : null,
     resultView(poll),
     poll.status === 'closed' ? receiptCheck(poll) : null,
     assisted,
