@@ -29,6 +29,12 @@ pub struct WebAssets;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
+/// The API docs page (poem-openapi's Swagger UI) carries its script, style and the spec inline;
+/// it gets a policy of its own that allows those and nothing else from anywhere.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+                        img-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; \
+                        base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
 /// Counts writes per actor (by token) or per client address; over the limit answers 429.
 async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     if matches!(
@@ -181,13 +187,12 @@ async fn security_headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
         "referrer-policy",
         "no-referrer".parse().expect("static header"),
     );
-    if !is_docs {
-        h.insert(
-            "content-security-policy",
-            CSP.parse().expect("static header"),
-        );
-        h.insert("x-frame-options", "DENY".parse().expect("static header"));
-    }
+    let policy = if is_docs { DOCS_CSP } else { CSP };
+    h.insert(
+        "content-security-policy",
+        policy.parse().expect("static header"),
+    );
+    h.insert("x-frame-options", "DENY".parse().expect("static header"));
     Ok(resp)
 }
 

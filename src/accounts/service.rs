@@ -286,26 +286,29 @@ pub async fn login(
     let account_key = format!("login:account:{email}");
     let address_key = format!("login:address:{}", client_address.as_deref().unwrap_or("-"));
     let s = &state.settings;
+    // Each attempt is counted before the slow hash, so that many at once cannot all be tried
+    // (issue 32); a right password gives its attempt back.
     state
         .limiter
-        .check(&account_key, s.login_failures_per_account, LOGIN_WINDOW)
-        .and_then(|_| {
-            state
-                .limiter
-                .check(&address_key, s.login_failures_per_address, LOGIN_WINDOW)
-        })
+        .take(&account_key, s.login_failures_per_account, LOGIN_WINDOW)
         .map_err(AccountsError::Throttled)?;
+    if let Err(retry) = state
+        .limiter
+        .take(&address_key, s.login_failures_per_address, LOGIN_WINDOW)
+    {
+        state.limiter.give_back(&account_key);
+        return Err(AccountsError::Throttled(retry));
+    }
     let found = live_user_by_email(&state.db.conn, &email).await?;
     let ok = state
         .passwords
         .verify(found.as_ref().map(|u| u.password_hash.as_str()), password)
         .await;
     let Some(user) = found.filter(|_| ok) else {
-        state.limiter.hit(&account_key, LOGIN_WINDOW);
-        state.limiter.hit(&address_key, LOGIN_WINDOW);
         return Err(AccountsError::BadCredentials);
     };
     state.limiter.clear(&account_key);
+    state.limiter.give_back(&address_key);
     let (token, token_hash) = new_token();
     let now = clock::now();
     let expires_at = now + ChronoDuration::hours(state.settings.session_ttl_hours);

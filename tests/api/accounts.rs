@@ -199,6 +199,28 @@ async fn login_failures_are_throttled_without_revealing_accounts() {
 }
 
 #[tokio::test]
+async fn many_wrong_passwords_at_once_are_not_all_tried() {
+    let app = spawn_app_with(Options {
+        login_failures_per_account: 5,
+        login_failures_per_address: 1000,
+        ..Options::default()
+    })
+    .await;
+    app.register("target@example.org", "T").await;
+    let answers = futures_util::future::join_all((0..25).map(|i| {
+        app.login(
+            "target@example.org",
+            if i == 0 { "wrong one!" } else { "wrong two!" },
+        )
+    }))
+    .await;
+    let tried = answers.iter().filter(|a| a.status == 401).count();
+    let refused = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!(tried, 5, "only the limit is evaluated");
+    assert_eq!(refused, 20);
+}
+
+#[tokio::test]
 async fn login_failures_are_throttled_per_address() {
     let app = spawn_app_with(Options {
         login_failures_per_account: 1000,

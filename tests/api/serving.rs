@@ -51,6 +51,11 @@ async fn health_web_client_and_docs_are_served() {
         .await
         .unwrap();
     assert_eq!(docs.status(), 200);
+    // The docs page has its own policy and may not be framed either.
+    let docs_csp = docs.headers()["content-security-policy"].to_str().unwrap();
+    assert!(docs_csp.contains("frame-ancestors 'none'"), "{docs_csp}");
+    assert!(docs_csp.contains("connect-src 'self'"), "{docs_csp}");
+    assert_eq!(docs.headers()["x-frame-options"], "DENY");
     assert!(
         docs.text()
             .await

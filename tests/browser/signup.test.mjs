@@ -146,3 +146,17 @@ test('a page answered late does not paint over the page the user moved on to', a
   assert.equal(await page.getByRole('heading', { name: '政府购买服务公告' }).count(), 0);
   await context.close();
 });
+
+test('the API docs page works under its content security policy', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  // Anything the policy refused is reported on the console ("Refused to …").
+  page.on('console', (m) => { if (/Refused|Content Security Policy/i.test(m.text())) problems.push(m.text()); });
+  await page.goto(`${server.base}/docs/`);
+  await page.locator('.swagger-ui .info .title').waitFor();
+  await page.getByText('createProposal', { exact: false }).first().waitFor({ state: 'attached' });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
