@@ -1535,6 +1535,16 @@ pub async fn evaluate(
             "Only an appointed evaluator evaluates resolutions.".into(),
         ));
     }
+    // A third-party evaluation is no such thing from inside the organisation that did the work.
+    if r.responsible_org_id
+        .is_some_and(|org| actor.affiliations.iter().any(|a| a.organisation_id == org))
+    {
+        return Err(E::Conflict(
+            "evaluator_conflicted",
+            "You belong to the organisation responsible for this resolution and cannot evaluate it."
+                .into(),
+        ));
+    }
     if status_of(&r) != ResolutionStatus::Completed {
         return Err(E::Conflict(
             "not_completed",

@@ -167,7 +167,7 @@ async fn from_a_passed_poll_to_a_completed_rated_evaluated_resolution_on_the_das
     let w = app.world().await;
     let people = app.residents(&w.admin, &w.community_a, 3).await;
     let p = passed_poll(&app, &w, &people[..2]).await;
-    let (org, rep, _) = firm(&app, &w).await;
+    let (org, rep, rep_email) = firm(&app, &w).await;
     let created = create(
         &app,
         &w.committee_a,
@@ -394,6 +394,16 @@ async fn from_a_passed_poll_to_a_completed_rated_evaluated_resolution_on_the_das
     )
     .await
     .problem(422, "weights_must_sum_to_100");
+    // An evaluator who belongs to the organisation that did the work is not a third party.
+    app.grant(&w.admin, &w.subdistrict, &rep_email, "evaluator")
+        .await;
+    app.post(
+        &format!("/resolutions/{rid}/evaluations"),
+        Some(&rep),
+        json!({ "criteria": criteria, "report": "我们做得很好。" }),
+    )
+    .await
+    .problem(409, "evaluator_conflicted");
     app.post(
         &format!("/resolutions/{rid}/evaluations"),
         Some(&people[0].0),
