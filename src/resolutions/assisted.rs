@@ -3,16 +3,13 @@
 //! keeps the act; here it counts: a rating in the resolution's summary, an objection in the
 //! committee's queue like any other (its answer goes to the one who lodged it, to pass on).
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::error::ResolutionsError as E;
 use super::model::*;
-use super::service::{clean, get, load, record, status_of};
+use super::service::{clean, get, insert_objection, load, record, status_of};
 use crate::clock;
 use crate::entities::assisted_act::AssistedKind;
 use crate::entities::{resolution, resolution_objection, resolution_rating};
@@ -155,21 +152,7 @@ pub async fn object(
             "This person's objection is waiting for the committee's answer.".into(),
         ));
     }
-    let oid = Uuid::new_v4();
-    resolution_objection::ActiveModel {
-        id: Set(oid),
-        resolution_id: Set(id),
-        user_id: Set(actor.id()),
-        person_id: Set(Some(person.id)),
-        reasons: Set(reasons),
-        status: Set(ObjectionStatus::Pending.as_str().into()),
-        answer: Set(None),
-        answered_by: Set(None),
-        answered_at: Set(None),
-        created_at: Set(clock::now()),
-    }
-    .insert(&*txn)
-    .await?;
+    let oid = insert_objection(&*txn, id, actor.id(), Some(person.id), reasons).await?;
     // An earlier objection for this person, answered, stays; the new one is its own act.
     if let Some(old) = assisted::live_for(&*txn, AssistedKind::Objection, id, person.id).await? {
         assisted::retire(&*txn, old.id).await?;

@@ -837,21 +837,7 @@ pub async fn object(
             "Your objection is waiting for the committee's answer.".into(),
         ));
     }
-    let oid = Uuid::new_v4();
-    resolution_objection::ActiveModel {
-        id: Set(oid),
-        resolution_id: Set(id),
-        user_id: Set(actor.id()),
-        person_id: Set(None),
-        reasons: Set(reasons),
-        status: Set(ObjectionStatus::Pending.as_str().into()),
-        answer: Set(None),
-        answered_by: Set(None),
-        answered_at: Set(None),
-        created_at: Set(clock::now()),
-    }
-    .insert(&*txn)
-    .await?;
+    let oid = insert_objection(&*txn, id, actor.id(), None, reasons).await?;
     record(
         &*txn,
         Some(actor.id()),
@@ -862,6 +848,32 @@ pub async fn object(
     .await?;
     txn.commit().await?;
     get(state, Some(actor), id).await
+}
+
+/// A pending objection, lodged by `user_id` (for `person_id`, when lodged for someone).
+pub(super) async fn insert_objection<C: ConnectionTrait>(
+    txn: &C,
+    resolution_id: Uuid,
+    user_id: Uuid,
+    person_id: Option<Uuid>,
+    reasons: String,
+) -> Result<Uuid> {
+    let id = Uuid::new_v4();
+    resolution_objection::ActiveModel {
+        id: Set(id),
+        resolution_id: Set(resolution_id),
+        user_id: Set(user_id),
+        person_id: Set(person_id),
+        reasons: Set(reasons),
+        status: Set(ObjectionStatus::Pending.as_str().into()),
+        answer: Set(None),
+        answered_by: Set(None),
+        answered_at: Set(None),
+        created_at: Set(clock::now()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(id)
 }
 
 pub async fn answer_objection(

@@ -4,6 +4,8 @@
 //! tamper-evident record, and is shown to the person once they link an account. The contexts
 //! above decide what an act counts for; this module keeps the acts.
 
+use std::collections::HashMap;
+
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -408,19 +410,14 @@ pub fn detail_of(a: &assisted_act::Model) -> AssistedDetail {
         .unwrap_or_default()
 }
 
-/// How an act reads in the API.
-pub async fn view<C: ConnectionTrait>(
-    db: &C,
+/// How an act reads in the API, the names already known.
+fn view_named(
     a: assisted_act::Model,
     person_name: String,
-) -> Result<AssistedActView> {
-    let acted_by_name = user::Entity::find_by_id(a.acted_by)
-        .one(db)
-        .await?
-        .map(|u| u.display_name)
-        .unwrap_or_default();
+    acted_by_name: String,
+) -> AssistedActView {
     let d = detail_of(&a);
-    Ok(AssistedActView {
+    AssistedActView {
         id: a.id,
         community_id: a.community_id,
         person_id: a.person_id,
@@ -439,7 +436,36 @@ pub async fn view<C: ConnectionTrait>(
         decided_at: a.decided_at,
         decision_reason: a.decision_reason,
         created_at: a.created_at,
-    })
+    }
+}
+
+/// How an act reads in the API.
+pub async fn view<C: ConnectionTrait>(
+    db: &C,
+    a: assisted_act::Model,
+    person_name: String,
+) -> Result<AssistedActView> {
+    let acted_by_name = user::Entity::find_by_id(a.acted_by)
+        .one(db)
+        .await?
+        .map(|u| u.display_name)
+        .unwrap_or_default();
+    Ok(view_named(a, person_name, acted_by_name))
+}
+
+/// The display names of those who acted, in one read.
+async fn actor_names<C: ConnectionTrait>(
+    db: &C,
+    acts: &[&assisted_act::Model],
+) -> Result<HashMap<Uuid, String>> {
+    let ids: Vec<Uuid> = acts.iter().map(|a| a.acted_by).collect();
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.display_name))
+        .collect())
 }
 
 /// The community's assisted acts, newest first, for grid workers (their grids) and the
@@ -460,17 +486,44 @@ pub async fn list(
     if let Some(s) = status {
         q = q.filter(assisted_act::Column::Status.eq(s));
     }
-    let mut out = Vec::new();
-    for (a, p) in q.find_also_related(register_person::Entity).all(db).await? {
-        let Some(p) = p else { continue };
-        if let Some(grids) = &grids
-            && !grid_of(db, &p).await?.is_some_and(|g| grids.contains(&g))
-        {
-            continue;
+    let rows: Vec<(assisted_act::Model, register_person::Model)> = q
+        .find_also_related(register_person::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(a, p)| p.map(|p| (a, p)))
+        .collect();
+    // A grid worker sees their grids' people: units and households read once, not per act.
+    let rows = match grids {
+        None => rows,
+        Some(grids) => {
+            let units = units_of(db, community_id).await?;
+            let unit_of: HashMap<Uuid, Uuid> = register_household::Entity::find()
+                .filter(register_household::Column::CommunityId.eq(community_id))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|h| (h.id, h.unit_id))
+                .collect();
+            rows.into_iter()
+                .filter(|(_, p)| {
+                    p.household_id
+                        .and_then(|h| unit_of.get(&h))
+                        .and_then(|u| units.get(u))
+                        .and_then(|u| u.grid_id)
+                        .is_some_and(|g| grids.contains(&g))
+                })
+                .collect()
         }
-        out.push(view(db, a, p.name).await?);
-    }
-    Ok(out)
+    };
+    let names = actor_names(db, &rows.iter().map(|(a, _)| a).collect::<Vec<_>>()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, p)| {
+            let by = names.get(&a.acted_by).cloned().unwrap_or_default();
+            view_named(a, p.name, by)
+        })
+        .collect())
 }
 
 /// What others did for the persons the signed-in account is: every act, whatever became of it.
@@ -480,7 +533,7 @@ pub async fn mine(state: &AppState, actor: &Actor) -> Result<Vec<AssistedActView
         .filter(register_person::Column::UserId.eq(actor.id()))
         .all(db)
         .await?;
-    let mut out = Vec::new();
+    let mut rows = Vec::new();
     for p in persons {
         for a in assisted_act::Entity::find()
             .filter(assisted_act::Column::PersonId.eq(p.id))
@@ -489,9 +542,17 @@ pub async fn mine(state: &AppState, actor: &Actor) -> Result<Vec<AssistedActView
             .all(db)
             .await?
         {
-            out.push(view(db, a, p.name.clone()).await?);
+            rows.push((a, p.name.clone()));
         }
     }
+    let names = actor_names(db, &rows.iter().map(|(a, _)| a).collect::<Vec<_>>()).await?;
+    let mut out: Vec<AssistedActView> = rows
+        .into_iter()
+        .map(|(a, name)| {
+            let by = names.get(&a.acted_by).cloned().unwrap_or_default();
+            view_named(a, name, by)
+        })
+        .collect();
     out.sort_by_key(|a| std::cmp::Reverse(a.created_at));
     Ok(out)
 }
