@@ -1,59 +1,49 @@
-//! Secret keys the platform makes for itself: generated once, kept in the database so every
-//! process signs and checks with the same one, and the operator has nothing to configure.
+//! Keys the platform signs with, each derived from the master key kept outside the database
+//! (`crate::sealing`): a copy of the database alone forges no websocket ticket and no
+//! unsubscribe link. (Until issue 32 they were kept in the `app_keys` table; a migration
+//! deleted them there.)
 
-use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
-use tokio::sync::OnceCell;
+use std::sync::Arc;
 
-use crate::clock;
-use crate::entities::app_key;
+use sea_orm::DbErr;
 
-/// The key named `name`, created on first use.
-pub async fn get<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<u8>, DbErr> {
-    if let Some(k) = app_key::Entity::find_by_id(name.to_string())
-        .one(db)
-        .await?
-    {
-        return Ok(hex::decode(k.value).unwrap_or_default());
-    }
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    // Two processes may race to create it; the primary key keeps the first.
-    let _ = app_key::ActiveModel {
-        name: Set(name.into()),
-        value: Set(hex::encode(bytes)),
-        created_at: Set(clock::now()),
-    }
-    .insert(db)
-    .await;
-    let k = app_key::Entity::find_by_id(name.to_string())
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("the {name} key")))?;
-    Ok(hex::decode(k.value).unwrap_or_default())
+use crate::sealing::Sealing;
+
+const TICKETS: &str = "yishi live-room tickets v1";
+const UNSUBSCRIBE: &str = "yishi unsubscribe links v1";
+
+/// The signing keys, read from the master key when first needed.
+pub struct Keys {
+    master: Arc<Sealing>,
 }
 
-/// The keys this process has read, each read once.
-#[derive(Default)]
-pub struct Keys {
-    tickets: OnceCell<Vec<u8>>,
-    unsubscribe: OnceCell<Vec<u8>>,
+/// The master key file could not be read: reported as storage being unavailable.
+fn unavailable(e: std::io::Error) -> DbErr {
+    DbErr::Custom(format!("the master key file: {e}"))
 }
 
 impl Keys {
-    /// The key that signs websocket tickets.
-    pub async fn tickets<C: ConnectionTrait>(&self, db: &C) -> Result<&[u8], DbErr> {
-        self.tickets
-            .get_or_try_init(|| get(db, "tickets"))
-            .await
-            .map(Vec::as_slice)
+    pub fn new(master: Arc<Sealing>) -> Self {
+        Self { master }
     }
 
-    /// The key that signs unsubscribe links.
-    pub async fn unsubscribe<C: ConnectionTrait>(&self, db: &C) -> Result<&[u8], DbErr> {
-        self.unsubscribe
-            .get_or_try_init(|| crate::notifications::keys::unsubscribe_key(db))
-            .await
-            .map(Vec::as_slice)
+    /// The key that signs websocket tickets (they live a minute: only the current key).
+    pub fn tickets(&self) -> Result<[u8; 32], DbErr> {
+        Ok(self.master.key().map_err(unavailable)?.derive(TICKETS))
+    }
+
+    /// The key new unsubscribe links are signed with.
+    pub fn unsubscribe(&self) -> Result<[u8; 32], DbErr> {
+        Ok(self.master.key().map_err(unavailable)?.derive(UNSUBSCRIBE))
+    }
+
+    /// Every key an unsubscribe link may have been signed with: links in mail sent before a
+    /// rotation keep working while the older key stays in the file.
+    pub fn unsubscribe_all(&self) -> Result<Vec<[u8; 32]>, DbErr> {
+        Ok(self
+            .master
+            .key()
+            .map_err(unavailable)?
+            .derive_all(UNSUBSCRIBE))
     }
 }

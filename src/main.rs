@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The master key file (YISHI_SEALING_KEY_FILE).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Copy the SQLite database to a new file while the server runs (PostgreSQL: pg_dump).
     Backup {
         /// The new file to write.
@@ -65,6 +70,13 @@ enum AdminCommand {
         #[arg(long, default_value = "平台管理员")]
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Put a new key on top of the file and seal again under it everything sealed (bids,
+    /// queued one-time links). Stop the servers first; they read the file when they start.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -165,6 +177,24 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             for (email, name) in accounts {
                 println!("  {email:<45} {name}");
             }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let db = connect(&settings).await?;
+            let done = yishi::rotation::rotate(&db.conn, &settings.sealing_key_file)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "new key on top of {}; sealed again: {} bids, {} queued messages",
+                settings.sealing_key_file.display(),
+                done.bids,
+                done.messages
+            );
+            println!(
+                "older keys stay in the file so that unsubscribe links already mailed still work; the last line keys the register's document hashes and must stay"
+            );
             Ok(())
         }
         Command::Backup { path } => {

@@ -298,9 +298,14 @@ pub async fn run(
         .sealing
         .key()
         .map_err(|e| StartError::Sealing(settings.sealing_key_file.display().to_string(), e))?;
-    let worker = OutboxWorker::new(db, settings.clone(), state.mail_wake.clone())
-        .map_err(StartError::Mail)?
-        .yielding_to(state.in_flight.clone());
+    let worker = OutboxWorker::new(
+        db,
+        settings.clone(),
+        state.mail_wake.clone(),
+        state.sealing.clone(),
+    )
+    .map_err(StartError::Mail)?
+    .yielding_to(state.in_flight.clone());
     let stop_worker = Arc::new(Notify::new());
     let worker_task = tokio::spawn(worker.run(stop_worker.clone()));
     let stop_fanout = Arc::new(Notify::new());

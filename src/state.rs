@@ -42,7 +42,7 @@ pub struct AppState {
     /// When sign-ins were last used, not yet written.
     pub seen: Arc<crate::accounts::seen::LastSeen>,
     /// Seals bids until their tender's deadline.
-    pub sealing: Arc<crate::contracts::sealing::Sealing>,
+    pub sealing: Arc<crate::sealing::Sealing>,
     /// Keys the platform signs with.
     pub keys: Arc<crate::keys::Keys>,
     /// Counts for `GET /metrics`.
@@ -64,7 +64,7 @@ impl AppState {
         let lists = Arc::new(crate::proposals::cache::Lists::new(
             std::time::Duration::from_millis(settings.list_cache_ms),
         ));
-        let sealing = Arc::new(crate::contracts::sealing::Sealing::new(
+        let sealing = Arc::new(crate::sealing::Sealing::new(
             settings.sealing_key_file.clone(),
         ));
         let passwords = Passwords::new(settings.max_concurrent_hashes);
@@ -86,12 +86,12 @@ impl AppState {
             open_polls: Arc::default(),
             evidence,
             feed: Arc::default(),
-            sealing,
+            sealing: sealing.clone(),
             actors,
             sign_in_reads: Arc::default(),
             seen: Arc::default(),
             lists,
-            keys: Arc::default(),
+            keys: Arc::new(crate::keys::Keys::new(sealing.clone())),
             metrics: Arc::default(),
             in_flight,
             handover: Arc::default(),

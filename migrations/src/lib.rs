@@ -17,6 +17,7 @@ mod m20261126_000011_procurement;
 mod m20261207_000012_register;
 mod m20261207_000013_register_requests;
 mod m20261207_000014_assisted_acts;
+mod m20261207_000015_secrets_out_of_database;
 mod util;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_register::Migration),
             Box::new(m20261207_000013_register_requests::Migration),
             Box::new(m20261207_000014_assisted_acts::Migration),
+            Box::new(m20261207_000015_secrets_out_of_database::Migration),
         ]
     }
 }

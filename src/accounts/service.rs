@@ -978,10 +978,10 @@ pub async fn delete_account(state: &AppState, actor: &Actor, password: &str) -> 
 /// Signed, not stored: issuing one writes nothing. It names the sign-in that asked for it, so
 /// that ending that sign-in also ends the socket it opened.
 pub async fn issue_live_ticket(state: &AppState, actor: &Actor, scope: Uuid) -> Result<String> {
-    let key = state.keys.tickets(&state.db.conn).await?;
+    let key = state.keys.tickets()?;
     let expires_at = clock::now() + ChronoDuration::seconds(LIVE_TICKET_SECS);
     Ok(super::tickets::sign(
-        key,
+        &key,
         scope,
         actor.id(),
         actor.session_id,
@@ -1000,8 +1000,8 @@ pub async fn consume_live_ticket(
 ) -> std::result::Result<(Uuid, Uuid), ApiError> {
     let refused =
         || ApiError::unauthorized("The ticket is unknown, used or expired; ask for a new one.");
-    let key = state.keys.tickets(&state.db.conn).await?;
-    let claims = super::tickets::verify(key, ticket, scope, clock::now()).ok_or_else(refused)?;
+    let key = state.keys.tickets()?;
+    let claims = super::tickets::verify(&key, ticket, scope, clock::now()).ok_or_else(refused)?;
     if !sign_in_alive(&state.db.conn, claims.sign_in).await? {
         return Err(refused());
     }

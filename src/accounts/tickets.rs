@@ -1,7 +1,7 @@
 //! Tickets that open a websocket (a live room, or the personal feed): signed, not stored, so
 //! that issuing one costs no write. Each says whose sign-in asked for it, for which room, and
-//! until when, under an HMAC with a key kept in the database (every process checks with the
-//! same key). It is recorded, hashed, only when used, and a second use finds it recorded.
+//! until when, under an HMAC with a key derived from the master key outside the database
+//! (`crate::keys`; every process checks with the same key). It is recorded, hashed, only when used, and a second use finds it recorded.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};

@@ -11,5 +11,4 @@ pub mod files;
 pub mod model;
 pub mod ocds;
 pub mod scoring;
-pub mod sealing;
 pub mod service;

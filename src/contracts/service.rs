@@ -1250,7 +1250,7 @@ pub async fn withdraw_bid(
     Ok(())
 }
 
-fn sealing_key(state: &AppState) -> Result<&super::sealing::SealingKey> {
+fn sealing_key(state: &AppState) -> Result<&crate::sealing::SealingKey> {
     state.sealing.key().map_err(|e| {
         E::Api(crate::error::ApiError::internal(format!(
             "sealing key: {e}"

@@ -289,6 +289,11 @@ pub const CATALOGUE: [Entry; 23] = [
 ];
 
 impl Kind {
+    /// Whether its mail carries a link that works once (and so is sealed until sent).
+    pub fn carries_one_time_link(self) -> bool {
+        matches!(self, Kind::VerifyEmail | Kind::PasswordReset)
+    }
+
     pub fn entry(self) -> &'static Entry {
         CATALOGUE
             .iter()

@@ -1,18 +1,11 @@
 //! Signed unsubscribe links, under a key of `crate::keys`.
 
 use hmac::{Hmac, Mac};
-use sea_orm::{ConnectionTrait, DbErr};
 use sha2::Sha256;
 use uuid::Uuid;
 
-const UNSUBSCRIBE: &str = "unsubscribe";
 /// The pseudo-category of a digest's link: turns off every category delivered by digest.
 pub const DIGESTS: &str = "digests";
-
-/// The unsubscribe key, created on first use.
-pub async fn unsubscribe_key<C: ConnectionTrait>(db: &C) -> Result<Vec<u8>, DbErr> {
-    crate::keys::get(db, UNSUBSCRIBE).await
-}
 
 fn signature(key: &[u8], user: Uuid, category: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");

@@ -170,7 +170,15 @@ pub async fn notify_many<C: ConnectionTrait>(
             notification::Entity::insert_many(feed).exec(txn).await?;
         }
         let mut plain = Vec::new();
-        for r in mails {
+        for mut r in mails {
+            if kind.carries_one_time_link() {
+                let key = state
+                    .sealing
+                    .key()
+                    .map_err(|e| DbErr::Custom(format!("the master key file: {e}")))?;
+                r.mail.text = super::outbox::seal_body(key, &r.email, &r.mail.text);
+                r.mail.html = super::outbox::seal_body(key, &r.email, &r.mail.html);
+            }
             let merge_key = (kind.entry().mergeable)
                 .then(|| object.map(|o| format!("{}:{}:{o}", r.user_id, kind.key())))
                 .flatten();

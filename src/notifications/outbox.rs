@@ -10,6 +10,49 @@ pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 pub const DEAD: &str = "dead";
 
+/// How a body sealed under the master key begins: a message carrying a one-time link (a
+/// password reset, an address to verify) is kept so until it is sent, so that a copy of the
+/// database does not hold a usable link (issue 32).
+pub const SEALED: &str = "sealed:";
+/// What a sealed body becomes once the message is sent or given up.
+pub const REMOVED: &str = "(removed after delivery: this message carried a one-time link)";
+
+fn bound_to(to: &str) -> Vec<u8> {
+    format!("yishi outbox body:{}", to.trim().to_lowercase()).into_bytes()
+}
+
+/// `body` sealed for the message to `to`.
+pub fn seal_body(key: &crate::sealing::SealingKey, to: &str, body: &str) -> String {
+    use base64::Engine;
+    let sealed = key.seal_bound(&bound_to(to), body.as_bytes());
+    format!(
+        "{SEALED}{}",
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    )
+}
+
+/// The body as written: a sealed one opened (`None` if it cannot be), another as it is.
+pub fn open_body(key: &crate::sealing::SealingKey, to: &str, stored: &str) -> Option<String> {
+    use base64::Engine;
+    let Some(sealed) = stored.strip_prefix(SEALED) else {
+        return Some(stored.to_string());
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .ok()?;
+    String::from_utf8(key.open_bound(&bound_to(to), &bytes)?).ok()
+}
+
+/// Whether a stored body was sealed and still needs sealing again under `key`'s current key.
+pub fn needs_resealing(key: &crate::sealing::SealingKey, stored: &str) -> bool {
+    use base64::Engine;
+    stored.strip_prefix(SEALED).is_some_and(|sealed| {
+        base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .is_ok_and(|bytes| !key.is_current(&bytes))
+    })
+}
+
 /// Who and what a queued message is about: the person (for unsubscribe links), the category
 /// (preference, or `digests`) and the key under which repeats are merged.
 #[derive(Default)]

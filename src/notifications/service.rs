@@ -194,8 +194,12 @@ fn invalid_link() -> ApiError {
 }
 
 async fn check_token(state: &AppState, token: &str) -> Result<(user::Model, String)> {
-    let key = state.keys.unsubscribe(&state.db.conn).await?;
-    let (user_id, category) = keys::verify(key, token).ok_or_else(invalid_link)?;
+    let (user_id, category) = state
+        .keys
+        .unsubscribe_all()?
+        .iter()
+        .find_map(|key| keys::verify(key, token))
+        .ok_or_else(invalid_link)?;
     if category != keys::DIGESTS && !Category::parse(&category).is_some_and(|c| c.mutable()) {
         return Err(invalid_link());
     }

@@ -19,7 +19,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::Notify;
 
-use super::outbox::{DEAD, PENDING, SENDING, SENT};
+use super::outbox::{DEAD, PENDING, REMOVED, SEALED, SENDING, SENT, open_body};
 use crate::clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -91,7 +91,8 @@ pub struct OutboxWorker {
     transport: Transport,
     from: Mailbox,
     wake: Arc<Notify>,
-    unsubscribe_key: tokio::sync::OnceCell<Vec<u8>>,
+    /// The master key: signs unsubscribe links and opens sealed bodies.
+    master: Arc<crate::sealing::Sealing>,
     /// The process's requests in progress: each batch waits while they crowd.
     requests: Option<Arc<InFlight>>,
 }
@@ -111,7 +112,12 @@ fn backoff(attempts: i32) -> ChronoDuration {
 }
 
 impl OutboxWorker {
-    pub fn new(db: Db, settings: Arc<Settings>, wake: Arc<Notify>) -> Result<Self, String> {
+    pub fn new(
+        db: Db,
+        settings: Arc<Settings>,
+        wake: Arc<Notify>,
+        master: Arc<crate::sealing::Sealing>,
+    ) -> Result<Self, String> {
         let transport = Transport::from_settings(&settings)?;
         let from: Mailbox = settings
             .mail_from
@@ -123,7 +129,7 @@ impl OutboxWorker {
             transport,
             from,
             wake,
-            unsubscribe_key: tokio::sync::OnceCell::new(),
+            master,
             requests: None,
         })
     }
@@ -240,11 +246,8 @@ impl OutboxWorker {
         if !mutable {
             return Ok(None);
         }
-        let key = self
-            .unsubscribe_key
-            .get_or_try_init(|| super::keys::unsubscribe_key(&self.db.conn))
-            .await?;
-        let token = super::keys::sign(key, user, category);
+        let key = crate::keys::Keys::new(self.master.clone()).unsubscribe()?;
+        let token = super::keys::sign(&key, user, category);
         let base = self.settings.public_url.trim_end_matches('/');
         Ok(Some(Unsubscribe {
             post_url: format!("{base}/api/v1/unsubscribe?token={token}"),
@@ -280,26 +283,23 @@ impl OutboxWorker {
         let attempts = message.attempts;
         if suppressed.contains(&normalized(&message.to_address)) {
             tracing::info!(outbox_id = %message.id, "address suppressed after a permanent failure; not sent");
-            outbox::Entity::update_many()
-                .filter(outbox::Column::Id.eq(message.id))
-                .filter(outbox::Column::Status.eq(SENDING))
-                .col_expr(outbox::Column::Status, Expr::value(DEAD))
-                .col_expr(
-                    outbox::Column::LockedUntil,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            return self
+                .give_up(
+                    message,
+                    "suppressed: this address failed permanently before",
                 )
-                .col_expr(
-                    outbox::Column::LastError,
-                    Expr::value(Some(
-                        "suppressed: this address failed permanently before".to_string(),
-                    )),
-                )
-                .exec(&self.db.conn)
-                .await?;
-            return Ok(());
+                .await;
         }
+        let plain = match self.opened(message) {
+            Ok(plain) => plain,
+            Err(e) => {
+                // The key is missing or another: not the address's fault, so not suppressed.
+                tracing::error!(outbox_id = %message.id, error = %e, "mail cannot be opened; message is dead");
+                return self.give_up(message, &e).await;
+            }
+        };
         let unsubscribe = self.unsubscribe(message).await?;
-        let outcome = match self.build(message, unsubscribe.as_ref()) {
+        let outcome = match self.build(&plain, unsubscribe.as_ref()) {
             Ok(email) => {
                 self.transport
                     .send(email, Duration::from_secs(self.settings.smtp_timeout_secs))
@@ -317,6 +317,16 @@ impl OutboxWorker {
                 outbox::Column::LockedUntil,
                 Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
             );
+        let sealed = message.body_text.starts_with(SEALED) || message.body_html.starts_with(SEALED);
+        let finished = !matches!(&outcome, Err(SendError::Temporary(_)) if attempts < self.settings.mail_max_attempts && !window_over);
+        let update = if sealed && finished {
+            // Sent or given up: the one-time link goes from the database.
+            update
+                .col_expr(outbox::Column::BodyText, Expr::value(REMOVED))
+                .col_expr(outbox::Column::BodyHtml, Expr::value(REMOVED))
+        } else {
+            update
+        };
         let update = match outcome {
             Ok(()) => {
                 tracing::info!(outbox_id = %message.id, attempts, "mail delivered");
@@ -353,6 +363,29 @@ impl OutboxWorker {
         Ok(())
     }
 
+    /// Marks a claimed message dead without sending it, its one-time link (if any) removed.
+    async fn give_up(&self, message: &outbox::Model, reason: &str) -> Result<(), sea_orm::DbErr> {
+        let mut update = outbox::Entity::update_many()
+            .filter(outbox::Column::Id.eq(message.id))
+            .filter(outbox::Column::Status.eq(SENDING))
+            .col_expr(outbox::Column::Status, Expr::value(DEAD))
+            .col_expr(
+                outbox::Column::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Some(reason.to_string())),
+            );
+        if message.body_text.starts_with(SEALED) || message.body_html.starts_with(SEALED) {
+            update = update
+                .col_expr(outbox::Column::BodyText, Expr::value(REMOVED))
+                .col_expr(outbox::Column::BodyHtml, Expr::value(REMOVED));
+        }
+        update.exec(&self.db.conn).await?;
+        Ok(())
+    }
+
     /// Adds the address to the suppression list (once).
     async fn suppress(&self, address: &str, reason: &str) -> Result<(), sea_orm::DbErr> {
         use sea_orm::ActiveModelTrait;
@@ -379,6 +412,27 @@ impl OutboxWorker {
             }
         }
         Ok(())
+    }
+
+    /// The message with its bodies as written, sealed ones opened.
+    fn opened(&self, message: &outbox::Model) -> Result<outbox::Model, String> {
+        if !message.body_text.starts_with(SEALED) && !message.body_html.starts_with(SEALED) {
+            return Ok(message.clone());
+        }
+        let key = self
+            .master
+            .key()
+            .map_err(|e| format!("the master key file: {e}"))?;
+        let open = |stored: &str| {
+            open_body(key, &message.to_address, stored).ok_or_else(|| {
+                "a sealed body does not open with this server's master key".to_string()
+            })
+        };
+        Ok(outbox::Model {
+            body_text: open(&message.body_text)?,
+            body_html: open(&message.body_html)?,
+            ..message.clone()
+        })
     }
 
     fn build(

@@ -343,3 +343,132 @@ async fn backup_while_serving_and_restore_from_the_copy() {
     server.wait().unwrap();
     let _ = std::fs::remove_file(&copy);
 }
+
+/// `yishi keys rotate`: a new key on top of the file; every sealed bid and queued one-time link
+/// is sealed again under it, so that the older key guards nothing stored any more.
+#[tokio::test]
+async fn keys_rotate_seals_bids_and_queued_links_again_under_the_new_key() {
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    use yishi::sealing::SealingKey;
+    let url = fresh_database_url().await;
+    let key_file = std::env::temp_dir()
+        .join("yishi-tests")
+        .join(format!("rotate-{}.key", uuid::Uuid::new_v4().simple()));
+    let demo = yishi(&url)
+        .arg("demo")
+        .env("YISHI_SEALING_KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let first = SealingKey::load_or_create(&key_file).unwrap();
+    let settings = yishi::config::Settings {
+        database_url: yishi::config::Secret::new(url.clone()),
+        ..Default::default()
+    };
+    let db = yishi::db::Db::connect(&settings).await.unwrap();
+    // A reset link waiting to be sent, sealed as the server seals it.
+    let link = "https://example.org/#/reset?token=abc123";
+    let queued = yishi::entities::outbox::ActiveModel {
+        id: Set(uuid::Uuid::new_v4()),
+        to_address: Set("waiting@example.org".into()),
+        subject: Set("reset".into()),
+        body_text: Set(yishi::notifications::outbox::seal_body(
+            &first,
+            "waiting@example.org",
+            link,
+        )),
+        body_html: Set(yishi::notifications::outbox::seal_body(
+            &first,
+            "waiting@example.org",
+            link,
+        )),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(chrono::Utc::now() + chrono::Duration::days(1)),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(chrono::Utc::now()),
+        sent_at: Set(None),
+        ics: Set(None),
+        user_id: Set(None),
+        category: Set(Some("security".into())),
+        merge_key: Set(None),
+    }
+    .insert(&db.conn)
+    .await
+    .unwrap();
+    let bids_before = yishi::entities::bid::Entity::find()
+        .all(&db.conn)
+        .await
+        .unwrap();
+    assert!(!bids_before.is_empty(), "the demo has a sealed bid");
+
+    let out = yishi(&url)
+        .args(["keys", "rotate"])
+        .env("YISHI_SEALING_KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!("{} bids, 1 queued messages", bids_before.len())),
+        "{said}"
+    );
+    let ring = SealingKey::load_or_create(&key_file).unwrap();
+    assert_eq!(ring.len(), 2);
+    // Only the new key is needed now: a ring of the first line alone opens everything, the
+    // old key alone opens nothing.
+    let lines = std::fs::read_to_string(&key_file).unwrap();
+    let newest: [u8; 32] = hex::decode(lines.lines().next().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let newest = SealingKey::from_bytes(newest);
+    for (before, after) in bids_before.iter().zip(
+        yishi::entities::bid::Entity::find()
+            .all(&db.conn)
+            .await
+            .unwrap(),
+    ) {
+        assert_eq!(before.id, after.id);
+        assert_eq!(
+            newest.open(after.tender_id, after.organisation_id, &after.sealed),
+            first.open(before.tender_id, before.organisation_id, &before.sealed)
+        );
+        assert!(
+            first
+                .open(after.tender_id, after.organisation_id, &after.sealed)
+                .is_none()
+        );
+    }
+    let resealed = yishi::entities::outbox::Entity::find_by_id(queued.id)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        yishi::notifications::outbox::open_body(
+            &newest,
+            "waiting@example.org",
+            &resealed.body_text
+        )
+        .as_deref(),
+        Some(link)
+    );
+    assert!(
+        yishi::notifications::outbox::open_body(&first, "waiting@example.org", &resealed.body_html)
+            .is_none()
+    );
+    // A second rotation finds the same number again (all under the newest key in turn).
+    let again = yishi::rotation::rotate(&db.conn, &key_file).await.unwrap();
+    assert_eq!(again.bids, bids_before.len());
+    std::fs::remove_file(&key_file).unwrap();
+}

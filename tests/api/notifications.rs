@@ -21,6 +21,8 @@ fn state_of(app: &TestApp) -> yishi::state::AppState {
         app.db.clone(),
         Arc::new(yishi::config::Settings {
             public_url: app.base.clone(),
+            // The server's own master key: what this state seals, the server's worker opens.
+            sealing_key_file: crate::support::shared_sealing_key(),
             ..yishi::config::Settings::default()
         }),
     )
@@ -390,7 +392,25 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
     let flipped = String::from_utf8(flipped).unwrap();
     let someone_else = format!("{}{}", other_id.simple(), &token_in_link[32..]);
     let security = token_in_link.replace(".resolutions.", ".security.");
-    for forged in [flipped, someone_else, security, "nonsense".to_string()] {
+    // Signed with a key kept outside the database (issue 32): a database reader finds no key
+    // to forge one with, and the key a copy of the database could hold is refused.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert_eq!(
+        yishi::entities::app_key::Entity::find()
+            .count(&app.db.conn)
+            .await
+            .unwrap(),
+        0
+    );
+    let database_key =
+        yishi::notifications::keys::sign(b"any key in the database", id, "resolutions");
+    for forged in [
+        flipped,
+        someone_else,
+        security,
+        database_key,
+        "nonsense".to_string(),
+    ] {
         app.post(&format!("/unsubscribe?token={forged}"), None, json!({}))
             .await
             .problem(422, "invalid_unsubscribe_link");

@@ -26,8 +26,8 @@ async fn wait_for_outbox(
     }
 }
 
-#[tokio::test]
-async fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_returns() {
+/// A server whose mail server is down (until the test resumes it).
+async fn app_with_smtp_down() -> (Arc<SmtpServer>, TestApp) {
     let smtp = Arc::new(SmtpServer::start().await);
     smtp.stop();
     let app = spawn_app_on(
@@ -38,6 +38,12 @@ async fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_returns() {
         smtp.clone(),
     )
     .await;
+    (smtp, app)
+}
+
+#[tokio::test]
+async fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_returns() {
+    let (smtp, app) = app_with_smtp_down().await;
     app.register("patient@example.org", "耐心").await;
     // The request succeeded; the message is kept and retried.
     let rows = wait_for_outbox(&app, "a failed attempt", |rows| {
@@ -150,4 +156,58 @@ async fn two_servers_on_one_database_deliver_each_message_once() {
         .await
         .unwrap();
     assert_eq!(sent.len(), 20);
+}
+
+/// Issue 32: a database copy holds no usable one-time link. Queued, the message's bodies are
+/// sealed under the master key outside the database; once sent, they are gone.
+#[tokio::test]
+async fn one_time_links_are_sealed_while_queued_and_removed_once_sent() {
+    let (smtp, app) = app_with_smtp_down().await;
+    app.register("sealed@example.org", "封存").await;
+    let queued = wait_for_outbox(&app, "a queued verification", |rows| rows.len() == 1).await;
+    assert!(
+        queued[0].body_text.starts_with("sealed:"),
+        "{:?}",
+        queued[0]
+    );
+    assert!(queued[0].body_html.starts_with("sealed:"));
+    assert!(!format!("{queued:?}").contains("token="));
+    smtp.resume().await;
+    let token = app.emailed_token("sealed@example.org", "verify", 1).await;
+    let rows = wait_for_outbox(&app, "sent", |rows| rows.iter().all(|r| r.status == "sent")).await;
+    let everything = format!("{rows:?}");
+    assert!(!everything.contains(&token) && !everything.contains("sealed:"));
+    assert!(rows[0].body_text.starts_with("(removed after delivery"));
+    // The mail itself carries the link, and it works.
+    app.post(
+        "/accounts/verification",
+        None,
+        serde_json::json!({ "token": token }),
+    )
+    .await
+    .ok(204);
+    // A password reset likewise; a mail that is not a one-time link is kept as written.
+    app.post(
+        "/accounts/password-reset",
+        None,
+        serde_json::json!({ "email": "sealed@example.org" }),
+    )
+    .await
+    .ok(202);
+    let reset = app.emailed_token("sealed@example.org", "reset", 2).await;
+    let rows = wait_for_outbox(&app, "both sent", |rows| {
+        rows.len() == 2 && rows.iter().all(|r| r.status == "sent")
+    })
+    .await;
+    assert!(!format!("{rows:?}").contains(&reset));
+    app.register("sealed@example.org", "再次").await;
+    let rows = wait_for_outbox(&app, "the notice sent", |rows| {
+        rows.len() == 3 && rows.iter().all(|r| r.status == "sent")
+    })
+    .await;
+    let notice = rows
+        .iter()
+        .find(|r| !r.body_text.starts_with("(removed"))
+        .expect("the already-registered notice is kept");
+    assert!(notice.body_text.contains("/#/signin"));
 }

@@ -129,7 +129,7 @@ pub fn document_key(state: &AppState) -> Result<DocumentKey> {
         state
             .sealing
             .key()?
-            .derive("yishi register document hash v1"),
+            .derive_original("yishi register document hash v1"),
     ))
 }
 
