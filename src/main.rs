@@ -81,8 +81,14 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute every hash chain; exits non-zero when a link is broken.
-    Verify,
+    /// Recompute every hash chain; exits non-zero when a link is broken, or when the record
+    /// no longer holds what a head published earlier was taken over.
+    Verify {
+        /// A head published earlier (`yishi-audit-head/1 …`, from the board or the officers'
+        /// mail): the record must still hold the entries it was taken over.
+        #[arg(long)]
+        against: Option<String>,
+    },
 }
 
 fn init_tracing(settings: &Settings) {
@@ -209,21 +215,20 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { against },
         } => {
+            let earlier = match against.as_deref() {
+                Some(text) => Some(yishi::audit::heads::Head::parse(text).ok_or_else(|| {
+                    "--against takes a head as published: yishi-audit-head/1 <day> <positions> <digest>".to_string()
+                })?),
+                None => None,
+            };
             let db = connect(&settings).await?;
             let v = yishi::audit::service::verify(&db.conn)
                 .await
                 .map_err(|e| e.to_string())?;
-            match v.first_broken() {
-                None => {
-                    println!(
-                        "record intact: {} entries in {} chains",
-                        v.entries_checked, v.chains
-                    );
-                    Ok(())
-                }
-                Some(b) => Err(format!(
+            if let Some(b) = v.first_broken() {
+                return Err(format!(
                     "record BROKEN: chain {} at entry {} ({}): {}",
                     b.shard,
                     b.seq,
@@ -231,8 +236,30 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         .map(|i| i.to_string())
                         .unwrap_or_else(|| "missing".into()),
                     b.reason
-                )),
+                ));
             }
+            println!(
+                "record intact: {} entries in {} chains",
+                v.entries_checked, v.chains
+            );
+            if let Some(earlier) = earlier {
+                let holds = yishi::audit::heads::matches(&db.conn, &earlier)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !holds {
+                    return Err(format!(
+                        "record REWRITTEN: it no longer holds the {} entries the head of {} was published over",
+                        earlier.entries(),
+                        earlier.day
+                    ));
+                }
+                println!(
+                    "and it holds the {} entries the head of {} was published over",
+                    earlier.entries(),
+                    earlier.day
+                );
+            }
+            Ok(())
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Periodic jobs: expiring proposals whose co-signing period ended, reminding invited people of
 //! tomorrow's sessions, opening and closing scheduled polls, starting resolutions, opening
-//! bids, sending digests, and forgetting long-expired one-time tokens. Every job is a
+//! bids, sending digests, publishing the record's daily head, and forgetting long-expired one-time tokens. Every job is a
 //! conditional transition, so running it in several processes at once does no harm.
 
 use std::sync::Arc;
@@ -41,6 +41,11 @@ pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(digests = n, "daily digests queued"),
             Err(e) => tracing::warn!(error = %e, "digest pass failed; will retry"),
+        }
+        match crate::notifications::heads::publish_due(&state).await {
+            Ok(0) => {}
+            Ok(_) => tracing::info!("today's head of the tamper-evident record published"),
+            Err(e) => tracing::warn!(error = %e, "record head publication failed; will retry"),
         }
         match crate::accounts::service::purge_expired_tokens(&state).await {
             Ok(0) => {}

@@ -11,6 +11,7 @@ import * as resolutions from './js/resolutions.js';
 import * as notifications from './js/notifications.js';
 import * as procurement from './js/procurement.js';
 import * as register from './js/register.js';
+import * as audit from './js/audit.js';
 
 const routes = {
   '': accounts.home,
@@ -30,6 +31,7 @@ const routes = {
   resolutions: resolutions.list,
   dashboard: resolutions.dashboard,
   board: resolutions.board,
+  audit: audit.heads,
   notifications: notifications.feed,
   unsubscribe: notifications.unsubscribe,
   outbox: notifications.outbox,

@@ -18,6 +18,7 @@ mod m20261207_000012_register;
 mod m20261207_000013_register_requests;
 mod m20261207_000014_assisted_acts;
 mod m20261207_000015_secrets_out_of_database;
+mod m20261207_000016_audit_publications;
 mod util;
 
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_register_requests::Migration),
             Box::new(m20261207_000014_assisted_acts::Migration),
             Box::new(m20261207_000015_secrets_out_of_database::Migration),
+            Box::new(m20261207_000016_audit_publications::Migration),
         ]
     }
 }

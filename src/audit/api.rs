@@ -39,6 +39,31 @@ impl AuditApi {
         }))
     }
 
+    /// The heads of the record published each day, newest first: public, so that anyone can
+    /// keep a copy to check the record against later.
+    #[oai(path = "/audit/heads", method = "get", operation_id = "listAuditHeads")]
+    async fn heads(
+        &self,
+        #[oai(
+            default = "default_head_limit",
+            validator(minimum(value = "1"), maximum(value = "366"))
+        )]
+        limit: Query<u64>,
+    ) -> ApiResult<Json<Vec<PublishedHeadView>>> {
+        let published = super::heads::published(&self.state.db.conn, limit.0).await?;
+        Ok(Json(
+            published
+                .into_iter()
+                .map(|p| PublishedHeadView {
+                    day: p.day,
+                    head: p.head,
+                    entries: p.entries,
+                    published_at: p.published_at,
+                })
+                .collect(),
+        ))
+    }
+
     /// Entries of the record about one object, newest first, for those who may see the object.
     #[oai(
         path = "/audit/entries",
@@ -92,6 +117,10 @@ impl AuditApi {
                 .collect(),
         ))
     }
+}
+
+fn default_head_limit() -> u64 {
+    30
 }
 
 fn default_limit() -> u64 {

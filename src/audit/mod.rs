@@ -6,6 +6,7 @@
 //! stays in one ordered chain.
 
 pub mod api;
+pub mod heads;
 pub mod model;
 pub mod service;
 

@@ -39,3 +39,17 @@ pub struct AuditEntryView {
     pub summary: serde_json::Value,
     pub hash: String,
 }
+
+/// The head of the record as published on one day: copy it anywhere outside the platform, and
+/// `yishi audit verify --against "<head>"` later tells whether the record before it was
+/// rewritten.
+#[derive(Object, Debug)]
+pub struct PublishedHeadView {
+    /// The local day (`YYYY-MM-DD`) it was published for.
+    pub day: String,
+    /// `yishi-audit-head/1 <day> <position of each chain> <digest>`.
+    pub head: String,
+    /// How many entries the record held then.
+    pub entries: i64,
+    pub published_at: DateTime<Utc>,
+}

@@ -5,6 +5,7 @@ pub mod assisted_act;
 pub mod assisted_ballot;
 pub mod audit_entry;
 pub mod audit_head;
+pub mod audit_publication;
 pub mod auth_session;
 pub mod ballot;
 pub mod ballot_request;

@@ -88,6 +88,7 @@ impl Mode {
 /// Every kind of notification the platform sends.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
+    AuditHead,
     VerifyEmail,
     AlreadyRegistered,
     PasswordReset,
@@ -124,7 +125,14 @@ pub struct Entry {
     pub mergeable: bool,
 }
 
-pub const CATALOGUE: [Entry; 23] = [
+pub const CATALOGUE: [Entry; 24] = [
+    Entry {
+        kind: Kind::AuditHead,
+        key: "audit_head",
+        category: Category::Security,
+        audience: "government officers: the day's head of the tamper-evident record, to keep",
+        mergeable: false,
+    },
     Entry {
         kind: Kind::VerifyEmail,
         key: "verify_email",

@@ -8,6 +8,7 @@ pub mod api;
 pub mod catalogue;
 pub mod digest;
 pub mod feed;
+pub mod heads;
 pub mod keys;
 pub mod model;
 pub mod notify;

@@ -42,6 +42,14 @@ pub fn sample(state: &AppState, kind: Kind, language: &str) -> Mail {
     let session_mail =
         |what| crate::sessions::service::session_mail(state, &s, language, name, what);
     match kind {
+        Kind::AuditHead => templates::audit_head(
+            language,
+            name,
+            "2026-12-20",
+            1234,
+            "yishi-audit-head/1 2026-12-20 …",
+            &url,
+        ),
         Kind::VerifyEmail => templates::verify_email(language, name, &url),
         Kind::AlreadyRegistered => templates::already_registered(language, name, &url),
         Kind::PasswordReset => templates::password_reset(language, name, &url),

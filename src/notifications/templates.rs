@@ -742,3 +742,39 @@ pub fn session_minutes(language: &str, title: &str, document: &str, url: &str) -
         link: Some(url.to_string()),
     }
 }
+
+/// To the officers: today's head of the tamper-evident record, to keep outside the platform.
+pub fn audit_head(
+    language: &str,
+    name: &str,
+    day: &str,
+    entries: i64,
+    head: &str,
+    url: &str,
+) -> Mail {
+    if zh(language) {
+        render(
+            format!("操作记录指纹 {day} · 议事厅"),
+            format!("{name}，您好："),
+            vec![
+                format!(
+                    "这是 {day} 平台操作记录（共 {entries} 条）的指纹。请保存本邮件：日后用 yishi audit verify --against 核对，若有人改写了此前的记录，核对就会失败。"
+                ),
+                head.to_string(),
+            ],
+            Some(("公开公示栏".into(), url.into())),
+        )
+    } else {
+        render(
+            format!("Record fingerprint {day} · Yishi"),
+            format!("Hello {name},"),
+            vec![
+                format!(
+                    "This is the fingerprint of the platform's record of changes on {day} ({entries} entries). Keep this message: checked later with yishi audit verify --against, it fails if anyone rewrote the record before it."
+                ),
+                head.to_string(),
+            ],
+            Some(("Public board".into(), url.into())),
+        )
+    }
+}

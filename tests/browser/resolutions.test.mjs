@@ -133,3 +133,27 @@ test('from a passed vote to a completed, rated resolution shown on the dashboard
   assert.deepEqual(errors, []);
   for (const c of [committee, firm, resident, reader]) await c.context.close();
 });
+
+test('a visitor finds the record fingerprint from the board and can copy it', async () => {
+  const context = await browser.newContext({ locale: 'zh-CN' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.base}/#/board`);
+  await page.getByRole('link', { name: '操作记录指纹（每日公布）' }).click();
+  await page.getByRole('heading', { name: '操作记录指纹', level: 1 }).waitFor();
+  // The scheduler publishes the day's head at its first pass.
+  const deadline = Date.now() + 30000;
+  while (await page.locator('code.fingerprint').count() === 0) {
+    if (Date.now() > deadline) throw new Error('no fingerprint shown');
+    await page.reload();
+    await page.getByRole('heading', { name: '操作记录指纹', level: 1 }).waitFor();
+  }
+  const head = await page.locator('code.fingerprint').first().textContent();
+  assert.match(head, /^yishi-audit-head\/1 \d{4}-\d{2}-\d{2} [\d.]+ [0-9a-f]{64}$/);
+  const published = await (await fetch(`${server.base}/api/v1/audit/heads`)).json();
+  assert.equal(published[0].head, head);
+  await page.getByText(`共 ${published[0].entries} 条记录`).waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -63,6 +63,7 @@ export async function board(main) {
     sections.push(el('h2', { text: c.name }),
       items.length ? el('ul', { class: 'cards board' }, ...items.map(summaryCard)) : el('p', { class: 'hint', text: t('resolution.boardEmpty') }));
   }
+  sections.push(el('p', {}, el('a', { href: '#/audit', text: t('resolution.boardAudit') })));
   page(main, 'resolution.board', ...sections);
 }
 
