@@ -22,10 +22,7 @@ async fn votes<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<Vec<Minut
     Ok(polls
         .into_iter()
         .map(|p| {
-            let result: Option<Outcome> = p
-                .result
-                .as_deref()
-                .and_then(|r| serde_json::from_str(r).ok());
+            let result: Option<Outcome> = crate::voting::disclosure::published_result(&p);
             let options: Vec<PollOption> = serde_json::from_str(&p.options).unwrap_or_default();
             let counts = result
                 .as_ref()

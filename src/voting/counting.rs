@@ -265,6 +265,11 @@ pub struct Outcome {
     pub rounds: Vec<Round>,
     pub winners: Vec<String>,
     pub passed: bool,
+    /// Areas in this answer are rounded to this many hundredths of a square metre (a secret
+    /// vote counted by area publishes no finer figures; the decision used the exact ones).
+    /// Absent: exact.
+    #[serde(default)]
+    pub area_precision_centi: Option<u64>,
 }
 
 fn check(measure: Measure, f: Fraction, count: Weight, base: Weight) -> Check {
@@ -439,6 +444,7 @@ pub fn count(
         rounds,
         winners,
         passed,
+        area_precision_centi: None,
     }
 }
 

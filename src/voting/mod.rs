@@ -5,6 +5,7 @@
 pub mod api;
 pub mod counting;
 pub mod demo;
+pub mod disclosure;
 pub mod error;
 pub mod live;
 pub mod model;

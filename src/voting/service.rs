@@ -50,6 +50,29 @@ fn options_of(p: &poll::Model) -> Vec<PollOption> {
     serde_json::from_str(&p.options).unwrap_or_default()
 }
 
+/// The fewest voting entities a secret poll counted by floor area may have: each option's
+/// published area, however rounded, must be reachable by many sets of owners (issue 32; see
+/// docs/security.md, "Secret ballots counted by area").
+pub const MIN_SECRET_AREA_ELECTORATE: u64 = 20;
+
+/// Whether a poll's figures include floor area.
+fn counts_area(rule: &Rule) -> bool {
+    rule.measure != Measure::Headcount || rule.quorum_area.is_some()
+}
+
+/// Refuses a secret poll counted by area whose electorate is too small to hide a choice.
+fn check_secret_electorate(p: &poll::Model, rule: &Rule, headcount: u64) -> Result<()> {
+    if p.secret && counts_area(rule) && headcount < MIN_SECRET_AREA_ELECTORATE {
+        return Err(E::Conflict(
+            "secret_electorate_too_small",
+            format!(
+                "A secret vote counted by floor area needs at least {MIN_SECRET_AREA_ELECTORATE} owners in its electorate (this one has {headcount}): with fewer, the published areas would show how each owner voted. Hold an open vote, or count by headcount."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn rule_of(p: &poll::Model) -> Rule {
     serde_json::from_str(&p.rule).unwrap_or_else(|_| Preset::SimpleMajority.rule())
 }
@@ -244,7 +267,7 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
         (None, None) => Preset::SimpleMajority.rule(),
     };
     check_rule(&rule)?;
-    let by_area = rule.measure != Measure::Headcount || rule.quorum_area.is_some();
+    let by_area = counts_area(&rule);
     if by_area && req.electorate != ElectorateKind::Owners {
         return Err(E::Invalid(
             "invalid_rule",
@@ -410,6 +433,11 @@ pub async fn create(state: &AppState, actor: &Actor, req: CreatePollRequest) -> 
     }
     .insert(&*txn)
     .await?;
+    if p.secret && by_area {
+        // Refused now rather than at opening, when the committee has already announced it.
+        let (_, entities) = build_electorate(&*txn, &p).await?;
+        check_secret_electorate(&p, &rule, entities.len() as u64)?;
+    }
     audit::record(&*txn, Change {
         actor: Some(actor.id()),
         action: "poll.created",
@@ -550,10 +578,8 @@ pub async fn view<C: ConnectionTrait>(
     } else {
         None
     };
-    let result = p
-        .result
-        .as_deref()
-        .and_then(|r| serde_json::from_str::<Outcome>(r).ok());
+    let result = super::disclosure::published_result(&p);
+    let participation = participation.map(|w| super::disclosure::published_weight(&p, w));
     let mut mine = Vec::new();
     if let Some(a) = actor
         && opened
@@ -928,6 +954,7 @@ async fn open_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll:
             "Nobody is in this poll's electorate yet.".into(),
         ));
     }
+    check_secret_electorate(&p, &rule_of(&p), weight.headcount)?;
     poll::Entity::update_many()
         .col_expr(
             poll::Column::ElectorateHeadcount,
@@ -1054,7 +1081,7 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
         action: "poll.closed",
         object_type: "poll",
         object_id: p.id.to_string(),
-        summary: json!({ "result_sha256": hex::encode(Sha256::digest(result.as_bytes())), "passed": outcome.passed, "participants": outcome.participants, "electorate": outcome.electorate, "winners": outcome.winners }),
+        summary: json!({ "result_sha256": hex::encode(Sha256::digest(result.as_bytes())), "passed": outcome.passed, "participants": super::disclosure::published_weight(&p, outcome.participants), "electorate": outcome.electorate, "winners": outcome.winners }),
     })
     .await?;
     let p = load(&*txn, id).await?;
@@ -1063,7 +1090,7 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
         &p,
         "poll.closed",
         by,
-        json!({ "poll_id": p.id, "question": p.question, "result": outcome }),
+        json!({ "poll_id": p.id, "question": p.question, "result": super::disclosure::published(&p, &outcome) }),
     )
     .await?;
     txn.commit().await?;
@@ -1210,11 +1237,7 @@ pub async fn mail_due_results(state: &AppState) -> Result<usize> {
         if claimed.rows_affected != 1 {
             continue;
         }
-        if let Some(outcome) = p
-            .result
-            .as_deref()
-            .and_then(|r| serde_json::from_str::<Outcome>(r).ok())
-        {
+        if let Some(outcome) = super::disclosure::published_result(&p) {
             mail_result(state, &*txn, &p, &outcome).await?;
         }
         txn.commit().await?;
@@ -2635,6 +2658,13 @@ pub async fn electors(state: &AppState, actor: &Actor, poll_id: Uuid) -> Result<
     if !may_confirm(db, actor, &p).await? && !runs(db, actor, &p).await? {
         return Err(E::Forbidden(
             "The electorate list is for grid workers and the committee.".into(),
+        ));
+    }
+    if p.secret && status_of(&p) != PollStatus::Open {
+        // Who voted, beside the published totals, is what would link a voter to a choice.
+        return Err(E::Conflict(
+            "secret_poll_closed",
+            "A secret vote's list of who voted is kept only while it is open, for recording paper ballots.".into(),
         ));
     }
     Ok(poll_voter::Entity::find()

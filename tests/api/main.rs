@@ -16,6 +16,7 @@ mod proposals;
 mod register;
 mod register_data;
 mod resolutions;
+mod secret_area;
 mod serving;
 mod sessions;
 mod smtp;

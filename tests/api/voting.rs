@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::support::{TestApp, World, id, resident_id, spawn_app};
 
 /// A community poll of `electorate`, created by the committee; returns its id.
-async fn poll(app: &TestApp, w: &World, body: Value) -> String {
+pub(crate) async fn poll(app: &TestApp, w: &World, body: Value) -> String {
     let mut b = json!({ "community_id": w.community_a, "question": "是否同意在东门加装路灯？" });
     b.as_object_mut()
         .unwrap()
@@ -14,21 +14,21 @@ async fn poll(app: &TestApp, w: &World, body: Value) -> String {
     id(app.post("/polls", Some(&w.committee_a), b).await.ok(201))
 }
 
-async fn open(app: &TestApp, token: &str, poll: &str) -> Value {
+pub(crate) async fn open(app: &TestApp, token: &str, poll: &str) -> Value {
     app.post(&format!("/polls/{poll}/open"), Some(token), json!({}))
         .await
         .ok(200)
         .clone()
 }
 
-async fn close(app: &TestApp, token: &str, poll: &str) -> Value {
+pub(crate) async fn close(app: &TestApp, token: &str, poll: &str) -> Value {
     app.post(&format!("/polls/{poll}/close"), Some(token), json!({}))
         .await
         .ok(200)
         .clone()
 }
 
-async fn vote(app: &TestApp, token: &str, poll: &str, choices: Value) -> Value {
+pub(crate) async fn vote(app: &TestApp, token: &str, poll: &str, choices: Value) -> Value {
     app.post(
         &format!("/polls/{poll}/ballots"),
         Some(token),
@@ -39,7 +39,7 @@ async fn vote(app: &TestApp, token: &str, poll: &str, choices: Value) -> Value {
     .clone()
 }
 
-fn option<'a>(result: &'a Value, option_id: &str) -> &'a Value {
+pub(crate) fn option<'a>(result: &'a Value, option_id: &str) -> &'a Value {
     result["options"]
         .as_array()
         .unwrap()
@@ -216,7 +216,11 @@ async fn a_yes_no_poll_from_draft_to_published_result() {
 /// Units with their owners on the register (one person per distinct name here, with an
 /// identity document; the developer's units to the developer); each owner joins through one of
 /// their units and the committee verifies them against the register. Returns their tokens.
-async fn owners(app: &TestApp, w: &World, units: &[(&str, i64, &str, bool)]) -> Vec<String> {
+pub(crate) async fn owners(
+    app: &TestApp,
+    w: &World,
+    units: &[(&str, i64, &str, bool)],
+) -> Vec<String> {
     let community = &w.community_a;
     let mut owner_of: std::collections::HashMap<&str, (String, String)> = Default::default();
     let mut developer: Option<String> = None;
@@ -250,7 +254,9 @@ async fn owners(app: &TestApp, w: &World, units: &[(&str, i64, &str, bool)]) -> 
         } else if let Some((owner_id, _)) = owner_of.get(owner) {
             owner_id.clone()
         } else {
-            let document = resident_id(owner_of.len() as u32 + 700);
+            // Distinct across calls (and tests, which share this counter).
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(700);
+            let document = resident_id(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
             let person = id(app
                 .post(
                     &format!("/communities/{community}/register/persons"),

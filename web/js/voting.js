@@ -88,6 +88,7 @@ export function resultView(poll) {
     const q = poll.rule.quorum_headcount ?? poll.rule.quorum_area;
     parts.push(barChart(`${t('poll.chart.quorum')} ${r.quorum.met ? '✓' : '✗'}`, rows, q.num / q.den));
   }
+  if (r.area_precision_centi) parts.push(el('p', { class: 'hint', text: t('poll.areaRounded', { step: area(r.area_precision_centi) }) }));
   if (r.winners.length && poll.kind !== 'yes_no') parts.push(el('p', { text: t('poll.winners', { names: r.winners.map((w) => optionLabel(poll, w)).join('，') }) }));
   return el('section', { class: 'result', 'aria-label': t('poll.result') }, el('h2', { text: t('poll.result') }), ...parts);
 }

@@ -1,0 +1,120 @@
+//! Issue 32: a secret vote counted by floor area publishes nothing that links an owner to a
+//! choice through the register's areas.
+
+use serde_json::json;
+
+use crate::support::spawn_app;
+use crate::voting::{close, open, option, owners, poll, vote};
+
+#[tokio::test]
+async fn a_secret_vote_by_area_needs_a_large_electorate_and_publishes_rounded_areas() {
+    let app = spawn_app().await;
+    let w = app.world().await;
+    // Four owners: too few to hide a choice behind the areas.
+    let few = owners(
+        &app,
+        &w,
+        &[
+            ("901", 8_937, "甲", false),
+            ("902", 9_121, "乙", false),
+            ("903", 10_403, "丙", false),
+            ("904", 7_777, "丁", false),
+        ],
+    )
+    .await;
+    assert_eq!(few.len(), 4);
+    let refused = app
+        .post(
+            "/polls",
+            Some(&w.committee_a),
+            json!({ "community_id": w.community_a, "question": "是否同意更换电梯？",
+                    "kind": "yes_no", "electorate": "owners", "preset": "owners_ordinary",
+                    "secret": true }),
+        )
+        .await;
+    refused.problem(409, "secret_electorate_too_small");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("20"),
+        "{}",
+        refused.body
+    );
+    // Counted by headcount, or open, it may be held.
+    poll(
+        &app,
+        &w,
+        json!({ "kind": "yes_no", "electorate": "owners", "secret": true }),
+    )
+    .await;
+    poll(
+        &app,
+        &w,
+        json!({ "kind": "yes_no", "electorate": "owners", "preset": "owners_ordinary" }),
+    )
+    .await;
+
+    // Twenty more owners, every area distinct to the hundredth of a square metre.
+    let names: Vec<String> = (0..20).map(|i| format!("业主{i:02}")).collect();
+    let units: Vec<(String, i64)> = (0..20)
+        .map(|i| (format!("8{i:02}"), 6_000 + i * 1_337 + 11))
+        .collect();
+    let rows: Vec<(&str, i64, &str, bool)> = units
+        .iter()
+        .zip(&names)
+        .map(|((n, a), o)| (n.as_str(), *a, o.as_str(), false))
+        .collect();
+    let tokens = owners(&app, &w, &rows).await;
+    let p = poll(
+        &app,
+        &w,
+        json!({ "kind": "yes_no", "electorate": "owners", "preset": "owners_ordinary", "secret": true }),
+    )
+    .await;
+    let opened = open(&app, &w.committee_a, &p).await;
+    let electorate_area = opened["electorate_size"]["area_centi"].as_u64().unwrap();
+    // The world's two units without a registered owner count as entities too.
+    assert_eq!(opened["electorate_size"]["headcount"], 26);
+    // While it is open, the grid worker's list serves paper ballots.
+    app.get(&format!("/polls/{p}/electors"), Some(&w.committee_a))
+        .await
+        .ok(200);
+    let mut exact_yes = 0u64;
+    for (i, t) in tokens.iter().enumerate().take(17) {
+        let yes = i % 4 != 3;
+        vote(&app, t, &p, json!([if yes { "yes" } else { "no" }])).await;
+        if yes {
+            exact_yes += rows[i].1 as u64;
+        }
+    }
+    let r = close(&app, &w.committee_a, &p).await["result"].clone();
+    let step = r["area_precision_centi"]
+        .as_u64()
+        .expect("a secret vote by area says its rounding");
+    assert_eq!(step, (electorate_area / 100).max(100));
+    let yes = option(&r, "yes");
+    let shown = yes["area_centi"].as_u64().unwrap();
+    assert_eq!(shown % step, 0, "{r}");
+    assert_ne!(shown, exact_yes, "the exact sum is not published");
+    assert!(shown.abs_diff(exact_yes) <= step / 2);
+    for figure in [
+        &r["participants"]["area_centi"],
+        &r["cast"]["area_centi"],
+        &option(&r, "no")["area_centi"],
+    ] {
+        assert_eq!(figure.as_u64().unwrap() % step, 0, "{r}");
+    }
+    // The decision was taken on the exact figures: 13 yes of 17, and their area is over half.
+    assert_eq!(yes["headcount"], 13);
+    let exact_all: u64 = rows[..17].iter().map(|r| r.1 as u64).sum();
+    assert_eq!(yes["threshold"]["by_area"], exact_yes * 2 > exact_all);
+    assert_ne!(r["participants"]["area_centi"], exact_all);
+    // The same figures everywhere: the poll as anyone reads it.
+    let read = app.get(&format!("/polls/{p}"), Some(&tokens[0])).await;
+    assert_eq!(read.ok(200)["result"], r);
+    // Once closed, who voted is no longer listed.
+    app.get(&format!("/polls/{p}/electors"), Some(&w.committee_a))
+        .await
+        .problem(409, "secret_poll_closed");
+}
