@@ -19,6 +19,7 @@ mod m20261207_000013_register_requests;
 mod m20261207_000014_assisted_acts;
 mod m20261207_000015_secrets_out_of_database;
 mod m20261207_000016_audit_publications;
+mod m20261207_000017_secret_area_totals;
 mod util;
 
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_assisted_acts::Migration),
             Box::new(m20261207_000015_secrets_out_of_database::Migration),
             Box::new(m20261207_000016_audit_publications::Migration),
+            Box::new(m20261207_000017_secret_area_totals::Migration),
         ]
     }
 }

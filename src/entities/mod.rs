@@ -34,6 +34,7 @@ pub mod outbox;
 pub mod panel_member;
 pub mod place;
 pub mod poll;
+pub mod poll_choice_total;
 pub mod poll_proxy;
 pub mod poll_voter;
 pub mod poll_voter_person;

@@ -10,4 +10,5 @@ pub mod error;
 pub mod live;
 pub mod model;
 pub mod service;
+pub mod totals;
 pub mod writer;

@@ -472,7 +472,14 @@ async fn participation<C: ConnectionTrait>(db: &C, poll_id: Uuid) -> Result<Weig
     })
 }
 
-async fn counted_ballots<C: ConnectionTrait>(db: &C, poll_id: Uuid) -> Result<Vec<CountedBallot>> {
+async fn counted_ballots<C: ConnectionTrait>(
+    db: &C,
+    p: &poll::Model,
+) -> Result<Vec<CountedBallot>> {
+    if p.secret {
+        return Ok(super::totals::counted(db, p.id, choices_of).await?);
+    }
+    let poll_id = p.id;
     let rows: Vec<(String, i64)> = ballot::Entity::find()
         .select_only()
         .column(ballot::Column::Choice)
@@ -499,7 +506,7 @@ fn electorate_weight(p: &poll::Model) -> Weight {
 
 /// Counts the ballots stored so far under the poll's rule.
 pub async fn tally<C: ConnectionTrait>(db: &C, p: &poll::Model) -> Result<Outcome> {
-    let ballots = counted_ballots(db, p.id).await?;
+    let ballots = counted_ballots(db, p).await?;
     Ok(counting::count(
         PollKind::parse(&p.kind),
         p.max_choices.max(1) as usize,
@@ -1587,12 +1594,24 @@ async fn store_ballot<C: ConnectionTrait>(
         poll_id: Set(p.id),
         voter_id: Set((!p.secret).then_some(voter.id)),
         choice: Set(serde_json::to_string(choices).unwrap_or_default()),
-        area_centi: Set(voter.area_centi),
+        // A secret ballot's area goes only into its choice's sum.
+        area_centi: Set(if p.secret { 0 } else { voter.area_centi }),
         receipt: Set(receipt.clone()),
         updated_at: Set((!p.secret).then_some(now)),
     }
     .insert(txn)
     .await?;
+    if p.secret {
+        super::totals::add(
+            txn,
+            [(
+                p.id,
+                serde_json::to_string(choices).unwrap_or_default(),
+                voter.area_centi,
+            )],
+        )
+        .await?;
+    }
     // The record holds participation; for a secret poll, never the choice. Keyed by the
     // voter, so ballots spread over the record's chains instead of queueing on one.
     let summary = if p.secret {

@@ -231,6 +231,7 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
         }
     }
     let mut ballots = Vec::new();
+    let mut sums = Vec::new();
     let mut requests = Vec::new();
     let mut changes = Vec::new();
     for (i, j) in jobs.iter().enumerate() {
@@ -247,12 +248,20 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
             }
         }
         slots[i] = Slot::Decided(Written::Stored);
+        if j.secret {
+            sums.push((
+                j.poll_id,
+                serde_json::to_string(&j.choices).unwrap_or_default(),
+                j.area_centi,
+            ));
+        }
         ballots.push(ballot::ActiveModel {
             id: Set(Uuid::new_v4()),
             poll_id: Set(j.poll_id),
             voter_id: Set((!j.secret).then_some(j.voter_id)),
             choice: Set(serde_json::to_string(&j.choices).unwrap_or_default()),
-            area_centi: Set(j.area_centi),
+            // A secret ballot's area goes only into its choice's sum (below).
+            area_centi: Set(if j.secret { 0 } else { j.area_centi }),
             receipt: Set(j.receipt.clone()),
             updated_at: Set((!j.secret).then_some(now)),
         });
@@ -287,6 +296,9 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
     }
     if !ballots.is_empty() {
         insert_ballots(&*txn, ballots).await?;
+    }
+    if !sums.is_empty() {
+        super::totals::add(&*txn, sums).await?;
     }
     if !requests.is_empty() {
         insert_requests(&*txn, requests).await?;

@@ -113,6 +113,33 @@ async fn a_secret_vote_by_area_needs_a_large_electorate_and_publishes_rounded_ar
     // The same figures everywhere: the poll as anyone reads it.
     let read = app.get(&format!("/polls/{p}"), Some(&tokens[0])).await;
     assert_eq!(read.ok(200)["result"], r);
+    // With database read access: no ballot row holds an area to join on the voters' areas;
+    // the areas live only in the per-choice sums.
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let poll_id: uuid::Uuid = p.parse().unwrap();
+        let ballots = yishi::entities::ballot::Entity::find()
+            .filter(yishi::entities::ballot::Column::PollId.eq(poll_id))
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        assert_eq!(ballots.len(), 17);
+        assert!(
+            ballots
+                .iter()
+                .all(|b| b.area_centi == 0 && b.voter_id.is_none())
+        );
+        let sums = yishi::entities::poll_choice_total::Entity::find()
+            .filter(yishi::entities::poll_choice_total::Column::PollId.eq(poll_id))
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        assert_eq!(sums.iter().map(|s| s.ballots).sum::<i64>(), 17);
+        assert_eq!(
+            sums.iter().map(|s| s.area_centi as u64).sum::<u64>(),
+            exact_all
+        );
+    }
     // Once closed, who voted is no longer listed.
     app.get(&format!("/polls/{p}/electors"), Some(&w.committee_a))
         .await
