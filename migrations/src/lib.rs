@@ -20,6 +20,7 @@ mod m20261207_000014_assisted_acts;
 mod m20261207_000015_secrets_out_of_database;
 mod m20261207_000016_audit_publications;
 mod m20261207_000017_secret_area_totals;
+mod m20261207_000018_pending_ballots;
 mod util;
 
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_secrets_out_of_database::Migration),
             Box::new(m20261207_000016_audit_publications::Migration),
             Box::new(m20261207_000017_secret_area_totals::Migration),
+            Box::new(m20261207_000018_pending_ballots::Migration),
         ]
     }
 }

@@ -32,6 +32,7 @@ pub mod organisation;
 pub mod organisation_member;
 pub mod outbox;
 pub mod panel_member;
+pub mod pending_ballot;
 pub mod place;
 pub mod poll;
 pub mod poll_choice_total;

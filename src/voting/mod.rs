@@ -8,6 +8,7 @@ pub mod demo;
 pub mod disclosure;
 pub mod error;
 pub mod live;
+pub mod mixing;
 pub mod model;
 pub mod service;
 pub mod totals;

@@ -1075,6 +1075,9 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
         .filter(assisted_ballot::Column::Status.eq("pending"))
         .exec(&*txn)
         .await?;
+    if p.secret {
+        super::mixing::release(&*txn, super::mixing::master(state)?, p.id).await?;
+    }
     let outcome = tally(&*txn, &p).await?;
     let result = serde_json::to_string(&outcome).unwrap_or_default();
     poll::Entity::update_many()
@@ -1381,6 +1384,8 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: Uuid, reason: &str) -> 
         },
     )
     .await?;
+    // A cancelled vote is never counted: its held secret ballots go unopened.
+    super::mixing::discard(&*txn, p.id).await?;
     let p = load(&*txn, id).await?;
     txn.commit().await?;
     view(&state.db.conn, Some(actor), p).await
@@ -1563,6 +1568,7 @@ fn ensure_open(p: &poll::Model) -> Result<()> {
 #[allow(clippy::too_many_arguments)]
 async fn store_ballot<C: ConnectionTrait>(
     txn: &C,
+    key: &crate::sealing::SealingKey,
     p: &poll::Model,
     voter: &poll_voter::Model,
     choices: &[String],
@@ -1589,27 +1595,30 @@ async fn store_ballot<C: ConnectionTrait>(
         return Ok(None);
     }
     let receipt = new_receipt(p.id);
-    ballot::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        poll_id: Set(p.id),
-        voter_id: Set((!p.secret).then_some(voter.id)),
-        choice: Set(serde_json::to_string(choices).unwrap_or_default()),
-        // A secret ballot's area goes only into its choice's sum.
-        area_centi: Set(if p.secret { 0 } else { voter.area_centi }),
-        receipt: Set(receipt.clone()),
-        updated_at: Set((!p.secret).then_some(now)),
-    }
-    .insert(txn)
-    .await?;
     if p.secret {
-        super::totals::add(
+        // Held sealed until the close, which writes every ballot of the poll at once.
+        super::mixing::hold(
             txn,
-            [(
-                p.id,
-                serde_json::to_string(choices).unwrap_or_default(),
-                voter.area_centi,
-            )],
+            key,
+            vec![super::mixing::Hold {
+                poll_id: p.id,
+                choice: serde_json::to_string(choices).unwrap_or_default(),
+                area_centi: voter.area_centi,
+                receipt: receipt.clone(),
+            }],
         )
+        .await?;
+    } else {
+        ballot::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            poll_id: Set(p.id),
+            voter_id: Set(Some(voter.id)),
+            choice: Set(serde_json::to_string(choices).unwrap_or_default()),
+            area_centi: Set(voter.area_centi),
+            receipt: Set(receipt.clone()),
+            updated_at: Set(Some(now)),
+        }
+        .insert(txn)
         .await?;
     }
     // The record holds participation; for a secret poll, never the choice. Keyed by the
@@ -1834,6 +1843,7 @@ async fn cast_by_proxy(
     }
     let Some(receipt) = store_ballot(
         &*txn,
+        super::mixing::master(state)?,
         p,
         &voter,
         &choices,
@@ -2521,6 +2531,7 @@ pub async fn confirm_assisted(
     let choices = a.choice.as_deref().map(choices_of).unwrap_or_default();
     let stored = store_ballot(
         &*txn,
+        super::mixing::master(state)?,
         &p,
         &voter,
         &choices,

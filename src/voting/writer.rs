@@ -231,7 +231,7 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
         }
     }
     let mut ballots = Vec::new();
-    let mut sums = Vec::new();
+    let mut held = Vec::new();
     let mut requests = Vec::new();
     let mut changes = Vec::new();
     for (i, j) in jobs.iter().enumerate() {
@@ -249,22 +249,24 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
         }
         slots[i] = Slot::Decided(Written::Stored);
         if j.secret {
-            sums.push((
-                j.poll_id,
-                serde_json::to_string(&j.choices).unwrap_or_default(),
-                j.area_centi,
-            ));
+            // Held sealed until the close, which writes every ballot of the poll at once.
+            held.push(super::mixing::Hold {
+                poll_id: j.poll_id,
+                choice: serde_json::to_string(&j.choices).unwrap_or_default(),
+                area_centi: j.area_centi,
+                receipt: j.receipt.clone(),
+            });
+        } else {
+            ballots.push(ballot::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                poll_id: Set(j.poll_id),
+                voter_id: Set(Some(j.voter_id)),
+                choice: Set(serde_json::to_string(&j.choices).unwrap_or_default()),
+                area_centi: Set(j.area_centi),
+                receipt: Set(j.receipt.clone()),
+                updated_at: Set(Some(now)),
+            });
         }
-        ballots.push(ballot::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            poll_id: Set(j.poll_id),
-            voter_id: Set((!j.secret).then_some(j.voter_id)),
-            choice: Set(serde_json::to_string(&j.choices).unwrap_or_default()),
-            // A secret ballot's area goes only into its choice's sum (below).
-            area_centi: Set(if j.secret { 0 } else { j.area_centi }),
-            receipt: Set(j.receipt.clone()),
-            updated_at: Set((!j.secret).then_some(now)),
-        });
         if let Some((key_hash, sealed)) = &j.request {
             requests.push(ballot_request::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -288,17 +290,11 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
             summary,
         });
     }
-    // Secret ballots go in a shuffled order, so that not even the order of rows follows the
-    // order in which people voted.
-    if jobs.iter().any(|j| j.secret) {
-        use rand::seq::SliceRandom;
-        ballots.shuffle(&mut rand::thread_rng());
-    }
     if !ballots.is_empty() {
         insert_ballots(&*txn, ballots).await?;
     }
-    if !sums.is_empty() {
-        super::totals::add(&*txn, sums).await?;
+    if !held.is_empty() {
+        super::mixing::hold(&*txn, super::mixing::master(state)?, held).await?;
     }
     if !requests.is_empty() {
         insert_requests(&*txn, requests).await?;

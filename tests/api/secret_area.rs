@@ -1,6 +1,7 @@
 //! Issue 32: a secret vote counted by floor area publishes nothing that links an owner to a
 //! choice through the register's areas.
 
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::support::spawn_app;
@@ -88,6 +89,27 @@ async fn a_secret_vote_by_area_needs_a_large_electorate_and_publishes_rounded_ar
             exact_yes += rows[i].1 as u64;
         }
     }
+    // While it is open, the choices are only sealed copies: no ballot row exists to link.
+    let poll_id: uuid::Uuid = p.parse().unwrap();
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let ballots = yishi::entities::ballot::Entity::find()
+            .filter(yishi::entities::ballot::Column::PollId.eq(poll_id))
+            .count(&app.db.conn)
+            .await
+            .unwrap();
+        assert_eq!(ballots, 0);
+        let held = yishi::entities::pending_ballot::Entity::find()
+            .filter(yishi::entities::pending_ballot::Column::PollId.eq(poll_id))
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 17);
+        assert!(
+            held.iter()
+                .all(|h| !String::from_utf8_lossy(&h.sealed).contains("yes"))
+        );
+    }
     let r = close(&app, &w.committee_a, &p).await["result"].clone();
     let step = r["area_precision_centi"]
         .as_u64()
@@ -117,7 +139,6 @@ async fn a_secret_vote_by_area_needs_a_large_electorate_and_publishes_rounded_ar
     // the areas live only in the per-choice sums.
     {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let poll_id: uuid::Uuid = p.parse().unwrap();
         let ballots = yishi::entities::ballot::Entity::find()
             .filter(yishi::entities::ballot::Column::PollId.eq(poll_id))
             .all(&app.db.conn)
@@ -139,6 +160,50 @@ async fn a_secret_vote_by_area_needs_a_large_electorate_and_publishes_rounded_ar
             sums.iter().map(|s| s.area_centi as u64).sum::<u64>(),
             exact_all
         );
+        let held = yishi::entities::pending_ballot::Entity::find()
+            .filter(yishi::entities::pending_ballot::Column::PollId.eq(poll_id))
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        assert!(held.is_empty(), "the close released every held ballot");
+    }
+    // On PostgreSQL, with database read access: every ballot was written by the close's one
+    // transaction, so no ballot shares a transaction id with a voter's mark or an audit entry.
+    if app.db.conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let count = |sql: &str| {
+            let db = app.db.conn.clone();
+            let sql = sql.replace("$POLL", &poll_id.to_string());
+            async move {
+                let row = db
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Postgres,
+                        sql,
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get_by_index::<i64>(0).unwrap()
+            }
+        };
+        let distinct =
+            count("SELECT COUNT(DISTINCT xmin::text) FROM ballots WHERE poll_id = '$POLL'");
+        assert_eq!(distinct.await, 1);
+        let with_voters = count(
+            "SELECT COUNT(*) FROM ballots b JOIN poll_voters v ON b.xmin::text = v.xmin::text \
+             WHERE b.poll_id = '$POLL' AND v.poll_id = '$POLL' AND v.voted",
+        );
+        assert_eq!(with_voters.await, 0);
+        let with_record = count(
+            "SELECT COUNT(*) FROM ballots b JOIN audit_entries a ON b.xmin::text = a.xmin::text \
+             WHERE b.poll_id = '$POLL' AND a.action = 'ballot.cast'",
+        );
+        assert_eq!(with_record.await, 0);
+        // Nor a voter or a time: a secret ballot has neither.
+        let named = count(
+            "SELECT COUNT(*) FROM ballots WHERE poll_id = '$POLL' \
+             AND (updated_at IS NOT NULL OR voter_id IS NOT NULL)",
+        );
+        assert_eq!(named.await, 0);
     }
     // Once closed, who voted is no longer listed.
     app.get(&format!("/polls/{p}/electors"), Some(&w.committee_a))
