@@ -28,6 +28,29 @@ use crate::state::AppState;
 const VERIFY: &str = "verify_email";
 const RESET: &str = "reset_password";
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Most mails an address is sent in an hour on a visitor's request (a password reset, the
+/// notice that it is already registered): asking again answers the same, but sends nothing, so
+/// no one can flood a mailbox through Yishi (issue 32).
+const MAILS_PER_ADDRESS_PER_HOUR: u32 = 3;
+
+/// Whether another mail may go to `email` for `purpose` now (and counts it if so).
+fn may_mail(state: &AppState, purpose: &str, email: &str) -> bool {
+    let allowed = state
+        .limiter
+        .take(
+            &format!("mail:{purpose}:{email}"),
+            MAILS_PER_ADDRESS_PER_HOUR,
+            Duration::from_secs(3600),
+        )
+        .is_ok();
+    if !allowed {
+        tracing::info!(
+            purpose,
+            "mail to an address withheld: its hourly limit is reached"
+        );
+    }
+    allowed
+}
 
 type Result<T> = std::result::Result<T, AccountsError>;
 
@@ -154,6 +177,9 @@ pub async fn register(
     let password_hash = hash(state, password).await?;
     let txn = state.db.write().await?;
     if let Some(existing) = live_user_by_email(&*txn, &email).await? {
+        if !may_mail(state, "already_registered", &email) {
+            return Ok(());
+        }
         let mail = templates::already_registered(
             &existing.language,
             &existing.display_name,
@@ -724,6 +750,9 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> Result<()>
     let Ok(email) = normalize_email(email) else {
         return Ok(());
     };
+    if !may_mail(state, "password_reset", &email) {
+        return Ok(());
+    }
     let txn = state.db.write().await?;
     if let Some(user) = live_user_by_email(&*txn, &email).await? {
         let token = issue_token(&*txn, user.id, RESET, ChronoDuration::hours(1)).await?;

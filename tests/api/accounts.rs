@@ -978,3 +978,60 @@ async fn remembered_tokens_are_forgotten_at_once_on_sign_out_and_role_changes() 
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Issue 32: no one floods a mailbox through Yishi. Asking for resets (or registering an
+/// address again) answers the same every time, but the address gets at most three such mails
+/// an hour; other addresses are not affected.
+#[tokio::test]
+async fn mails_to_one_address_on_visitors_requests_are_limited() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use yishi::entities::outbox;
+    let app = spawn_app().await;
+    app.verified_user("target@example.org", "Target").await;
+    app.verified_user("other@example.org", "Other").await;
+    let queued = |to: &'static str, subject: &'static str| {
+        let db = app.db.conn.clone();
+        async move {
+            outbox::Entity::find()
+                .filter(outbox::Column::ToAddress.eq(to))
+                .filter(outbox::Column::Subject.contains(subject))
+                .count(&db)
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..6 {
+        let asked = app
+            .post(
+                "/accounts/password-reset",
+                None,
+                json!({ "email": "target@example.org" }),
+            )
+            .await;
+        assert_eq!(
+            asked.ok(202)["message"],
+            "If the address is registered, a reset link is on its way."
+        );
+    }
+    // The mail is queued in the request's transaction: what is there now is all there will be.
+    assert_eq!(queued("target@example.org", "密码").await, 3);
+    app.post(
+        "/accounts/password-reset",
+        None,
+        json!({ "email": "other@example.org" }),
+    )
+    .await
+    .ok(202);
+    assert_eq!(queued("other@example.org", "密码").await, 1);
+    // Registering the address again: the same answer each time, three notices at most.
+    for _ in 0..5 {
+        app.post(
+            "/accounts",
+            None,
+            json!({ "email": "target@example.org", "display_name": "Again", "password": PASSWORD }),
+        )
+        .await
+        .ok(202);
+    }
+    assert_eq!(queued("target@example.org", "尝试用您的邮箱注册").await, 3);
+}
