@@ -17,11 +17,6 @@ pub struct Keys {
     master: Arc<Sealing>,
 }
 
-/// The master key file could not be read: reported as storage being unavailable.
-fn unavailable(e: std::io::Error) -> DbErr {
-    DbErr::Custom(format!("the master key file: {e}"))
-}
-
 impl Keys {
     pub fn new(master: Arc<Sealing>) -> Self {
         Self { master }
@@ -29,21 +24,17 @@ impl Keys {
 
     /// The key that signs websocket tickets (they live a minute: only the current key).
     pub fn tickets(&self) -> Result<[u8; 32], DbErr> {
-        Ok(self.master.key().map_err(unavailable)?.derive(TICKETS))
+        Ok(self.master.stored_key()?.derive(TICKETS))
     }
 
     /// The key new unsubscribe links are signed with.
     pub fn unsubscribe(&self) -> Result<[u8; 32], DbErr> {
-        Ok(self.master.key().map_err(unavailable)?.derive(UNSUBSCRIBE))
+        Ok(self.master.stored_key()?.derive(UNSUBSCRIBE))
     }
 
     /// Every key an unsubscribe link may have been signed with: links in mail sent before a
     /// rotation keep working while the older key stays in the file.
     pub fn unsubscribe_all(&self) -> Result<Vec<[u8; 32]>, DbErr> {
-        Ok(self
-            .master
-            .key()
-            .map_err(unavailable)?
-            .derive_all(UNSUBSCRIBE))
+        Ok(self.master.stored_key()?.derive_all(UNSUBSCRIBE))
     }
 }

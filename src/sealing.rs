@@ -247,6 +247,13 @@ impl Sealing {
         }
     }
 
+    /// The key, with an unreadable file reported as storage being unavailable (for the
+    /// services that seal and open as they read and write the database).
+    pub fn stored_key(&self) -> Result<&SealingKey, sea_orm::DbErr> {
+        self.key()
+            .map_err(|e| sea_orm::DbErr::Custom(format!("the master key file: {e}")))
+    }
+
     pub fn key(&self) -> io::Result<&SealingKey> {
         if let Some(k) = self.key.get() {
             return Ok(k);

@@ -172,10 +172,7 @@ pub async fn notify_many<C: ConnectionTrait>(
         let mut plain = Vec::new();
         for mut r in mails {
             if kind.carries_one_time_link() {
-                let key = state
-                    .sealing
-                    .key()
-                    .map_err(|e| DbErr::Custom(format!("the master key file: {e}")))?;
+                let key = state.sealing.stored_key()?;
                 r.mail.text = super::outbox::seal_body(key, &r.email, &r.mail.text);
                 r.mail.html = super::outbox::seal_body(key, &r.email, &r.mail.html);
             }

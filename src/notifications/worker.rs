@@ -103,6 +103,11 @@ struct Unsubscribe {
     page_url: String,
 }
 
+/// Whether a message's bodies are sealed (it carries a one-time link).
+fn is_sealed(message: &outbox::Model) -> bool {
+    message.body_text.starts_with(SEALED) || message.body_html.starts_with(SEALED)
+}
+
 fn backoff(attempts: i32) -> ChronoDuration {
     let secs = Ord::min(
         2i64.saturating_pow(attempts.saturating_sub(1).clamp(0, 12) as u32),
@@ -317,7 +322,7 @@ impl OutboxWorker {
                 outbox::Column::LockedUntil,
                 Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
             );
-        let sealed = message.body_text.starts_with(SEALED) || message.body_html.starts_with(SEALED);
+        let sealed = is_sealed(message);
         let finished = !matches!(&outcome, Err(SendError::Temporary(_)) if attempts < self.settings.mail_max_attempts && !window_over);
         let update = if sealed && finished {
             // Sent or given up: the one-time link goes from the database.
@@ -377,7 +382,7 @@ impl OutboxWorker {
                 outbox::Column::LastError,
                 Expr::value(Some(reason.to_string())),
             );
-        if message.body_text.starts_with(SEALED) || message.body_html.starts_with(SEALED) {
+        if is_sealed(message) {
             update = update
                 .col_expr(outbox::Column::BodyText, Expr::value(REMOVED))
                 .col_expr(outbox::Column::BodyHtml, Expr::value(REMOVED));
@@ -416,7 +421,7 @@ impl OutboxWorker {
 
     /// The message with its bodies as written, sealed ones opened.
     fn opened(&self, message: &outbox::Model) -> Result<outbox::Model, String> {
-        if !message.body_text.starts_with(SEALED) && !message.body_html.starts_with(SEALED) {
+        if !is_sealed(message) {
             return Ok(message.clone());
         }
         let key = self

@@ -132,11 +132,3 @@ pub async fn discard<C: ConnectionTrait>(txn: &C, poll_id: Uuid) -> Result<(), D
         .await?;
     Ok(())
 }
-
-/// The master key, or the reason it cannot be read (as a storage error).
-pub fn master(state: &crate::state::AppState) -> Result<&SealingKey, DbErr> {
-    state
-        .sealing
-        .key()
-        .map_err(|e| DbErr::Custom(format!("the master key file: {e}")))
-}

@@ -1076,7 +1076,7 @@ async fn close_poll(state: &AppState, id: Uuid, by: Option<Uuid>) -> Result<poll
         .exec(&*txn)
         .await?;
     if p.secret {
-        super::mixing::release(&*txn, super::mixing::master(state)?, p.id).await?;
+        super::mixing::release(&*txn, state.sealing.stored_key()?, p.id).await?;
     }
     let outcome = tally(&*txn, &p).await?;
     let result = serde_json::to_string(&outcome).unwrap_or_default();
@@ -1843,7 +1843,7 @@ async fn cast_by_proxy(
     }
     let Some(receipt) = store_ballot(
         &*txn,
-        super::mixing::master(state)?,
+        state.sealing.stored_key()?,
         p,
         &voter,
         &choices,
@@ -2531,7 +2531,7 @@ pub async fn confirm_assisted(
     let choices = a.choice.as_deref().map(choices_of).unwrap_or_default();
     let stored = store_ballot(
         &*txn,
-        super::mixing::master(state)?,
+        state.sealing.stored_key()?,
         &p,
         &voter,
         &choices,

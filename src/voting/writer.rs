@@ -294,7 +294,7 @@ async fn write(state: &AppState, jobs: &[Job]) -> Result<Vec<Written>, DbErr> {
         insert_ballots(&*txn, ballots).await?;
     }
     if !held.is_empty() {
-        super::mixing::hold(&*txn, super::mixing::master(state)?, held).await?;
+        super::mixing::hold(&*txn, state.sealing.stored_key()?, held).await?;
     }
     if !requests.is_empty() {
         insert_requests(&*txn, requests).await?;
