@@ -11,6 +11,7 @@ use crate::sealing::Sealing;
 
 const TICKETS: &str = "yishi live-room tickets v1";
 const UNSUBSCRIBE: &str = "yishi unsubscribe links v1";
+const DEVICES: &str = "yishi sign-in devices v1";
 
 /// The signing keys, read from the master key when first needed.
 pub struct Keys {
@@ -36,5 +37,15 @@ impl Keys {
     /// rotation keep working while the older key stays in the file.
     pub fn unsubscribe_all(&self) -> Result<Vec<[u8; 32]>, DbErr> {
         Ok(self.master.stored_key()?.derive_all(UNSUBSCRIBE))
+    }
+
+    /// The key new device tokens are signed with (`accounts::devices`).
+    pub fn devices(&self) -> Result<[u8; 32], DbErr> {
+        Ok(self.master.stored_key()?.derive(DEVICES))
+    }
+
+    /// Every key a device token may have been signed with.
+    pub fn devices_all(&self) -> Result<Vec<[u8; 32]>, DbErr> {
+        Ok(self.master.stored_key()?.derive_all(DEVICES))
     }
 }

@@ -1,6 +1,7 @@
 //! Periodic jobs: expiring proposals whose co-signing period ended, reminding invited people of
 //! tomorrow's sessions, opening and closing scheduled polls, starting resolutions, opening
-//! bids, sending digests, publishing the record's daily head, and forgetting long-expired one-time tokens. Every job is a
+//! bids, sending digests, publishing the record's daily head, and forgetting long-expired
+//! one-time tokens and old shared rate counts. Every job is a
 //! conditional transition, so running it in several processes at once does no harm.
 
 use std::sync::Arc;
@@ -51,6 +52,11 @@ pub async fn run(state: AppState, every: Duration, shutdown: Arc<Notify>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "expired one-time tokens and sign-ins forgotten"),
             Err(e) => tracing::warn!(error = %e, "token purge failed; will retry"),
+        }
+        match state.limiter.forget_old().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "old shared rate counts forgotten"),
+            Err(e) => tracing::warn!(error = %e, "rate count purge failed; will retry"),
         }
         tokio::select! {
             _ = shutdown.notified() => break,

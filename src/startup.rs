@@ -66,11 +66,15 @@ async fn limit_writes<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
                 api::client_address(&req).unwrap_or_default()
             ),
         };
-        if let Err(retry) = state.limiter.take(
-            &who,
-            state.settings.writes_per_minute,
-            Duration::from_secs(60),
-        ) {
+        if let Err(retry) = state
+            .limiter
+            .take(
+                &who,
+                state.settings.writes_per_minute,
+                Duration::from_secs(60),
+            )
+            .await
+        {
             return Ok(
                 ApiError::too_many("Too many changes in a short time; slow down.", retry)
                     .into_response(),

@@ -68,6 +68,7 @@ impl AppState {
             settings.sealing_key_file.clone(),
         ));
         let passwords = Passwords::new(settings.max_concurrent_hashes);
+        let limiter = Arc::new(RateLimiter::for_database(&db));
         let in_flight = crate::in_flight::InFlight::new(settings.max_in_flight);
         let evidence = Arc::new(crate::resolutions::evidence::DiskStore::new(
             settings.evidence_dir.clone(),
@@ -76,7 +77,7 @@ impl AppState {
             db,
             settings,
             passwords,
-            limiter: Arc::new(RateLimiter::default()),
+            limiter,
             mail_wake: Arc::new(Notify::new()),
             rooms: Arc::default(),
             room_events: Arc::new(crate::realtime::writer::room_writer()),

@@ -21,6 +21,7 @@ mod m20261207_000015_secrets_out_of_database;
 mod m20261207_000016_audit_publications;
 mod m20261207_000017_secret_area_totals;
 mod m20261207_000018_pending_ballots;
+mod m20261207_000019_rate_windows;
 mod util;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_audit_publications::Migration),
             Box::new(m20261207_000017_secret_area_totals::Migration),
             Box::new(m20261207_000018_pending_ballots::Migration),
+            Box::new(m20261207_000019_rate_windows::Migration),
         ]
     }
 }

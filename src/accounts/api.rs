@@ -76,22 +76,26 @@ impl AccountsApi {
         Ok(accepted("A new verification link is on its way."))
     }
 
-    /// Sign in with email and password; returns a bearer token. Failed attempts are throttled
-    /// per account and per client address.
+    /// Sign in with email and password; returns a bearer token. Failed attempts are limited
+    /// per client address; per account, attempts from devices it was never used on are paced
+    /// (growing waits, answered 429 with `Retry-After`), and the owner is mailed when that
+    /// starts; a device the account signed in on before (`device`) is not paced.
     #[oai(path = "/accounts/sessions", method = "post", operation_id = "login")]
     async fn login(&self, req: &Request, body: Json<LoginRequest>) -> ApiResult<LoginResult> {
-        let (token, expires_at, user) = service::login(
+        let signed_in = super::signin::login(
             &self.state,
             &body.0.email,
             &body.0.password,
+            body.0.device.as_deref(),
             client_address(req),
             user_agent(req),
         )
         .await?;
         Ok(LoginResult::Created(Json(LoginResponse {
-            token,
-            expires_at,
-            user,
+            token: signed_in.token,
+            expires_at: signed_in.expires_at,
+            user: signed_in.user,
+            device: signed_in.device,
         })))
     }
 

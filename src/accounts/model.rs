@@ -73,6 +73,10 @@ pub struct LoginRequest {
     pub email: Text,
     #[oai(validator(max_length = 128))]
     pub password: Text,
+    /// The `device` this browser was given at its last sign-in to this account, if any: with
+    /// it, other people's wrong guesses do not slow this sign-in down.
+    #[oai(validator(max_length = 128))]
+    pub device: Option<Text>,
 }
 
 #[derive(Object, Debug)]
@@ -82,6 +86,9 @@ pub struct LoginResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     pub user: Me,
+    /// Keep it on this device and send it with the next sign-in to this account (not a
+    /// credential: the password is still needed).
+    pub device: String,
 }
 
 #[derive(Object, Debug, Clone)]

@@ -27,14 +27,13 @@ use crate::state::AppState;
 
 const VERIFY: &str = "verify_email";
 const RESET: &str = "reset_password";
-const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Most mails an address is sent in an hour on a visitor's request (a password reset, the
 /// notice that it is already registered): asking again answers the same, but sends nothing, so
 /// no one can flood a mailbox through Yishi (issue 32).
 const MAILS_PER_ADDRESS_PER_HOUR: u32 = 3;
 
 /// Whether another mail may go to `email` for `purpose` now (and counts it if so).
-fn may_mail(state: &AppState, purpose: &str, email: &str) -> bool {
+pub(super) async fn may_mail(state: &AppState, purpose: &str, email: &str) -> bool {
     let allowed = state
         .limiter
         .take(
@@ -42,6 +41,7 @@ fn may_mail(state: &AppState, purpose: &str, email: &str) -> bool {
             MAILS_PER_ADDRESS_PER_HOUR,
             Duration::from_secs(3600),
         )
+        .await
         .is_ok();
     if !allowed {
         tracing::info!(
@@ -150,7 +150,7 @@ async fn consume_token<C: ConnectionTrait>(
     Ok(found)
 }
 
-async fn live_user_by_email<C: ConnectionTrait>(
+pub(super) async fn live_user_by_email<C: ConnectionTrait>(
     db: &C,
     email: &str,
 ) -> Result<Option<user::Model>> {
@@ -177,7 +177,7 @@ pub async fn register(
     let password_hash = hash(state, password).await?;
     let txn = state.db.write().await?;
     if let Some(existing) = live_user_by_email(&*txn, &email).await? {
-        if !may_mail(state, "already_registered", &email) {
+        if !may_mail(state, "already_registered", &email).await {
             return Ok(());
         }
         let mail = templates::already_registered(
@@ -297,75 +297,6 @@ pub async fn resend_verification(state: &AppState, actor: &Actor) -> Result<()> 
     txn.commit().await?;
     state.mail_wake.notify_one();
     Ok(())
-}
-
-/// Signs in. Failures are counted per account and per client address; over the limit the
-/// answer is 429 whatever the password, and no answer tells whether the email exists.
-pub async fn login(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    client_address: Option<String>,
-    user_agent: Option<String>,
-) -> Result<(String, chrono::DateTime<chrono::Utc>, Me)> {
-    let email = email.trim().to_lowercase();
-    let account_key = format!("login:account:{email}");
-    let address_key = format!("login:address:{}", client_address.as_deref().unwrap_or("-"));
-    let s = &state.settings;
-    // Each attempt is counted before the slow hash, so that many at once cannot all be tried
-    // (issue 32); a right password gives its attempt back.
-    state
-        .limiter
-        .take(&account_key, s.login_failures_per_account, LOGIN_WINDOW)
-        .map_err(AccountsError::Throttled)?;
-    if let Err(retry) = state
-        .limiter
-        .take(&address_key, s.login_failures_per_address, LOGIN_WINDOW)
-    {
-        state.limiter.give_back(&account_key);
-        return Err(AccountsError::Throttled(retry));
-    }
-    let found = live_user_by_email(&state.db.conn, &email).await?;
-    let ok = state
-        .passwords
-        .verify(found.as_ref().map(|u| u.password_hash.as_str()), password)
-        .await;
-    let Some(user) = found.filter(|_| ok) else {
-        return Err(AccountsError::BadCredentials);
-    };
-    state.limiter.clear(&account_key);
-    state.limiter.give_back(&address_key);
-    let (token, token_hash) = new_token();
-    let now = clock::now();
-    let expires_at = now + ChronoDuration::hours(state.settings.session_ttl_hours);
-    let txn = state.db.write().await?;
-    let session_id = Uuid::new_v4();
-    auth_session::ActiveModel {
-        id: Set(session_id),
-        user_id: Set(user.id),
-        token_hash: Set(token_hash),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-        last_seen_at: Set(now),
-        user_agent: Set(user_agent.map(|ua| ua.chars().take(255).collect())),
-        client_address: Set(client_address),
-    }
-    .insert(&*txn)
-    .await?;
-    audit::record(
-        &*txn,
-        Change {
-            actor: Some(user.id),
-            action: "account.signed_in",
-            object_type: "user",
-            object_id: user.id.to_string(),
-            summary: json!({ "session": session_id }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    let me = profile(&state.db.conn, &user).await?;
-    Ok((token, expires_at, me))
 }
 
 /// Resolves a bearer token to the actor behind it.
@@ -750,7 +681,7 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> Result<()>
     let Ok(email) = normalize_email(email) else {
         return Ok(());
     };
-    if !may_mail(state, "password_reset", &email) {
+    if !may_mail(state, "password_reset", &email).await {
         return Ok(());
     }
     let txn = state.db.write().await?;
@@ -807,6 +738,14 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -
     .await?;
     txn.commit().await?;
     state.announce_revocation(used.user_id).await;
+    // The link came from the account's mailbox: someone else's wrong guesses stop slowing its
+    // sign-in down.
+    if let Some(owner) = user::Entity::find_by_id(used.user_id)
+        .one(&state.db.conn)
+        .await?
+    {
+        super::signin::forget_failures(state, &owner.email).await;
+    }
     Ok(())
 }
 

@@ -92,6 +92,7 @@ pub enum Kind {
     VerifyEmail,
     AlreadyRegistered,
     PasswordReset,
+    SignInFailures,
     MembershipDecided,
     SessionInvitation,
     SessionUpdate,
@@ -125,7 +126,7 @@ pub struct Entry {
     pub mergeable: bool,
 }
 
-pub const CATALOGUE: [Entry; 24] = [
+pub const CATALOGUE: [Entry; 25] = [
     Entry {
         kind: Kind::AuditHead,
         key: "audit_head",
@@ -152,6 +153,13 @@ pub const CATALOGUE: [Entry; 24] = [
         key: "password_reset",
         category: Category::Security,
         audience: "a person who asked to reset their password",
+        mergeable: false,
+    },
+    Entry {
+        kind: Kind::SignInFailures,
+        key: "sign_in_failures",
+        category: Category::Security,
+        audience: "a person whose password someone got wrong several times in a row",
         mergeable: false,
     },
     Entry {

@@ -53,6 +53,7 @@ pub fn sample(state: &AppState, kind: Kind, language: &str) -> Mail {
         Kind::VerifyEmail => templates::verify_email(language, name, &url),
         Kind::AlreadyRegistered => templates::already_registered(language, name, &url),
         Kind::PasswordReset => templates::password_reset(language, name, &url),
+        Kind::SignInFailures => templates::sign_in_failures(language, name, 5, &url),
         Kind::MembershipDecided => {
             templates::membership_decided(language, name, "桂花社区", true, None)
         }

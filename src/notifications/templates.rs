@@ -778,3 +778,29 @@ pub fn audit_head(
         )
     }
 }
+
+/// To a person whose password someone keeps getting wrong: sign-in from new devices is now
+/// slowed down; their own devices are not.
+pub fn sign_in_failures(language: &str, name: &str, failures: u32, url: &str) -> Mail {
+    if zh(language) {
+        render(
+            "有人多次登录您的账号未成功 · 议事厅".into(),
+            format!("{name}，您好："),
+            vec![
+                format!("刚才有人连续 {failures} 次用错误的密码登录您的议事厅账号。为保护账号，从新设备登录现在需要稍等片刻再试；您以前登录过的设备不受影响。"),
+                "如果是您本人忘记了密码，可以用下面的链接重设。如果不是您，密码足够长就不必担心；也可以重设一个新密码。".into(),
+            ],
+            Some(("重设密码".into(), url.into())),
+        )
+    } else {
+        render(
+            "Failed attempts to sign in to your account · Yishi".into(),
+            format!("Hello {name},"),
+            vec![
+                format!("Someone just tried {failures} times in a row to sign in to your Yishi account with a wrong password. To protect the account, signing in from a new device now has to wait a little between attempts; devices you have signed in on before are not affected."),
+                "If it was you and you forgot your password, reset it with the link below. If it was not you, a long password keeps you safe; you may also set a new one.".into(),
+            ],
+            Some(("Reset password".into(), url.into())),
+        )
+    }
+}

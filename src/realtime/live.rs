@@ -598,7 +598,7 @@ pub async fn act(
         let key = format!("chat:{}:{user}", room.session_id);
         state
             .limiter
-            .take(&key, state.settings.chat_per_10s, Duration::from_secs(10))
+            .take_here(&key, state.settings.chat_per_10s, Duration::from_secs(10))
             .map_err(|retry| ApiError::too_many("You are sending messages too fast.", retry))?;
         if let Some(item) = item_id
             && !agenda_item_ids(state, room.session_id)
@@ -635,7 +635,7 @@ pub async fn act(
             let key = format!("react:{}:{user}", room.session_id);
             state
                 .limiter
-                .take(&key, 10, Duration::from_secs(10))
+                .take_here(&key, 10, Duration::from_secs(10))
                 .map_err(|retry| ApiError::too_many("Too many reactions.", retry))?;
             append(
                 state,

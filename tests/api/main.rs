@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod communities;
 mod faults;
+mod limits;
 mod live;
 mod notifications;
 mod outbox;

@@ -250,6 +250,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
     pub content_type: String,
+    /// `Retry-After`, in seconds, when the answer carries one.
+    pub retry_after: Option<u64>,
 }
 
 impl Answer {
@@ -324,12 +326,18 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Answer {
             status,
             body,
             content_type,
+            retry_after,
         }
     }
 

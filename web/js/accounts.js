@@ -110,6 +110,15 @@ export async function verify(main, params) {
   }
 }
 
+function knownDevices() {
+  try {
+    const known = JSON.parse(localStorage.getItem('yishi.devices') || '{}');
+    return known && typeof known === 'object' ? known : {};
+  } catch {
+    return {};
+  }
+}
+
 export async function signin(main) {
   const form = el('form', {},
     field('signin.email', el('input', { type: 'email', name: 'email', required: true, autocomplete: 'username' })),
@@ -118,7 +127,15 @@ export async function signin(main) {
     el('button', { type: 'submit', text: t('signin.submit') }),
     el('p', {}, el('a', { href: '#/forgot', text: t('signin.forgot') })));
   onSubmit(form, async (data) => {
-    const result = await api.post('/accounts/sessions', { email: data.get('email'), password: data.get('password') });
+    // A browser that signed in to this account before says so: other people's wrong guesses
+    // then do not slow its owner down.
+    const email = String(data.get('email')).trim().toLowerCase();
+    const devices = knownDevices();
+    const body = { email, password: data.get('password') };
+    if (devices[email]) body.device = devices[email];
+    const result = await api.post('/accounts/sessions', body);
+    devices[email] = result.device;
+    localStorage.setItem('yishi.devices', JSON.stringify(devices));
     session.save(result.token, data.get('remember') === 'on');
     localStorage.setItem('yishi.language', result.user.language);
     await loadLanguage(result.user.language);
