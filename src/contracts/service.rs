@@ -942,11 +942,14 @@ pub async fn file(
     if !visible(db, actor, &t).await? {
         return Err(E::Missing("file"));
     }
-    let bytes = state
-        .evidence
-        .get(&f.storage_key)
-        .await
-        .map_err(E::Storage)?;
+    let bytes = state.evidence.get(&f.storage_key).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            tracing::error!(key = %f.storage_key, "a recorded file is missing from the file store");
+            E::Missing("stored file")
+        } else {
+            E::Storage(e)
+        }
+    })?;
     Ok((f, bytes))
 }
 

@@ -2201,10 +2201,13 @@ pub async fn evidence(
     if !standing.full() {
         return Err(E::Missing("evidence"));
     }
-    let bytes = state
-        .evidence
-        .get(&f.storage_key)
-        .await
-        .map_err(E::Storage)?;
+    let bytes = state.evidence.get(&f.storage_key).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            tracing::error!(key = %f.storage_key, "a recorded file is missing from the file store");
+            E::Missing("stored file")
+        } else {
+            E::Storage(e)
+        }
+    })?;
     Ok((f, bytes))
 }
