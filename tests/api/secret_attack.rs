@@ -239,3 +239,148 @@ fn subsets_are_all_visited_once() {
     assert_eq!(seen[0], [0, 1, 2]);
     assert_eq!(seen[9], [2, 3, 4]);
 }
+
+/// The second attacker holds a copy of the database (not the master key file) and tries to
+/// join ballots to voters by transaction, physical order, id order, receipt order, time and
+/// the record. Each order is tried as "the k-th ballot is the k-th voter's": over 20 ballots
+/// alternating yes and no, a shuffle gets every one right about once in 250,000 runs, so the
+/// test fails when an order follows the voting order and (practically) never otherwise.
+#[tokio::test]
+async fn with_a_database_copy_no_order_or_key_links_a_ballot_to_its_voter() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = spawn_app().await;
+    let w = app.world().await;
+    let names: Vec<String> = (0..22).map(|i| format!("户主{i:02}")).collect();
+    let units: Vec<(String, i64)> = (0..22)
+        .map(|i| {
+            (
+                format!("6{i:02}"),
+                6_000 + (i * i * 977 + i * 31 + 5) % 12_000,
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, i64, &str, bool)> = units
+        .iter()
+        .zip(&names)
+        .map(|((n, a), o)| (n.as_str(), *a, o.as_str(), false))
+        .collect();
+    let tokens = owners(&app, &w, &rows).await;
+    let p = poll(
+        &app,
+        &w,
+        json!({ "kind": "yes_no", "electorate": "owners", "preset": "owners_ordinary", "secret": true }),
+    )
+    .await;
+    open(&app, &w.committee_a, &p).await;
+    let voted: Vec<&str> = (0..20)
+        .map(|i| if i % 2 == 0 { "yes" } else { "no" })
+        .collect();
+    for (token, choice) in tokens.iter().zip(&voted) {
+        vote(&app, token, &p, json!([choice])).await;
+    }
+    close(&app, &w.committee_a, &p).await;
+
+    let backend = app.db.conn.get_database_backend();
+    // SQLite keeps these rows in the order of their key (no rowid), PostgreSQL by `ctid`.
+    let physical = match backend {
+        DbBackend::Postgres => "ORDER BY ctid",
+        _ => "",
+    };
+    let xmin = match backend {
+        DbBackend::Postgres => "xmin::text",
+        _ => "''",
+    };
+    let read = app
+        .db
+        .conn
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT poll_id, id, choice, receipt, updated_at, voter_id, area_centi, {xmin} \
+                 FROM ballots {physical}"
+            ),
+        ))
+        .await
+        .unwrap();
+    let poll_id: uuid::Uuid = p.parse().unwrap();
+    struct Stored {
+        id: uuid::Uuid,
+        choice: String,
+        receipt: String,
+        xmin: String,
+    }
+    let mut ballots = Vec::new();
+    for row in read {
+        if row.try_get_by_index::<uuid::Uuid>(0).unwrap() != poll_id {
+            continue;
+        }
+        assert!(
+            row.try_get_by_index::<Option<chrono::DateTime<chrono::Utc>>>(4)
+                .unwrap()
+                .is_none(),
+            "a secret ballot has no time"
+        );
+        assert!(
+            row.try_get_by_index::<Option<uuid::Uuid>>(5)
+                .unwrap()
+                .is_none(),
+            "nor a voter"
+        );
+        assert_eq!(row.try_get_by_index::<i64>(6).unwrap(), 0, "nor an area");
+        ballots.push(Stored {
+            id: row.try_get_by_index(1).unwrap(),
+            choice: row.try_get_by_index(2).unwrap(),
+            receipt: row.try_get_by_index(3).unwrap(),
+            xmin: row.try_get_by_index(7).unwrap(),
+        });
+    }
+    assert_eq!(ballots.len(), voted.len());
+    let follows = |order: &[&Stored]| order.iter().zip(&voted).all(|(b, v)| b.choice == *v);
+    let as_stored: Vec<&Stored> = ballots.iter().collect();
+    assert!(
+        !follows(&as_stored),
+        "the physical order is the voting order"
+    );
+    let mut by_id = as_stored.clone();
+    by_id.sort_by_key(|b| b.id);
+    assert!(!follows(&by_id), "the id order is the voting order");
+    let mut by_receipt = as_stored.clone();
+    by_receipt.sort_by(|a, b| a.receipt.cmp(&b.receipt));
+    assert!(
+        !follows(&by_receipt),
+        "the receipt order is the voting order"
+    );
+    if backend == DbBackend::Postgres {
+        // One transaction wrote them all, and it wrote nothing that names a voter.
+        let xmins: BTreeSet<&str> = ballots.iter().map(|b| b.xmin.as_str()).collect();
+        assert_eq!(xmins.len(), 1);
+        let shared = app
+            .db
+            .conn
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT (SELECT COUNT(*) FROM poll_voters WHERE xmin::text = '{x}') \
+                          + (SELECT COUNT(*) FROM audit_entries WHERE xmin::text = '{x}' \
+                             AND action = 'ballot.cast')",
+                    x = ballots[0].xmin
+                ),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(shared, 0);
+    }
+    // The record says who voted and when, never what: no entry of the poll's ballots holds a
+    // choice.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let cast = yishi::entities::audit_entry::Entity::find()
+        .filter(yishi::entities::audit_entry::Column::Action.eq("ballot.cast"))
+        .all(&app.db.conn)
+        .await
+        .unwrap();
+    assert!(cast.len() >= voted.len());
+    assert!(cast.iter().all(|e| !e.summary.contains("choice")));
+}
