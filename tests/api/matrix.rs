@@ -125,16 +125,21 @@ async fn fixtures(app: &TestApp) -> HashMap<&'static str, String> {
             .unwrap()
             .map(|m| m.id),
     );
-    put(
-        "unit_id",
-        unit::Entity::find()
-            .filter(unit::Column::CommunityId.eq(guihua))
-            .order_by_asc(unit::Column::Number)
+    let unit = unit::Entity::find()
+        .filter(unit::Column::CommunityId.eq(guihua))
+        .order_by_asc(unit::Column::Number)
+        .one(db)
+        .await
+        .unwrap();
+    put("unit_id", unit.as_ref().map(|m| m.id));
+    let unit_building = match &unit {
+        Some(u) => building::Entity::find_by_id(u.building_id)
             .one(db)
             .await
             .unwrap()
-            .map(|m| m.id),
-    );
+            .map(|b| b.name),
+        None => None,
+    };
     let proposal = proposal::Entity::find()
         .filter(proposal::Column::CommunityId.eq(guihua))
         .filter(proposal::Column::Status.eq("collecting"))
@@ -347,6 +352,9 @@ async fn fixtures(app: &TestApp) -> HashMap<&'static str, String> {
             .map(|m| m.id),
     );
     f.insert("ocid", ocid);
+    // A claim to join the community names a real flat.
+    f.insert("building", unit_building.unwrap_or_default());
+    f.insert("unit_number", unit.map(|u| u.number).unwrap_or_default());
     f.insert("object_type", "place".into());
     f.insert("email", "resident2@guihua.demo.yishi.localhost".into());
     f
@@ -445,7 +453,10 @@ fn call_for(
         };
         match p["in"].as_str() {
             Some("path") => url = url.replace(&format!("{{{name}}}"), &value),
-            Some("query") if p["required"] == true => query.push(format!("{name}={value}")),
+            // Where it is optional, the community asked about is still named.
+            Some("query") if p["required"] == true || name == "community_id" => {
+                query.push(format!("{name}={value}"))
+            }
             _ => {}
         }
     }

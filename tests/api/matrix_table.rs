@@ -130,7 +130,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("listOwners", "+++++xxx."),
     ("listPlaces", "+++++++++"),
     ("listPollVoters", "~~~~~~x~."),
-    ("listPolls", "~~~~~~~~."),
+    ("listPolls", "++++++x+."),
     ("listProposalVersions", "++++++x+x"),
     ("listProposals", "+++++++++"),
     ("listReceipts", "~~~~~~~~~"),
