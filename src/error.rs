@@ -55,9 +55,10 @@ pub enum ApiError {
     /// field, an unparsable parameter.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
-    /// No valid credentials were presented.
+    /// No valid credentials were presented. `WWW-Authenticate` names the scheme (RFC 9110
+    /// section 11.6.1): a bearer token from `POST /accounts/sessions`.
     #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
+    Unauthorized(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
     /// The actor may not do this.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
@@ -93,6 +94,9 @@ pub enum ApiError {
     InsufficientStorage(Json<Problem>),
 }
 
+/// The challenge every 401 carries.
+pub const BEARER_CHALLENGE: &str = "Bearer realm=\"yishi\"";
+
 fn bad_request_from_parse_error(err: poem::Error) -> ApiError {
     ApiError::bad_request("invalid_request", err.to_string())
 }
@@ -102,11 +106,14 @@ impl ApiError {
         Self::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, code, detail)))
     }
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::Unauthorized(Json(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            detail,
-        )))
+        Self::unauthorized_as("unauthenticated", detail)
+    }
+    /// 401 with its own code (a wrong password: `bad_credentials`).
+    pub fn unauthorized_as(code: &str, detail: impl Into<String>) -> Self {
+        Self::Unauthorized(
+            Json(Problem::new(StatusCode::UNAUTHORIZED, code, detail)),
+            BEARER_CHALLENGE.to_string(),
+        )
     }
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::Forbidden(Json(Problem::new(
@@ -199,7 +206,7 @@ impl ApiError {
     pub fn problem(&self) -> &Problem {
         match self {
             Self::BadRequest(p)
-            | Self::Unauthorized(p)
+            | Self::Unauthorized(p, _)
             | Self::Forbidden(p)
             | Self::NotFound(p)
             | Self::Conflict(p)
@@ -299,7 +306,10 @@ pub async fn problem_from_poem_error(err: poem::Error) -> Response {
         StatusCode::TOO_MANY_REQUESTS => "rate_limited",
         _ => "invalid_request",
     };
-    let detail = if message.is_empty() {
+    let detail = if status == StatusCode::UNAUTHORIZED {
+        // poem's own words ("authorization error") say nothing a person can act on.
+        "Sign in first: the bearer token is missing, expired or revoked.".to_string()
+    } else if message.is_empty() {
         status.canonical_reason().unwrap_or("Error").to_string()
     } else {
         message
@@ -309,8 +319,15 @@ pub async fn problem_from_poem_error(err: poem::Error) -> Response {
 
 pub fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Response::builder()
+    let mut response = Response::builder()
         .status(status)
         .content_type(PROBLEM_JSON)
-        .body(serde_json::to_vec(&problem).unwrap_or_default())
+        .body(serde_json::to_vec(&problem).unwrap_or_default());
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static(BEARER_CHALLENGE),
+        );
+    }
+    response
 }

@@ -337,11 +337,16 @@ pub async fn metrics(req: &Request, state: poem::web::Data<&AppState>) -> Respon
             .is_some_and(|a| a.ip().is_loopback()),
     };
     if !allowed {
-        return crate::error::problem_response(crate::error::Problem::new(
+        let mut refused = crate::error::problem_response(crate::error::Problem::new(
             StatusCode::UNAUTHORIZED,
             "metrics_not_allowed",
             "Metrics are for loopback callers, or need the metrics token.",
         ));
+        refused.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static("Bearer realm=\"yishi metrics\""),
+        );
+        return refused;
     }
     let body = state.metrics.render(&state).await;
     Response::builder()

@@ -41,13 +41,7 @@ impl From<AccountsError> for ApiError {
                 ApiError::unprocessable("invalid_display_name", detail)
             }
             AccountsError::WeakPassword => ApiError::unprocessable("weak_password", detail),
-            AccountsError::BadCredentials => {
-                ApiError::Unauthorized(poem_openapi::payload::Json(crate::error::Problem::new(
-                    poem::http::StatusCode::UNAUTHORIZED,
-                    "bad_credentials",
-                    detail,
-                )))
-            }
+            AccountsError::BadCredentials => ApiError::unauthorized_as("bad_credentials", detail),
             AccountsError::Throttled(secs) => ApiError::too_many(detail, secs),
             AccountsError::TokenInvalid => ApiError::unprocessable("token_invalid", detail),
             AccountsError::TokenExpired => ApiError::unprocessable("token_expired", detail),

@@ -706,6 +706,28 @@ async fn unauthenticated_and_bad_tokens_are_refused() {
             .await
             .problem(401, "unauthenticated");
     }
+    // Every 401 names the scheme to answer it with (RFC 9110), a wrong password's too.
+    let challenge = |resp: reqwest::Response| {
+        assert_eq!(resp.status(), 401);
+        resp.headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let me = app
+        .client
+        .get(app.url("/accounts/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(challenge(me).as_deref(), Some("Bearer realm=\"yishi\""));
+    let wrong = app
+        .client
+        .post(app.url("/accounts/sessions"))
+        .json(&serde_json::json!({ "email": "no@example.org", "password": "wrong password!" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(challenge(wrong).as_deref(), Some("Bearer realm=\"yishi\""));
 }
 
 #[tokio::test]
