@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Form, Json};
 
 use super::model::*;
 use super::{feed, service};
@@ -142,12 +142,20 @@ impl NotificationsApi {
     }
 
     /// One-click unsubscribe (RFC 8058): the `List-Unsubscribe` target of every email that may
-    /// be muted. No sign-in; the signed token names the person and the category.
+    /// be muted. No sign-in; the signed token names the person and the category; the body is
+    /// `List-Unsubscribe=One-Click`, form-encoded, as the RFC prescribes.
     #[oai(path = "/unsubscribe", method = "post", operation_id = "unsubscribe")]
     async fn unsubscribe(
         &self,
         #[oai(validator(max_length = 300))] token: Query<String>,
+        body: Form<OneClick>,
     ) -> ApiResult<Json<UnsubscribeView>> {
+        if body.0.list_unsubscribe != "One-Click" {
+            return Err(crate::error::ApiError::unprocessable(
+                "one_click_required",
+                "An unsubscribe is a POST of List-Unsubscribe=One-Click (RFC 8058).",
+            ));
+        }
         Ok(Json(service::unsubscribe(&self.state, &token.0).await?))
     }
 

@@ -88,6 +88,15 @@ pub struct PreferencesRequest {
     pub digest_time: Option<Text>,
 }
 
+/// The body RFC 8058 prescribes for a one-click unsubscribe: `List-Unsubscribe=One-Click`,
+/// form-encoded. Without it a POST is not an unsubscribe (a link scanner's request, say).
+#[derive(Object, serde::Deserialize, Debug)]
+pub struct OneClick {
+    #[oai(rename = "List-Unsubscribe")]
+    #[serde(rename = "List-Unsubscribe")]
+    pub list_unsubscribe: String,
+}
+
 #[derive(Object, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct UnsubscribeView {

@@ -23,7 +23,7 @@ use super::outbox::{DEAD, PENDING, REMOVED, SEALED, SENDING, SENT, open_body};
 use crate::clock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::entities::{outbox, suppressed_address};
+use crate::entities::{notification_preference, outbox, suppressed_address};
 use crate::in_flight::InFlight;
 
 /// An address as the suppression list keeps it.
@@ -222,6 +222,7 @@ impl OutboxWorker {
             .await?;
         claimed.sort_by_key(|m| due.iter().position(|id| *id == m.id));
         let mut suppressed = self.suppressed(&claimed).await?;
+        let muted = self.muted(&claimed).await?;
         let attempt = ChronoDuration::seconds(self.settings.smtp_timeout_secs as i64);
         for message in &claimed {
             // Later messages of a batch wait for the sends before them. One whose claim could
@@ -231,6 +232,15 @@ impl OutboxWorker {
                 .locked_until
                 .is_none_or(|until| clock::now() + attempt >= until)
             {
+                continue;
+            }
+            if let (Some(user), Some(category)) = (message.user_id, &message.category)
+                && muted.contains(&(user, category.clone()))
+            {
+                // Turned off after it was queued (an unsubscribe link, the settings page):
+                // what was waiting is not sent either (RFC 8058 expects it to stop at once).
+                self.give_up(message, "not sent: its reader turned this kind of mail off")
+                    .await?;
                 continue;
             }
             self.deliver(message, &mut suppressed).await?;
@@ -258,6 +268,32 @@ impl OutboxWorker {
             post_url: format!("{base}/api/v1/unsubscribe?token={token}"),
             page_url: format!("{base}/#/unsubscribe?token={token}"),
         }))
+    }
+
+    /// Which of these messages' readers have turned their category's mail off since they
+    /// were queued, as (reader, category) (in one read).
+    async fn muted(
+        &self,
+        messages: &[outbox::Model],
+    ) -> Result<HashSet<(uuid::Uuid, String)>, sea_orm::DbErr> {
+        let readers: HashSet<uuid::Uuid> = messages
+            .iter()
+            .filter(|m| m.category.is_some())
+            .filter_map(|m| m.user_id)
+            .collect();
+        if readers.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let off: Vec<(uuid::Uuid, String)> = notification_preference::Entity::find()
+            .select_only()
+            .column(notification_preference::Column::UserId)
+            .column(notification_preference::Column::Category)
+            .filter(notification_preference::Column::UserId.is_in(readers))
+            .filter(notification_preference::Column::Mode.eq(super::catalogue::Mode::Off.as_str()))
+            .into_tuple()
+            .all(&self.db.conn)
+            .await?;
+        Ok(off.into_iter().collect())
     }
 
     /// Which of these messages' addresses failed permanently before (in one read).

@@ -429,6 +429,8 @@ struct Call {
     body: Option<Value>,
     /// Sent as `multipart/form-data`: the fields of `body`, and a small CSV file.
     multipart: bool,
+    /// Sent form-encoded: the fields of `body`.
+    form: bool,
 }
 
 fn call_for(
@@ -466,19 +468,21 @@ fn call_for(
     let content = op["requestBody"]["content"].as_object();
     let json = content.and_then(|c| c.iter().find(|(k, _)| k.contains("json")));
     let multipart = content.is_some_and(|c| c.contains_key("multipart/form-data"));
+    let form = content.is_some_and(|c| c.contains_key("application/x-www-form-urlencoded"));
+    let other = ["multipart/form-data", "application/x-www-form-urlencoded"]
+        .into_iter()
+        .find(|k| content.is_some_and(|c| c.contains_key(*k)));
     let body = json
         .map(|(_, c)| example(spec, &c["schema"], "", f))
         .or_else(|| {
-            multipart.then(|| {
-                let schema = &op["requestBody"]["content"]["multipart/form-data"]["schema"];
-                example(spec, schema, "", f)
-            })
+            other.map(|k| example(spec, &op["requestBody"]["content"][k]["schema"], "", f))
         });
     Call {
         method: method.to_uppercase().parse().unwrap(),
         path: url,
         body,
         multipart,
+        form,
     }
 }
 
@@ -589,6 +593,15 @@ async fn every_operation_in_the_spec_with_every_role() {
             };
             let answer = if call.multipart {
                 send_form(&app, call, &path, token.as_deref()).await
+            } else if call.form {
+                app.raw(
+                    call.method.clone(),
+                    &path,
+                    token.as_deref(),
+                    "application/x-www-form-urlencoded",
+                    form_encoded(call.body.as_ref()).into_bytes(),
+                )
+                .await
             } else {
                 app.call(
                     call.method.clone(),
@@ -629,9 +642,8 @@ async fn own_other_sign_in(app: &TestApp, role: &str, token: Option<&str>, path:
     let Some(token) = token else {
         return path.to_string();
     };
-    let other = sign_in(app, role).await.unwrap();
+    sign_in(app, role).await.unwrap();
     let mine = app.get("/accounts/me/sessions", Some(token)).await;
-    let _ = other;
     let id = mine.body["items"]
         .as_array()
         .or(mine.body.as_array())
@@ -681,4 +693,24 @@ async fn send_form(
         req = req.bearer_auth(t);
     }
     TestApp::answer(req.send().await.unwrap()).await
+}
+
+/// `key=value&…` of a body's fields (RFC 8058's `List-Unsubscribe=One-Click` for the one
+/// operation that takes a form).
+fn form_encoded(body: Option<&Value>) -> String {
+    body.and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let v = if k == "List-Unsubscribe" {
+                "One-Click".to_string()
+            } else {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            };
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }

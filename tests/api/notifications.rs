@@ -411,10 +411,35 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
         database_key,
         "nonsense".to_string(),
     ] {
-        app.post(&format!("/unsubscribe?token={forged}"), None, json!({}))
+        let refused = app
+            .client
+            .post(app.url(&format!("/unsubscribe?token={forged}")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        TestApp::answer(refused)
             .await
             .problem(422, "invalid_unsubscribe_link");
     }
+    // Without RFC 8058's body, a POST to the link (a scanner's, an empty one) turns nothing
+    // off.
+    let empty = app.client.post(&url).send().await.unwrap();
+    TestApp::answer(empty)
+        .await
+        .problem(415, "unsupported_media_type");
+    let other = app
+        .client
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=Maybe")
+        .send()
+        .await
+        .unwrap();
+    TestApp::answer(other)
+        .await
+        .problem(422, "one_click_required");
     let inspect = app
         .get(&format!("/unsubscribe?token={token_in_link}"), None)
         .await;
@@ -426,6 +451,31 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
             .unwrap()
             .contains("***@example.org")
     );
+    // A message of that kind queued before the unsubscribe and not yet due.
+    let waiting = Uuid::new_v4();
+    let now = chrono::Utc::now();
+    use sea_orm::ActiveModelTrait;
+    outbox::ActiveModel {
+        id: sea_orm::Set(waiting),
+        to_address: sea_orm::Set(email.clone()),
+        subject: sea_orm::Set("排队中的消息".into()),
+        body_text: sea_orm::Set("排队中".into()),
+        body_html: sea_orm::Set("<p>排队中</p>".into()),
+        status: sea_orm::Set("pending".into()),
+        attempts: sea_orm::Set(0),
+        next_attempt_at: sea_orm::Set(now + chrono::Duration::seconds(2)),
+        locked_until: sea_orm::Set(None),
+        last_error: sea_orm::Set(None),
+        created_at: sea_orm::Set(now),
+        sent_at: sea_orm::Set(None),
+        ics: sea_orm::Set(None),
+        user_id: sea_orm::Set(Some(id)),
+        category: sea_orm::Set(Some("resolutions".into())),
+        merge_key: sea_orm::Set(None),
+    }
+    .insert(&app.db.conn)
+    .await
+    .unwrap();
     // The RFC 8058 request: a form-encoded POST to the header's URL, no sign-in.
     let done = app
         .client
@@ -447,6 +497,32 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
         .unwrap()
         .clone();
     assert_eq!(resolutions["mode"], "off");
+    // What was waiting is not sent once it falls due: mail stops at once (RFC 8058).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let given_up = loop {
+        let row = outbox::Entity::find_by_id(waiting)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.status != "pending" && row.status != "sending" {
+            break row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the waiting message stays queued"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(given_up.status, "dead");
+    assert!(given_up.last_error.unwrap_or_default().contains("turned"));
+    assert!(
+        !app.smtp
+            .to(&email)
+            .iter()
+            .any(|m| m.subject().contains("排队中")),
+        "the waiting message was sent"
+    );
     // The other person's preference is untouched, and the next update reaches only them.
     tell(
         &state,

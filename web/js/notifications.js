@@ -143,7 +143,7 @@ export async function unsubscribe(main, params) {
   b.addEventListener('click', async () => {
     b.disabled = true;
     try {
-      await api.post(`/unsubscribe?token=${encodeURIComponent(token)}`);
+      await api.post(`/unsubscribe?token=${encodeURIComponent(token)}`, new URLSearchParams({ 'List-Unsubscribe': 'One-Click' }));
       out.replaceChildren(message('ok', t('unsubscribe.done', { what })));
     } catch (err) { out.replaceChildren(message('error', problemText(err))); b.disabled = false; }
   });
