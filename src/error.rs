@@ -98,7 +98,10 @@ pub enum ApiError {
 pub const BEARER_CHALLENGE: &str = "Bearer realm=\"yishi\"";
 
 fn bad_request_from_parse_error(err: poem::Error) -> ApiError {
-    ApiError::bad_request("invalid_request", err.to_string())
+    ApiError::bad_request(
+        "invalid_request",
+        crate::parse_errors::plain(&err.to_string()),
+    )
 }
 
 impl ApiError {
@@ -311,6 +314,8 @@ pub async fn problem_from_poem_error(err: poem::Error) -> Response {
         "Sign in first: the bearer token is missing, expired or revoked.".to_string()
     } else if message.is_empty() {
         status.canonical_reason().unwrap_or("Error").to_string()
+    } else if status == StatusCode::BAD_REQUEST {
+        crate::parse_errors::plain(&message)
     } else {
         message
     };

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod memo;
 pub mod metrics;
 pub mod notifications;
+pub mod parse_errors;
 pub mod passwords;
 pub mod places;
 pub mod policy;

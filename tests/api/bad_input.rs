@@ -120,3 +120,39 @@ async fn malformed_query_parameters_are_problems() {
         answer.problem(400, "invalid_request");
     }
 }
+
+#[tokio::test]
+async fn malformed_bodies_are_explained_in_plain_words() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let cases = [
+        (
+            json!({ "community_id": null, "title": "x", "body": "y" }),
+            "missing",
+        ),
+        (
+            json!({ "community_id": "nope", "title": "x", "body": "y" }),
+            "UUID",
+        ),
+        (json!({}), "missing"),
+    ];
+    for (body, says) in cases {
+        let answer = app.post("/proposals", Some(&admin), body.clone()).await;
+        answer.problem(400, "invalid_request");
+        let detail = answer.body["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{body}: {detail}");
+        for parser_words in [
+            "Expected input type",
+            "string_uuid",
+            "parse request payload",
+        ] {
+            assert!(!detail.contains(parser_words), "{body}: {detail}");
+        }
+    }
+    let answer = app.get("/proposals?page=abc", None).await;
+    answer.problem(400, "invalid_request");
+    assert_eq!(
+        answer.body["detail"],
+        "The parameter `page` must be a whole number."
+    );
+}
