@@ -44,6 +44,10 @@ pub struct Settings {
     pub mail_dir: PathBuf,
     /// Sender address of all mail (`YISHI_MAIL_FROM`).
     pub mail_from: String,
+    /// The organiser calendar programs show on invitations (`YISHI_CALENDAR_REPLY_TO`): a
+    /// mailbox someone reads, since replies go there. Unset: the sender address. Attendance is
+    /// answered on the session's page; calendar replies are not read by Yishi.
+    pub calendar_reply_to: Option<String>,
     /// Seconds allowed for one SMTP delivery before it counts as a temporary failure.
     pub smtp_timeout_secs: u64,
     /// Deliveries tried before a message is marked dead.
@@ -131,6 +135,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_dir: PathBuf::from("./mail"),
             mail_from: "Yishi 议事厅 <noreply@yishi.localhost>".into(),
+            calendar_reply_to: None,
             smtp_timeout_secs: 15,
             mail_max_attempts: 8,
             session_ttl_hours: 24 * 14,
@@ -213,6 +218,7 @@ impl Settings {
         if let Some(from) = var("YISHI_MAIL_FROM") {
             s.mail_from = from;
         }
+        s.calendar_reply_to = var("YISHI_CALENDAR_REPLY_TO").filter(|a| !a.trim().is_empty());
         parsed(get, "YISHI_SMTP_TIMEOUT_SECS", &mut s.smtp_timeout_secs)?;
         parsed(get, "YISHI_MAIL_MAX_ATTEMPTS", &mut s.mail_max_attempts)?;
         parsed(get, "YISHI_SESSION_TTL_HOURS", &mut s.session_ttl_hours)?;
@@ -350,6 +356,22 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// The address invitations name as their organiser: `calendar_reply_to`, else the bare
+    /// address of `mail_from`.
+    pub fn calendar_organizer(&self) -> String {
+        match &self.calendar_reply_to {
+            Some(address) => address.trim().to_string(),
+            None => self
+                .mail_from
+                .rsplit('<')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('>')
+                .trim()
+                .to_string(),
+        }
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -263,6 +263,12 @@ async fn enqueue_merged<C: ConnectionTrait>(
                 outbox::Column::BodyHtml,
                 Expr::value(format!("{}<hr>{}", mail.html, recent.body_html)),
             )
+            // The newest calendar object supersedes the one held (a cancel after a reschedule
+            // must reach the calendar as a cancel).
+            .col_expr(
+                outbox::Column::Ics,
+                Expr::value(mail.ics.clone().or(recent.ics.clone())),
+            )
             .filter(outbox::Column::Id.eq(recent.id))
             .filter(outbox::Column::Status.eq(PENDING))
             .exec(txn)

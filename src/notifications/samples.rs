@@ -39,8 +39,15 @@ pub fn sample(state: &AppState, kind: Kind, language: &str) -> Mail {
         created_at: when,
         updated_at: when,
     };
-    let session_mail =
-        |what| crate::sessions::service::session_mail(state, &s, language, name, what);
+    let session_mail = |what| {
+        crate::sessions::service::session_mail(
+            state,
+            &s,
+            language,
+            (name, "resident@example.org"),
+            what,
+        )
+    };
     match kind {
         Kind::AuditHead => templates::audit_head(
             language,

@@ -26,6 +26,14 @@ use crate::db::Db;
 use crate::entities::{notification_preference, outbox, suppressed_address};
 use crate::in_flight::InFlight;
 
+/// The METHOD line of a calendar object (iTIP), `PUBLISH` when it has none.
+fn calendar_method(ics: &str) -> &str {
+    ics.lines()
+        .find_map(|l| l.strip_prefix("METHOD:"))
+        .map(str::trim)
+        .unwrap_or("PUBLISH")
+}
+
 /// An address as the suppression list keeps it.
 fn normalized(address: &str) -> String {
     address.trim().to_lowercase()
@@ -511,11 +519,15 @@ impl OutboxWorker {
         };
         let alternative = MultiPart::alternative_plain_html(text, html);
         let body = match &message.ics {
+            // The part's method is the object's own (RFC 6047 section 2.4).
             Some(ics) => MultiPart::mixed().multipart(alternative).singlepart(
                 Attachment::new("invite.ics".to_string()).body(
                     ics.clone(),
-                    ContentType::parse("text/calendar; charset=utf-8; method=REQUEST")
-                        .map_err(|e| e.to_string())?,
+                    ContentType::parse(&format!(
+                        "text/calendar; charset=utf-8; method={}",
+                        calendar_method(ics)
+                    ))
+                    .map_err(|e| e.to_string())?,
                 ),
             ),
             None => alternative,

@@ -42,7 +42,20 @@ pub struct Event<'a> {
     pub location: &'a str,
     pub url: &'a str,
     pub organizer: &'a str,
+    /// The person this copy is for (RFC 5546 requires an attendee in a request or a cancel).
+    pub attendee: Attendee<'a>,
     pub cancelled: bool,
+}
+
+pub struct Attendee<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+/// Escapes a parameter value (section 3.2): quoted, without the characters a quoted value
+/// may not hold.
+fn param(s: &str) -> String {
+    format!("\"{}\"", s.replace(['"', '\r', '\n'], " "))
 }
 
 pub fn calendar(e: &Event<'_>) -> String {
@@ -64,6 +77,12 @@ pub fn calendar(e: &Event<'_>) -> String {
         format!("LOCATION:{}", text(e.location)),
         format!("URL:{}", e.url),
         format!("ORGANIZER;CN=Yishi:mailto:{}", e.organizer),
+        // Answers are given on the session's page (RSVP=FALSE): no calendar reply is expected.
+        format!(
+            "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:{}",
+            param(e.attendee.name),
+            e.attendee.email
+        ),
         format!(
             "STATUS:{}",
             if e.cancelled {
@@ -90,6 +109,31 @@ mod tests {
         }
         let unfolded = folded.replace("\r\n ", "");
         assert_eq!(unfolded, format!("SUMMARY:{}\r\n", "议".repeat(60)));
+    }
+
+    #[test]
+    fn every_copy_names_its_attendee() {
+        let cal = calendar(&Event {
+            uid: "u@yishi".into(),
+            sequence: 2,
+            start: Utc::now(),
+            end: Utc::now(),
+            summary: "会",
+            description: "",
+            location: "",
+            url: "http://x",
+            organizer: "noreply@yishi.localhost",
+            attendee: Attendee {
+                name: "王\"阿姨\"",
+                email: "wang@example.org",
+            },
+            cancelled: true,
+        });
+        assert!(cal.contains("METHOD:CANCEL\r\n"), "{cal}");
+        assert!(
+            cal.contains("ATTENDEE;CN=\"王 阿姨 \";ROLE=REQ-PARTICIPANT"),
+            "{cal}"
+        );
     }
 
     #[test]

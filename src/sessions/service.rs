@@ -495,14 +495,23 @@ pub fn session_mail(
     state: &AppState,
     s: &session::Model,
     language: &str,
-    name: &str,
+    (name, email): (&str, &str),
     kind: &str,
 ) -> Mail {
     let zh = language != "en";
+    // In the community's own time, as people read a notice on the board.
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        t + chrono::Duration::hours(crate::clock::LOCAL_OFFSET_HOURS)
+    };
     let when = format!(
-        "{} – {} UTC",
-        s.starts_at.format("%Y-%m-%d %H:%M"),
-        s.ends_at.format("%H:%M")
+        "{} – {} {}",
+        local(s.starts_at).format("%Y-%m-%d %H:%M"),
+        local(s.ends_at).format("%H:%M"),
+        if zh {
+            "（北京时间）"
+        } else {
+            "(Beijing time, UTC+8)"
+        }
     );
     let place = match (&s.address, s.online) {
         (Some(a), true) => format!("{a} / {}", if zh { "线上" } else { "online" }),
@@ -580,14 +589,7 @@ pub fn session_mail(
         esc(&url),
         esc(&url)
     );
-    let organizer = state
-        .settings
-        .mail_from
-        .rsplit('<')
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('>')
-        .to_string();
+    let organizer = state.settings.calendar_organizer();
     let ics = ics::calendar(&ics::Event {
         uid: format!("{}@yishi", s.id),
         sequence: s.revision,
@@ -598,6 +600,7 @@ pub fn session_mail(
         location: &place,
         url: &url,
         organizer: &organizer,
+        attendee: ics::Attendee { name, email },
         cancelled: kind == "cancel",
     });
     Mail {
@@ -636,7 +639,7 @@ async fn mail_invited<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|u| notifications::Recipient {
-            mail: session_mail(state, s, &u.language, &u.display_name, kind),
+            mail: session_mail(state, s, &u.language, (&u.display_name, &u.email), kind),
             user_id: u.id,
             email: u.email,
         })

@@ -415,3 +415,96 @@ async fn a_reminder_goes_out_once_the_day_before() {
         .count();
     assert_eq!(reminders, 1);
 }
+
+/// The calendar part of a mail: its MIME `method` parameter and its body.
+fn calendar_part(mail: &crate::smtp::Received) -> (String, String) {
+    let parsed = mailparse::parse_mail(&mail.raw).unwrap();
+    fn find(p: &mailparse::ParsedMail) -> Option<(String, String)> {
+        if p.ctype.mimetype == "text/calendar" {
+            let method = p.ctype.params.get("method").cloned().unwrap_or_default();
+            return Some((method, p.get_body().ok()?));
+        }
+        p.subparts.iter().find_map(find)
+    }
+    find(&parsed).expect("an iCalendar attachment")
+}
+
+/// Issue 35: a reschedule and then a cancel within the merge window reach the calendar as a
+/// cancel; every copy names its attendee, its MIME method matches its METHOD, and the text
+/// gives the time as the community reads it.
+#[tokio::test]
+async fn a_merged_cancellation_carries_the_cancel_and_each_copy_its_attendee() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        mail_merge_secs: 3,
+        ..crate::support::Options::default()
+    })
+    .await;
+    let w = app.world().await;
+    let people = app.residents(&w.admin, &w.community_a, 1).await;
+    let (_, email) = &people[0];
+    let sid = id(&convene(&app, &w, json!({ "all_residents": true })).await);
+    app.post(
+        &format!("/sessions/{sid}/schedule"),
+        Some(&w.secretary_a),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let invited = app
+        .smtp
+        .wait_matching(email, 1, Duration::from_secs(30), |m| {
+            m.subject().contains("邀请")
+        })
+        .await;
+    let (method, body) = calendar_part(&invited[0]);
+    assert_eq!(method, "REQUEST");
+    let cal = parse_ics(&body);
+    let attendee = cal.events[0]
+        .properties
+        .iter()
+        .find(|p| p.name == "ATTENDEE")
+        .and_then(|p| p.value.clone())
+        .expect("an attendee");
+    assert_eq!(attendee, format!("mailto:{email}"));
+    // 72 hours from now, in Beijing time.
+    let starts = (Utc::now() + ChronoDuration::hours(72 + 8))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        invited[0].text().contains(&starts) && invited[0].text().contains("北京时间"),
+        "{}",
+        invited[0].text()
+    );
+    // Moved (sent at once), moved again and cancelled within the window (held, merged).
+    for hours in [96, 120] {
+        app.patch(
+            &format!("/sessions/{sid}"),
+            Some(&w.secretary_a),
+            json!({ "starts_at": at(hours), "ends_at": at(hours + 2) }),
+        )
+        .await
+        .ok(200);
+    }
+    app.post(
+        &format!("/sessions/{sid}/cancel"),
+        Some(&w.secretary_a),
+        json!({ "reason": "场地漏水" }),
+    )
+    .await
+    .ok(200);
+    let merged = app
+        .smtp
+        .wait_matching(email, 1, Duration::from_secs(30), |m| {
+            m.text().contains("场地漏水")
+        })
+        .await;
+    let (method, body) = calendar_part(&merged[0]);
+    assert_eq!(method, "CANCEL");
+    let cal = parse_ics(&body);
+    assert!(
+        cal.properties
+            .iter()
+            .any(|p| p.name == "METHOD" && p.value.as_deref() == Some("CANCEL"))
+    );
+    assert_eq!(prop(&cal, "STATUS"), "CANCELLED");
+}
