@@ -27,8 +27,21 @@ use rules::Window;
 /// How many seconds to wait before trying again.
 pub type RetryAfter = u64;
 
+/// Counts kept in this process: forgotten once the map passes `purge_at` keys, which then
+/// grows with what is still live, so a busy process never scans the map on every take.
+struct Local {
+    map: HashMap<String, Window>,
+    purge_at: usize,
+}
+
+/// Below this many keys, nothing is forgotten.
+const PURGE_FLOOR: usize = 100_000;
+/// The longest any count matters: the longest window (an hour of mails) and a pace's quiet
+/// hour.
+const HORIZON: chrono::Duration = chrono::Duration::hours(1);
+
 pub struct RateLimiter {
-    local: Mutex<HashMap<String, Window>>,
+    local: Mutex<Local>,
     /// The database the counts are shared through; none on SQLite.
     shared: Option<DatabaseConnection>,
 }
@@ -36,7 +49,10 @@ pub struct RateLimiter {
 impl Default for RateLimiter {
     fn default() -> Self {
         Self {
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(Local {
+                map: HashMap::new(),
+                purge_at: PURGE_FLOOR,
+            }),
             shared: None,
         }
     }
@@ -81,8 +97,8 @@ impl RateLimiter {
                 Err(e) => tracing::warn!(error = %e, "shared rate limit unreachable"),
             }
         }
-        let mut map = self.lock();
-        if let Some(entry) = map.get_mut(key) {
+        let mut local = self.lock();
+        if let Some(entry) = local.map.get_mut(key) {
             entry.used = entry.used.min(limit).saturating_sub(1);
         }
     }
@@ -95,7 +111,7 @@ impl RateLimiter {
                 Err(e) => tracing::warn!(error = %e, "shared rate limit unreachable"),
             }
         }
-        self.lock().remove(key);
+        self.lock().map.remove(key);
     }
 
     /// Counts one attempt under a pace: `Ok(n)` when it may go ahead as the `n`th attempt of
@@ -127,17 +143,20 @@ impl RateLimiter {
         now: DateTime<Utc>,
         step: impl FnOnce(Option<Window>) -> (Window, T),
     ) -> T {
-        let mut map = self.lock();
-        if map.len() > 100_000 {
-            let day_ago = now - chrono::Duration::days(1);
-            map.retain(|_, w| w.started_at > day_ago || w.blocked_until.is_some_and(|b| b > now));
+        let mut local = self.lock();
+        if local.map.len() > local.purge_at {
+            let horizon = now - HORIZON;
+            local
+                .map
+                .retain(|_, w| w.started_at > horizon || w.blocked_until.is_some_and(|b| b > now));
+            local.purge_at = PURGE_FLOOR.max(2 * local.map.len());
         }
-        let (after, answer) = step(map.get(key).copied());
-        map.insert(key.to_string(), after);
+        let (after, answer) = step(local.map.get(key).copied());
+        local.map.insert(key.to_string(), after);
         answer
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Local> {
         self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -163,6 +182,32 @@ mod tests {
             .map(|h| h.join().unwrap_or(0))
             .sum();
         assert_eq!(passed, 5);
+    }
+
+    #[test]
+    fn old_counts_are_forgotten_and_a_busy_map_is_not_scanned_on_every_take() {
+        let limiter = RateLimiter::default();
+        let minute = Duration::from_secs(60);
+        let long_ago = clock::now() - chrono::Duration::hours(2);
+        for n in 0..=PURGE_FLOOR {
+            let counted = limiter.with_local(&format!("old{n}"), long_ago, |b| {
+                rules::count(b, long_ago, 5, minute)
+            });
+            assert!(counted.is_ok());
+        }
+        assert!(limiter.take_here("fresh", 5, minute).is_ok());
+        assert_eq!(limiter.lock().map.len(), 1, "the old counts are forgotten");
+        // A map full of live counts is kept, and the next purge waits for it to double.
+        let now = clock::now();
+        for n in 0..=PURGE_FLOOR {
+            let counted = limiter.with_local(&format!("live{n}"), now, |b| {
+                rules::count(b, now, 5, minute)
+            });
+            assert!(counted.is_ok());
+        }
+        let local = limiter.lock();
+        assert!(local.map.len() > PURGE_FLOOR);
+        assert!(local.purge_at >= 2 * PURGE_FLOOR, "{}", local.purge_at);
     }
 
     #[tokio::test]
