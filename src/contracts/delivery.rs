@@ -137,6 +137,13 @@ pub async fn create(
         ));
     }
     let now = clock::now();
+    let award_day = t.awarded_at.map(clock::local_day);
+    if award_day.is_some_and(|d| req.signed_on < d) || req.signed_on > clock::local_day(now) {
+        return Err(E::Invalid(
+            "invalid_signing_date",
+            "A contract is signed on or after the day of its award, and not after today.".into(),
+        ));
+    }
     let id = Uuid::new_v4();
     let inserted = contract::ActiveModel {
         id: Set(id),

@@ -1,11 +1,12 @@
 //! Demo procurements for `yishi demo`, made through the same service functions the API calls:
 //! one planned, one open for bids (with an answered enquiry and a sealed bid), one in
 //! evaluation (bids opened, the panel half-way), one awarded with its contract under way (a
-//! milestone accepted and paid, the next reported), one cancelled and one without bids. The
-//! demo moves deadlines into the past directly, as if the days had gone by.
+//! milestone accepted and paid, the next reported), one cancelled and one without bids. Each
+//! story is told over the weeks it would take, with the process's clock set to each step's day
+//! (`clock::travel_to`), so every date the services write (publication, deadlines, opening,
+//! award, signing, acceptance) is in order.
 
-use chrono::{Duration, NaiveDate};
-use sea_orm::sea_query::Expr;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -125,19 +126,18 @@ async fn bid(
     Ok(())
 }
 
-/// As if the tender period had ended: the scheduler's opening runs at once.
-async fn close_and_open(state: &AppState, t: Uuid) -> Result<()> {
-    let past = clock::now() - Duration::seconds(1);
-    tender::Entity::update_many()
-        .col_expr(
-            tender::Column::EnquiryEndsAt,
-            Expr::value(past - Duration::seconds(1)),
-        )
-        .col_expr(tender::Column::TenderEndsAt, Expr::value(past))
-        .filter(tender::Column::Id.eq(t))
-        .exec(&state.db.conn)
+async fn load_tender(state: &AppState, t: Uuid) -> Result<tender::Model> {
+    tender::Entity::find_by_id(t)
+        .one(&state.db.conn)
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .ok_or_else(|| "a demo tender vanished".to_string())
+}
+
+/// An hour after the tender period ends, the opening the scheduler would run.
+async fn close_and_open(state: &AppState, t: Uuid) -> Result<()> {
+    let ends = load_tender(state, t).await?.tender_ends_at;
+    clock::travel_to(ends + Duration::hours(1));
     service::open_bids(state, t).await.map_err(e)?;
     Ok(())
 }
@@ -186,6 +186,15 @@ async fn panel(
 }
 
 pub async fn load(state: &AppState, slug: &str) -> Result<()> {
+    let home = clock::now();
+    let told = tell(state, slug, home).await;
+    clock::travel_back_home();
+    told
+}
+
+async fn tell(state: &AppState, slug: &str, home: DateTime<Utc>) -> Result<()> {
+    let today = clock::local_day(home);
+    let ago = |days: i64| home - Duration::days(days);
     let officer = actor(state, "officer@demo.yishi.localhost").await?;
     let care = actor(state, "care@demo.yishi.localhost").await?;
     let youth = actor(state, "youth@demo.yishi.localhost").await?;
@@ -254,7 +263,8 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
         .collect();
     let _ = slug;
 
-    // Awarded, with the contract under way.
+    // Awarded, with the contract under way: published 130 days ago.
+    clock::travel_to(ago(130));
     let awarded = tender(
         state,
         &officer,
@@ -302,19 +312,17 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     service::propose_award(state, &officer, awarded)
         .await
         .map_err(e)?;
-    tender::Entity::update_many()
-        .col_expr(
-            tender::Column::PublicityEndsAt,
-            Expr::value(Some(clock::now() - Duration::seconds(1))),
-        )
-        .filter(tender::Column::Id.eq(awarded))
-        .exec(&state.db.conn)
-        .await
-        .map_err(db)?;
+    // The publicity period passes without a complaint.
+    let publicity_ends = load_tender(state, awarded)
+        .await?
+        .publicity_ends_at
+        .ok_or("no publicity period")?;
+    clock::travel_to(publicity_ends + Duration::hours(2));
     service::confirm_award(state, &officer, awarded)
         .await
         .map_err(e)?;
-    let today = crate::resolutions::service::today();
+    // Signed ten days after the award, the service starting the next day.
+    clock::travel_to(ago(101));
     let c = delivery::create(
         state,
         &officer,
@@ -349,6 +357,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     .await
     .map_err(e)?;
     let first = c.milestones[0].id;
+    clock::travel_to(ago(12));
     delivery::report(
         state,
         &care,
@@ -361,6 +370,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     )
     .await
     .map_err(e)?;
+    clock::travel_to(ago(11));
     delivery::decide(
         state,
         &officer,
@@ -373,6 +383,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     )
     .await
     .map_err(e)?;
+    clock::travel_to(ago(2));
     delivery::report(
         state,
         &care,
@@ -386,7 +397,8 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     .await
     .map_err(e)?;
 
-    // In evaluation: bids opened, two of three evaluators have scored.
+    // In evaluation: published 20 days ago, bids opened, two of three evaluators have scored.
+    clock::travel_to(ago(20));
     let evaluating = tender(
         state,
         &officer,
@@ -432,7 +444,8 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     )
     .await?;
 
-    // Open for bids, with an answered enquiry and one sealed bid.
+    // Open for bids since today, with an answered enquiry and one sealed bid.
+    clock::travel_back_home();
     let active = tender(
         state,
         &officer,
@@ -482,7 +495,8 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     )
     .await?;
 
-    // Cancelled, unsuccessful and planned.
+    // Cancelled two days after its publication, a week ago.
+    clock::travel_to(ago(9));
     let cancelled = tender(
         state,
         &officer,
@@ -499,6 +513,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     service::publish(state, &officer, cancelled)
         .await
         .map_err(e)?;
+    clock::travel_to(ago(7));
     service::cancel(
         state,
         &officer,
@@ -507,6 +522,8 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
     )
     .await
     .map_err(e)?;
+    // Unsuccessful: no bid came in by its deadline, 26 days ago.
+    clock::travel_to(ago(40));
     let unsuccessful = tender(
         state,
         &officer,
@@ -524,6 +541,8 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
         .await
         .map_err(e)?;
     close_and_open(state, unsuccessful).await?;
+    // Planned: drafted today.
+    clock::travel_back_home();
     tender(
         state,
         &officer,

@@ -10,5 +10,6 @@ pub mod error;
 pub mod files;
 pub mod model;
 pub mod ocds;
+pub mod ocds_merge;
 pub mod scoring;
 pub mod service;

@@ -1,8 +1,10 @@
 //! Open Contracting Data Standard 1.1: one release per public change of a procurement, written
 //! in the transaction that makes the change, with the tag that names it. A release is the
-//! whole public state of the procurement at that moment; the record's compiled release is the
-//! latest one. Bid contents never appear (only their number after the opening); no personal
-//! data ever: parties are the buying place and organisations.
+//! whole public state of the procurement at that moment, with no empty field; the record's
+//! compiled release is the merge of its releases (`ocds_merge`). Bid contents never appear
+//! (only their number after the opening); no personal data ever: parties are the buying place
+//! and organisations. A milestone's payment is published under Yishi's own extension
+//! (`web/ocds/milestone_value/`), declared in every package.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sea_orm::{
@@ -15,6 +17,7 @@ use super::delivery::{amendments_of, milestones_of};
 use super::error::ContractsError as E;
 use super::files;
 use super::model::TenderStatus;
+use super::ocds_merge::{compile, prune, rebase};
 use super::service::{Result, category_of, criteria_of, load_tender, ocid, status_of};
 use crate::clock;
 use crate::entities::{bid, contract, enquiry, ocds_release, organisation, place};
@@ -87,7 +90,8 @@ async fn snapshot<C: ConnectionTrait>(db: &C, state: &AppState, id: Uuid) -> Res
                 "id": d.id.to_string(),
                 "documentType": "biddingDocuments",
                 "title": d.name,
-                "url": d.url,
+                // A path: readers get it on the current public address (`ocds_merge::rebase`).
+                "url": format!("/api/v1/procurement-files/{}", d.id),
                 "format": d.content_type,
             })
         })
@@ -107,7 +111,6 @@ async fn snapshot<C: ConnectionTrait>(db: &C, state: &AppState, id: Uuid) -> Res
         "procurementMethod": "open",
         "procurementMethodDetails": "政府购买服务 · open tender with sealed bids",
         "mainProcurementCategory": "services",
-        "additionalProcurementCategories": [],
         "awardCriteria": "ratedCriteria",
         "awardCriteriaDetails": details,
         "submissionMethod": ["electronicSubmission"],
@@ -220,7 +223,7 @@ async fn snapshot<C: ConnectionTrait>(db: &C, state: &AppState, id: Uuid) -> Res
                 .filter_map(|m| {
                     Some(json!({
                         "id": format!("payment-{}", m.id),
-                        "source": state.link(&format!("/#/contracts/{}", c.id)),
+                        "source": format!("/#/contracts/{}", c.id),
                         "date": stamp(m.paid_at?),
                         "value": money(m.paid_fen?),
                         "payer": { "id": format!("place-{}", buyer_place.id), "name": buyer_place.name },
@@ -258,13 +261,35 @@ async fn snapshot<C: ConnectionTrait>(db: &C, state: &AppState, id: Uuid) -> Res
                 "amendments": amendments,
                 "implementation": { "transactions": transactions, "milestones": [] },
             });
+            // Signed on the award's own day: not dated before the award's moment.
             if let Some(d) = day(&c.signed_on) {
-                cj["dateSigned"] = json!(d);
+                let awarded = t.awarded_at.map(stamp).unwrap_or_default();
+                cj["dateSigned"] = json!(d.max(awarded));
             }
             if let Some(reason) = &c.end_reason {
                 cj["description"] = json!(format!("Terminated: {reason}"));
             }
             contracts.push(cj);
+        }
+    }
+    // An award withdrawn after an upheld complaint stays in the record, cancelled.
+    let withdrawn = bid::Entity::find()
+        .filter(bid::Column::TenderId.eq(id))
+        .filter(bid::Column::Status.eq("disqualified"))
+        .all(db)
+        .await?;
+    for b in withdrawn {
+        if let Some(org) = organisation::Entity::find_by_id(b.organisation_id)
+            .one(db)
+            .await?
+        {
+            awards.push(json!({
+                "id": format!("award-{}", b.id),
+                "title": t.title,
+                "status": "cancelled",
+                "value": money(b.price_fen.unwrap_or(0)),
+                "suppliers": [{ "id": format!("org-{}", org.id), "name": org.name }],
+            }));
         }
     }
     let mut release = json!({
@@ -285,6 +310,7 @@ async fn snapshot<C: ConnectionTrait>(db: &C, state: &AppState, id: Uuid) -> Res
     if !contracts.is_empty() {
         release["contracts"] = Value::Array(contracts);
     }
+    prune(&mut release);
     Ok(release)
 }
 
@@ -315,6 +341,22 @@ pub async fn release<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Stored releases as readers get them: links on the current public address.
+fn stored(state: &AppState, rows: &[ocds_release::Model]) -> Vec<Value> {
+    rows.iter()
+        .filter_map(|r| serde_json::from_str(&r.data).ok())
+        .map(|mut r: Value| {
+            rebase(&mut r, &state.settings.public_url);
+            r
+        })
+        .collect()
+}
+
+/// The extensions a package's releases use: Yishi's milestone value, served with the web client.
+fn extensions(state: &AppState) -> Value {
+    json!([state.link("/ocds/milestone_value/extension.json")])
+}
+
 fn publisher(state: &AppState) -> Value {
     json!({ "name": state.settings.ocds_publisher.clone(), "uri": state.settings.public_url.clone() })
 }
@@ -325,7 +367,9 @@ pub async fn releases(
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
 ) -> Result<Value> {
-    let mut q = ocds_release::Entity::find().order_by_asc(ocds_release::Column::Date);
+    let mut q = ocds_release::Entity::find()
+        .order_by_asc(ocds_release::Column::Date)
+        .order_by_asc(ocds_release::Column::Id);
     if let Some(s) = since {
         q = q.filter(ocds_release::Column::Date.gte(s));
     }
@@ -333,12 +377,10 @@ pub async fn releases(
         q = q.filter(ocds_release::Column::Date.lte(u));
     }
     let rows = q.all(&state.db.conn).await?;
-    let releases: Vec<Value> = rows
-        .iter()
-        .filter_map(|r| serde_json::from_str(&r.data).ok())
-        .collect();
+    let releases = stored(state, &rows);
     Ok(json!({
         "uri": state.link("/api/v1/ocds/releases"),
+        "extensions": extensions(state),
         "version": "1.1",
         "publishedDate": stamp(clock::now()),
         "publisher": publisher(state),
@@ -353,21 +395,17 @@ pub async fn record(state: &AppState, ocid_text: &str) -> Result<Value> {
     let rows = ocds_release::Entity::find()
         .filter(ocds_release::Column::Ocid.eq(ocid_text.to_string()))
         .order_by_asc(ocds_release::Column::Date)
+        .order_by_asc(ocds_release::Column::Id)
         .all(&state.db.conn)
         .await?;
-    let Some(last) = rows.last() else {
+    if rows.is_empty() {
         return Err(E::Missing("procurement"));
-    };
-    let releases: Vec<Value> = rows
-        .iter()
-        .filter_map(|r| serde_json::from_str(&r.data).ok())
-        .collect();
-    let mut compiled = snapshot(&state.db.conn, state, last.tender_id).await?;
-    compiled["id"] = json!(format!("{ocid_text}-compiled"));
-    compiled["date"] = json!(stamp(last.date));
-    compiled["tag"] = json!(["compiled"]);
+    }
+    let releases = stored(state, &rows);
+    let compiled = compile(&releases);
     Ok(json!({
         "uri": state.link(&format!("/api/v1/ocds/records/{ocid_text}")),
+        "extensions": extensions(state),
         "version": "1.1",
         "publishedDate": stamp(clock::now()),
         "publisher": publisher(state),

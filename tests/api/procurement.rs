@@ -665,13 +665,26 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
         .await;
     assert!(lost[0].text().contains("乐龄为老服务中心") && lost[0].text().contains("2/2 · 72.23"));
 
+    // A contract is not signed before its award's day, nor in the future.
+    for signed in [crate::resolutions::day(-1), crate::resolutions::day(1)] {
+        app.post(
+            &format!("/tenders/{t}/contract"),
+            Some(&w.officer),
+            json!({
+                "value_fen": 40_000_000, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": signed,
+                "milestones": [{ "title": "全年服务", "deliverable": "年度总结", "due_date": "2027-12-31", "amount_fen": 1 }],
+            }),
+        )
+        .await
+        .problem(422, "invalid_signing_date");
+    }
     // The contract: milestones, a report with evidence, acceptance with payment, mail.
     let contract = app
         .post(
             &format!("/tenders/{t}/contract"),
             Some(&w.officer),
             json!({
-                "value_fen": 40_000_000, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": "2026-12-20",
+                "value_fen": 40_000_000, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": crate::resolutions::day(0),
                 "milestones": [
                     { "title": "第一季度服务", "deliverable": "服务台账与回访记录", "due_date": "2027-03-31", "amount_fen": 10_000_000 },
                     { "title": "全年服务", "deliverable": "年度总结", "due_date": "2027-12-31", "amount_fen": 30_000_000 },
@@ -687,7 +700,7 @@ async fn from_a_published_tender_to_an_accepted_paid_milestone() {
     app.post(
         &format!("/tenders/{t}/contract"),
         Some(&w.officer),
-        json!({ "value_fen": 1, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": "2026-12-20",
+        json!({ "value_fen": 1, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": crate::resolutions::day(0),
                 "milestones": [{ "title": "x", "deliverable": "x", "due_date": "2027-03-31", "amount_fen": 1 }] }),
     )
     .await
@@ -1000,7 +1013,7 @@ async fn ocds_releases_are_valid_in_every_state_and_reveal_no_bid_before_the_awa
             &format!("/tenders/{awarded}/contract"),
             Some(&w.officer),
             json!({
-                "value_fen": 30_000_000, "period_start": "2027-01-01", "period_end": "2027-06-30", "signed_on": "2026-12-20",
+                "value_fen": 30_000_000, "period_start": "2027-01-01", "period_end": "2027-06-30", "signed_on": crate::resolutions::day(0),
                 "milestones": [
                     { "title": "第一季度服务", "deliverable": "服务台账", "due_date": "2027-03-31", "amount_fen": 10_000_000 },
                     { "title": "第二季度服务", "deliverable": "服务总结", "due_date": "2027-06-30", "amount_fen": 20_000_000 },
@@ -1118,6 +1131,54 @@ async fn ocds_releases_are_valid_in_every_state_and_reveal_no_bid_before_the_awa
     app.get("/ocds/records/ocds-yishi1-nothing", None)
         .await
         .problem(404, "procurement_not_found");
+
+    // The server moves to another address: the same stored releases link there, and the
+    // record's compiled release is still the merge of its releases.
+    let moved = crate::support::spawn_app_at(
+        crate::support::Options::default(),
+        app.smtp.clone(),
+        app.database_url.clone(),
+    )
+    .await;
+    assert_ne!(moved.base, app.base);
+    let record = moved.get(&format!("/ocds/records/{ocid}"), None).await;
+    let text = record.ok(200).to_string();
+    let old_origin = app.base.split("/api/").next().unwrap().to_string();
+    let new_origin = moved.base.split("/api/").next().unwrap().to_string();
+    assert!(!text.contains(&old_origin), "{text}");
+    let compiled = &record.body["records"][0]["compiledRelease"];
+    fn links<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    match (k.as_str(), child) {
+                        ("url" | "source", Value::String(s)) => out.push(s),
+                        _ => links(child, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| links(i, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    links(compiled, &mut found);
+    assert!(!found.is_empty(), "{compiled}");
+    for link in found {
+        assert!(link.starts_with(&new_origin), "{link}");
+    }
+    let releases = record.body["records"][0]["releases"].as_array().unwrap();
+    assert_eq!(
+        compiled,
+        &yishi::contracts::ocds_merge::compile(releases),
+        "compiled is the merge of the releases"
+    );
+    assert_eq!(compiled["tag"], json!(["compiled"]));
+    assert_eq!(
+        compiled["date"],
+        releases.last().unwrap()["date"],
+        "dated by the newest release"
+    );
 }
 
 fn urlencode(s: &str) -> String {
@@ -1285,7 +1346,7 @@ async fn withdrawn_bids_upheld_complaints_and_the_resolution_timeline() {
             &format!("/tenders/{t}/contract"),
             Some(&w.officer),
             json!({
-                "value_fen": 40_000_000, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": "2026-12-20",
+                "value_fen": 40_000_000, "period_start": "2027-01-01", "period_end": "2027-12-31", "signed_on": crate::resolutions::day(0),
                 "milestones": [{ "title": "首月助餐", "deliverable": "助餐台账", "due_date": "2027-01-31", "amount_fen": 4_000_000 }],
             }),
         )

@@ -507,4 +507,31 @@ async fn a_merged_cancellation_carries_the_cancel_and_each_copy_its_attendee() {
             .any(|p| p.name == "METHOD" && p.value.as_deref() == Some("CANCEL"))
     );
     assert_eq!(prop(&cal, "STATUS"), "CANCELLED");
+    // The cancel is the newest version of the event: its SEQUENCE is above every other one the
+    // person received (the invitation and the first move; the second move never went alone).
+    let sequence = |m: &crate::smtp::Received| -> i64 {
+        prop(&parse_ics(&calendar_part(m).1), "SEQUENCE")
+            .parse()
+            .unwrap()
+    };
+    let cancel_sequence = sequence(&merged[0]);
+    let others: Vec<i64> = app
+        .smtp
+        .to(email)
+        .iter()
+        .filter(|m| {
+            !m.text().contains("场地漏水")
+                && String::from_utf8_lossy(&m.raw).contains("text/calendar")
+        })
+        .map(sequence)
+        .collect();
+    assert_eq!(
+        others.len(),
+        2,
+        "the invitation and the first move: {others:?}"
+    );
+    assert!(
+        others.iter().all(|s| *s < cancel_sequence),
+        "{others:?} vs {cancel_sequence}"
+    );
 }

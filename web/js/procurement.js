@@ -166,13 +166,18 @@ function officerSection(tn, reload) {
   return box;
 }
 
+/** A date's calendar day where the browser is, as YYYY-MM-DD. */
+function localDay(d) {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
 function contractForm(tn) {
   const start = new Date();
   const form = el('form', { class: 'contract-form' }, el('h3', { text: t('contract.sign') }),
     field('contract.value', el('input', { type: 'number', name: 'value', step: '0.01', min: 0.01, required: true, value: tn.award ? tn.award.price_fen / 100 : '' })),
-    field('contract.periodStart', el('input', { type: 'date', name: 'period_start', required: true, value: start.toISOString().slice(0, 10) })),
-    field('contract.periodEnd', el('input', { type: 'date', name: 'period_end', required: true, value: new Date(start.getTime() + 365 * 86400000).toISOString().slice(0, 10) })),
-    field('contract.signedOn', el('input', { type: 'date', name: 'signed_on', required: true, value: start.toISOString().slice(0, 10) })),
+    field('contract.periodStart', el('input', { type: 'date', name: 'period_start', required: true, value: localDay(start) })),
+    field('contract.periodEnd', el('input', { type: 'date', name: 'period_end', required: true, value: localDay(new Date(start.getTime() + 365 * 86400000)) })),
+    field('contract.signedOn', el('input', { type: 'date', name: 'signed_on', required: true, value: localDay(start) })),
     field('contract.milestones', el('textarea', { name: 'milestones', rows: 3, required: true }), 'contract.milestonesHint'),
     el('button', { type: 'submit', text: t('contract.signButton') }));
   onSubmit(form, async (data) => {
