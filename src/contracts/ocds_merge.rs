@@ -72,7 +72,9 @@ fn is_empty(v: &Value) -> bool {
 /// The compiled release of one record's releases, given oldest first (a stable sort by `date`
 /// keeps releases of the same second in the order given). `id`, `date` and `tag` are not
 /// merged; objects merge field by field; arrays of objects merge item by item on `id`; any
-/// other array, and any other value, is replaced; a `null` removes a field.
+/// other array, and any other value, is replaced; a `null` removes a field. (ocdsmerge also
+/// sets an empty array where the schema asks for a whole-list merge; Yishi publishes no empty
+/// arrays, so that case never arises.)
 pub fn compile(releases: &[Value]) -> Value {
     let mut sorted: Vec<&Value> = releases.iter().collect();
     sorted.sort_by(|a, b| date_of(a).cmp(date_of(b)));
