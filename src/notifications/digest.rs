@@ -10,7 +10,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::notify::{EMAIL_DIGEST, EMAIL_DIGESTED};
+use super::catalogue::{Category, Mode};
+use super::notify::{EMAIL_DIGEST, EMAIL_DIGESTED, EMAIL_OFF, modes_for};
 use super::templates;
 use crate::clock;
 use crate::entities::{digest_run, notification, notification_setting, user};
@@ -81,8 +82,38 @@ async fn send_one(state: &AppState, user_id: Uuid, day: &str) -> Result<bool, se
     else {
         return Ok(false);
     };
+    // What the person turned off since it was waiting is not mailed (RFC 8058: mail of a kind
+    // stops once it is turned off); a kind moved to "at once" still comes in this digest.
+    let mut wanted = Vec::new();
+    let mut dropped = Vec::new();
+    for n in items {
+        let off = match Category::parse(&n.category) {
+            Some(c) => modes_for(&*txn, c, &[user_id]).await?.get(&user_id) == Some(&Mode::Off),
+            None => false,
+        };
+        if off {
+            dropped.push(n.id);
+        } else {
+            wanted.push(n);
+        }
+    }
+    let had_dropped = !dropped.is_empty();
+    if had_dropped {
+        notification::Entity::update_many()
+            .col_expr(notification::Column::EmailState, Expr::value(EMAIL_OFF))
+            .filter(notification::Column::Id.is_in(dropped))
+            .filter(notification::Column::EmailState.eq(EMAIL_DIGEST))
+            .exec(&*txn)
+            .await?;
+    }
+    let items = wanted;
     if items.is_empty() {
-        return Ok(false); // rolled back: nothing claimed, nothing sent
+        // Nothing to send: no claim for today; only what was dropped is kept.
+        if had_dropped {
+            digest_run::Entity::delete_by_id(run).exec(&*txn).await?;
+            txn.commit().await?;
+        }
+        return Ok(false);
     }
     let taken = notification::Entity::update_many()
         .col_expr(

@@ -301,7 +301,36 @@ impl OutboxWorker {
             .into_tuple()
             .all(&self.db.conn)
             .await?;
-        Ok(off.into_iter().collect())
+        let mut muted: HashSet<(uuid::Uuid, String)> = off.into_iter().collect();
+        // A digest is muted when its reader has no kind of mail left in the digest (a
+        // digest's unsubscribe link turns them all off).
+        let digest_readers: Vec<uuid::Uuid> = messages
+            .iter()
+            .filter(|m| m.category.as_deref() == Some(super::keys::DIGESTS))
+            .filter_map(|m| m.user_id)
+            .collect();
+        if !digest_readers.is_empty() {
+            let mut still: HashSet<uuid::Uuid> = HashSet::new();
+            for c in super::catalogue::Category::ALL
+                .into_iter()
+                .filter(|c| c.mutable())
+            {
+                let modes = super::notify::modes_for(&self.db.conn, c, &digest_readers).await?;
+                still.extend(
+                    modes
+                        .into_iter()
+                        .filter(|(_, m)| *m == super::catalogue::Mode::Digest)
+                        .map(|(u, _)| u),
+                );
+            }
+            muted.extend(
+                digest_readers
+                    .into_iter()
+                    .filter(|u| !still.contains(u))
+                    .map(|u| (u, super::keys::DIGESTS.to_string())),
+            );
+        }
+        Ok(muted)
     }
 
     /// Which of these messages' addresses failed permanently before (in one read).

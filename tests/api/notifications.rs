@@ -73,6 +73,56 @@ async fn person(app: &TestApp, label: &str, language: &str) -> (String, String, 
     (token, email, id)
 }
 
+/// A message for `to` of `category`, queued as if before a change of preference, due in two
+/// seconds.
+async fn queue_waiting(app: &TestApp, to: (Uuid, &str), category: &str, subject: &str) -> Uuid {
+    use sea_orm::ActiveModelTrait;
+    let id = Uuid::new_v4();
+    let now = chrono::Utc::now();
+    outbox::ActiveModel {
+        id: sea_orm::Set(id),
+        to_address: sea_orm::Set(to.1.to_string()),
+        subject: sea_orm::Set(subject.into()),
+        body_text: sea_orm::Set("排队中".into()),
+        body_html: sea_orm::Set("<p>排队中</p>".into()),
+        status: sea_orm::Set("pending".into()),
+        attempts: sea_orm::Set(0),
+        next_attempt_at: sea_orm::Set(now + chrono::Duration::seconds(2)),
+        locked_until: sea_orm::Set(None),
+        last_error: sea_orm::Set(None),
+        created_at: sea_orm::Set(now),
+        sent_at: sea_orm::Set(None),
+        ics: sea_orm::Set(None),
+        user_id: sea_orm::Set(Some(to.0)),
+        category: sea_orm::Set(Some(category.into())),
+        merge_key: sea_orm::Set(None),
+    }
+    .insert(&app.db.conn)
+    .await
+    .unwrap();
+    id
+}
+
+/// Waits until the worker has dealt with a queued message (sent it or given it up).
+async fn wait_until_settled(app: &TestApp, id: Uuid) -> outbox::Model {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = outbox::Entity::find_by_id(id)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.status != "pending" && row.status != "sending" {
+            return row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the waiting message stays queued"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn put_prefs(app: &TestApp, token: &str, body: Value) -> crate::support::Answer {
     app.call(
         reqwest::Method::PUT,
@@ -452,30 +502,7 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
             .contains("***@example.org")
     );
     // A message of that kind queued before the unsubscribe and not yet due.
-    let waiting = Uuid::new_v4();
-    let now = chrono::Utc::now();
-    use sea_orm::ActiveModelTrait;
-    outbox::ActiveModel {
-        id: sea_orm::Set(waiting),
-        to_address: sea_orm::Set(email.clone()),
-        subject: sea_orm::Set("排队中的消息".into()),
-        body_text: sea_orm::Set("排队中".into()),
-        body_html: sea_orm::Set("<p>排队中</p>".into()),
-        status: sea_orm::Set("pending".into()),
-        attempts: sea_orm::Set(0),
-        next_attempt_at: sea_orm::Set(now + chrono::Duration::seconds(2)),
-        locked_until: sea_orm::Set(None),
-        last_error: sea_orm::Set(None),
-        created_at: sea_orm::Set(now),
-        sent_at: sea_orm::Set(None),
-        ics: sea_orm::Set(None),
-        user_id: sea_orm::Set(Some(id)),
-        category: sea_orm::Set(Some("resolutions".into())),
-        merge_key: sea_orm::Set(None),
-    }
-    .insert(&app.db.conn)
-    .await
-    .unwrap();
+    let waiting = queue_waiting(&app, (id, &email), "resolutions", "排队中的消息").await;
     // The RFC 8058 request: a form-encoded POST to the header's URL, no sign-in.
     let done = app
         .client
@@ -498,22 +525,7 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
         .clone();
     assert_eq!(resolutions["mode"], "off");
     // What was waiting is not sent once it falls due: mail stops at once (RFC 8058).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let given_up = loop {
-        let row = outbox::Entity::find_by_id(waiting)
-            .one(&app.db.conn)
-            .await
-            .unwrap()
-            .unwrap();
-        if row.status != "pending" && row.status != "sending" {
-            break row;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the waiting message stays queued"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let given_up = wait_until_settled(&app, waiting).await;
     assert_eq!(given_up.status, "dead");
     assert!(given_up.last_error.unwrap_or_default().contains("turned"));
     assert!(
@@ -768,4 +780,82 @@ async fn the_feed_is_pushed_over_the_persons_socket() {
     ))
     .await;
     assert!(reused.is_err(), "a ticket works once");
+}
+
+/// Issue 35: mail waiting for the digest follows the person's latest choice. A kind turned off
+/// after its notice was queued is left out of the digest; a digest queued before its own
+/// unsubscribe link turned everything off is not sent.
+#[tokio::test]
+async fn a_digest_leaves_out_what_was_turned_off_and_stops_after_its_unsubscribe() {
+    use sea_orm::sea_query::Expr;
+    use yishi::entities::notification_preference as pref;
+    let app = spawn_app().await;
+    let state = state_of(&app);
+    let (token, email, id) = person(&app, "changer", "zh-CN").await;
+    put_prefs(&app, &token, json!({
+        "categories": [{ "category": "votes", "mode": "digest" }, { "category": "resolutions", "mode": "digest" }],
+        "digest_time": "00:00",
+    }))
+    .await
+    .ok(200);
+    // Two notices, and then resolutions turned off, in one transaction: the server's own
+    // scheduler cannot send the digest in between.
+    let txn = state.db.write().await.unwrap();
+    for kind in [Kind::PollResult, Kind::ResolutionUpdate] {
+        let mail = samples::sample(&state, kind, "zh-CN");
+        yishi::notifications::notify(&state, &*txn, kind, Some(Uuid::new_v4()), id, &email, mail)
+            .await
+            .unwrap();
+    }
+    pref::Entity::update_many()
+        .col_expr(pref::Column::Mode, Expr::value("off"))
+        .filter(pref::Column::UserId.eq(id))
+        .filter(pref::Column::Category.eq("resolutions"))
+        .exec(&*txn)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    yishi::notifications::digest::send_due(&state)
+        .await
+        .unwrap();
+    let digest = app
+        .smtp
+        .wait_matching(&email, 1, Duration::from_secs(30), |m| {
+            m.subject().contains("每日摘要")
+        })
+        .await;
+    assert!(
+        digest[0].subject().contains("1 条"),
+        "{}",
+        digest[0].subject()
+    );
+    assert!(digest[0].text().contains("表决结果"));
+    assert!(
+        !digest[0].text().contains("决议进展"),
+        "a kind turned off came in the digest"
+    );
+
+    // Another digest waits in the queue; the first one's link turns digests off.
+    let link = header(&digest[0], "List-Unsubscribe").expect("a digest is unsubscribable");
+    let url = link.trim_matches(|c| c == '<' || c == '>').to_string();
+    let waiting = queue_waiting(&app, (id, &email), "digests", "排队中的摘要").await;
+    let done = app
+        .client
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let given_up = wait_until_settled(&app, waiting).await;
+    assert_eq!(given_up.status, "dead");
+    assert!(given_up.last_error.unwrap_or_default().contains("turned"));
+    assert!(
+        !app.smtp
+            .to(&email)
+            .iter()
+            .any(|m| m.subject().contains("排队中的摘要")),
+        "the waiting digest was sent"
+    );
 }
