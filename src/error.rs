@@ -11,7 +11,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Object, Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Problem {
-    /// A URI naming the kind of problem (`urn:yishi:problem:<code>`).
+    /// A URI reference to the page that says what this kind of problem means, in Chinese and
+    /// English: `/problems/<code>`, on this server (RFC 9457 3.1.1).
     #[oai(rename = "type")]
     #[serde(rename = "type")]
     pub kind: String,
@@ -36,7 +37,7 @@ pub struct Problem {
 impl Problem {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         Self {
-            kind: format!("urn:yishi:problem:{code}"),
+            kind: format!("/problems/{code}"),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),

@@ -76,6 +76,43 @@ async fn unknown_routes_and_methods_get_problems() {
         .problem(405, "method_not_allowed");
 }
 
+/// A problem's `type` is a link, relative to the server, to a page that says what the code
+/// means in both languages, with the web client's own texts.
+#[tokio::test]
+async fn a_problems_type_leads_to_a_page_in_both_languages() {
+    let app = spawn_app().await;
+    let answer = app.get("/tenders/not-a-uuid-at-all/enquiries", None).await;
+    let problem = answer.body.clone();
+    let code = problem["code"].as_str().unwrap().to_string();
+    let kind = problem["type"].as_str().unwrap();
+    assert_eq!(kind, format!("/problems/{code}"));
+    let (status, content_type, html) = app.page(kind).await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let catalogue = |file: &str| -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("web/i18n")
+            .join(file);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    for file in ["zh-CN.json", "en.json"] {
+        let text = catalogue(file)[format!("problem.{code}")]
+            .as_str()
+            .unwrap_or_else(|| panic!("{file} has no text for {code}"))
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        assert!(html.contains(&text), "{file}: {text} not in {html}");
+    }
+    // The list of every code links to each page; an unknown code is a 404 page.
+    let (_, _, index) = app.page("/problems/").await;
+    assert!(index.contains(&format!("href=\"/problems/{code}\"")));
+    let (status, _, unknown) = app.page("/problems/%3Cscript%3E").await;
+    assert_eq!(status, 404);
+    assert!(!unknown.contains("<script>"));
+}
+
 #[tokio::test]
 async fn committed_spec_equals_served_spec() {
     let app = spawn_app().await;

@@ -299,6 +299,26 @@ impl TestApp {
         Self::answer(resp).await
     }
 
+    /// A page outside the API (a path from the server's root): its status, content type and
+    /// text.
+    pub async fn page(&self, path: &str) -> (u16, String, String) {
+        let origin = self.base.split("/api/").next().unwrap_or(&self.base);
+        let resp = self
+            .client
+            .get(format!("{origin}{path}"))
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, resp.text().await.unwrap_or_default())
+    }
+
     pub async fn raw(
         &self,
         method: Method,
