@@ -166,9 +166,11 @@ function officerSection(tn, reload) {
   return box;
 }
 
-/** A date's calendar day where the browser is, as YYYY-MM-DD. */
+/** A moment's calendar day as the community reads it (China Standard Time), as YYYY-MM-DD:
+ *  the server checks contract dates against that day, wherever the browser is. */
+const communityDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' });
 function localDay(d) {
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  return communityDay.format(d);
 }
 
 function contractForm(tn) {
