@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -37,13 +37,13 @@ impl Language {
 pub struct RegisterRequest {
     /// Email address; a verification link is sent to it.
     #[oai(validator(max_length = 254))]
-    pub email: Text,
+    pub email: Words,
     /// Name shown to others, 1 to 64 characters.
     #[oai(validator(max_length = 64))]
-    pub display_name: Text,
+    pub display_name: Words,
     /// 10 to 128 characters.
     #[oai(validator(max_length = 128))]
-    pub password: Text,
+    pub password: Words,
     /// Preferred language for pages and email (default zh-CN).
     #[oai(default)]
     pub language: Language,
@@ -62,7 +62,7 @@ pub struct Accepted {
 pub struct TokenRequest {
     /// The token from the emailed link.
     #[oai(validator(max_length = 128))]
-    pub token: Text,
+    pub token: Words,
 }
 
 #[derive(Object, Debug)]
@@ -70,9 +70,9 @@ pub struct TokenRequest {
 #[oai(deny_unknown_fields)]
 pub struct LoginRequest {
     #[oai(validator(max_length = 254))]
-    pub email: Text,
+    pub email: Words,
     #[oai(validator(max_length = 128))]
-    pub password: Text,
+    pub password: Words,
     /// The `device` this browser was given at its last sign-in to this account, if any: with
     /// it, other people's wrong guesses do not slow this sign-in down.
     #[oai(validator(max_length = 128))]
@@ -139,6 +139,7 @@ pub struct SignInView {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct PasswordResetRequest {
+    /// Any text: the answer is the same whether or not it is an account's address.
     #[oai(validator(max_length = 254))]
     pub email: Text,
 }
@@ -148,9 +149,9 @@ pub struct PasswordResetRequest {
 #[oai(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     #[oai(validator(max_length = 128))]
-    pub token: Text,
+    pub token: Words,
     #[oai(validator(max_length = 128))]
-    pub new_password: Text,
+    pub new_password: Words,
 }
 
 #[derive(Object, Debug)]
@@ -158,9 +159,9 @@ pub struct PasswordResetConfirm {
 #[oai(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     #[oai(validator(max_length = 128))]
-    pub current_password: Text,
+    pub current_password: Words,
     #[oai(validator(max_length = 128))]
-    pub new_password: Text,
+    pub new_password: Words,
 }
 
 #[derive(Object, Debug)]
@@ -169,7 +170,7 @@ pub struct ChangePasswordRequest {
 pub struct DeleteAccountRequest {
     /// The current password, to confirm.
     #[oai(validator(max_length = 128))]
-    pub password: Text,
+    pub password: Words,
 }
 
 /// Everything the platform holds about a person (PIPL data portability).

@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -50,7 +50,7 @@ impl PlaceKind {
 pub struct CreatePlaceRequest {
     pub kind: PlaceKind,
     #[oai(validator(max_length = 100))]
-    pub name: Text,
+    pub name: Words,
     /// Required for every kind but district.
     pub parent_id: Option<Uuid>,
 }
@@ -111,7 +111,7 @@ impl OrganisationKind {
 pub struct CreateOrganisationRequest {
     pub kind: OrganisationKind,
     #[oai(validator(max_length = 100))]
-    pub name: Text,
+    pub name: Words,
     /// The place the organisation is based in or serves.
     pub place_id: Uuid,
     /// Unified social credit code (18 characters), checked when given.
@@ -159,7 +159,7 @@ impl MemberRole {
 pub struct AddMemberRequest {
     /// Email of the person's account.
     #[oai(validator(max_length = 254))]
-    pub email: Text,
+    pub email: Words,
     pub role: MemberRole,
 }
 
@@ -178,7 +178,7 @@ pub struct MemberView {
 pub struct GrantRoleRequest {
     /// Email of the person's account.
     #[oai(validator(max_length = 254))]
-    pub email: Text,
+    pub email: Words,
     pub role: Role,
 }
 
@@ -198,7 +198,7 @@ pub struct GrantView {
 #[oai(deny_unknown_fields)]
 pub struct CreateBuildingRequest {
     #[oai(validator(max_length = 64))]
-    pub name: Text,
+    pub name: Words,
 }
 
 #[derive(Object, Debug)]
@@ -224,7 +224,7 @@ pub struct AssignGridRequest {
 pub struct CreateUnitRequest {
     pub building_id: Uuid,
     #[oai(validator(max_length = 32))]
-    pub number: Text,
+    pub number: Words,
     /// Exclusive floor area in hundredths of a square metre (8550 = 85.50 m²).
     #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub area_centi: i64,
@@ -285,9 +285,9 @@ pub struct ImportReport {
 pub struct JoinRequest {
     /// Building name as in the community's register.
     #[oai(validator(max_length = 64))]
-    pub building: Text,
+    pub building: Words,
     #[oai(validator(max_length = 32))]
-    pub unit_number: Text,
+    pub unit_number: Words,
     /// I live in this unit (a household member).
     #[oai(default)]
     pub household: bool,
@@ -383,5 +383,5 @@ pub struct ImportUnitsRequest {
     /// CSV text with the header `building,number,area_m2,registered_owner,developer_held`
     /// (the last two optional); area in square metres with at most two decimals.
     #[oai(validator(max_length = 1000000))]
-    pub csv: Text,
+    pub csv: Words,
 }

@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
@@ -121,19 +121,19 @@ pub struct PastContract {
 #[oai(deny_unknown_fields)]
 pub struct UpdateBidderProfileRequest {
     /// The unified social credit code: 18 characters with a valid check character.
-    pub credit_code: Text,
+    pub credit_code: Words,
     pub service_areas: Vec<ServiceCategory>,
     #[oai(default)]
-    pub description: Text,
+    pub description: Words,
 }
 
 #[derive(Object, Debug)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AddQualificationRequest {
-    pub name: Text,
-    pub issuer: Text,
-    pub number: Text,
+    pub name: Words,
+    pub issuer: Words,
+    pub number: Words,
     pub valid_until: NaiveDate,
 }
 
@@ -142,7 +142,7 @@ pub struct AddQualificationRequest {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct CriterionInput {
-    pub name: Text,
+    pub name: Words,
     pub weight: i32,
     #[oai(default)]
     pub price: bool,
@@ -163,15 +163,15 @@ pub struct CriterionView {
 pub struct CreateTenderRequest {
     /// The subdistrict or district buying the service.
     pub place_id: Uuid,
-    pub title: Text,
-    pub description: Text,
+    pub title: Words,
+    pub description: Words,
     pub category: ServiceCategory,
     /// Resolutions of communities under the place that this procurement carries out.
     #[oai(default)]
     pub resolution_ids: Vec<Uuid>,
     /// The most the buyer will pay, in fen (CNY).
     pub budget_fen: i64,
-    pub eligibility: Text,
+    pub eligibility: Words,
     /// A qualification bidders must hold, valid at the deadline (matched by name).
     pub required_qualification: Option<Text>,
     pub criteria: Vec<CriterionInput>,
@@ -207,7 +207,7 @@ pub struct UpdateTenderRequest {
 #[oai(deny_unknown_fields)]
 #[oai(rename = "ProcurementReasonRequest")]
 pub struct ReasonRequest {
-    pub reason: Text,
+    pub reason: Words,
 }
 
 /// A file sent inline: its name and its bytes in base64. PNG, JPEG, WebP and PDF, up to
@@ -216,8 +216,8 @@ pub struct ReasonRequest {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct FileUpload {
-    pub name: Text,
-    pub content_base64: Text,
+    pub name: Words,
+    pub content_base64: Words,
 }
 
 #[derive(Object, Debug)]
@@ -256,14 +256,14 @@ pub struct EnquiryView {
 pub struct AskRequest {
     /// The organisation asking (its members may ask; the answer is public and anonymous).
     pub organisation_id: Uuid,
-    pub question: Text,
+    pub question: Words,
 }
 
 #[derive(Object, Debug)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AnswerRequest {
-    pub answer: Text,
+    pub answer: Words,
 }
 
 /// The opening record: how many bids there were and the SHA-256 of each.
@@ -367,11 +367,11 @@ pub struct TenderSummary {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct TeamMember {
-    pub name: Text,
-    pub role: Text,
+    pub name: Words,
+    pub role: Words,
     #[oai(default)]
     #[serde(default)]
-    pub qualification: Text,
+    pub qualification: Words,
 }
 
 #[derive(Object, Debug)]
@@ -381,7 +381,7 @@ pub struct SubmitBidRequest {
     pub organisation_id: Uuid,
     /// The price asked, in fen; no more than the budget ceiling.
     pub price_fen: i64,
-    pub technical_proposal: Text,
+    pub technical_proposal: Words,
     #[oai(default)]
     pub team: Vec<TeamMember>,
     #[oai(default)]
@@ -430,7 +430,7 @@ pub struct BidView {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AppointEvaluatorRequest {
-    pub email: Text,
+    pub email: Words,
 }
 
 #[derive(Object, Debug)]
@@ -439,7 +439,7 @@ pub struct AppointEvaluatorRequest {
 pub struct DeclarationRequest {
     /// True when the evaluator has a conflict of interest with any bidder: they step aside.
     pub conflict: bool,
-    pub statement: Text,
+    pub statement: Words,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -528,7 +528,7 @@ pub struct EvaluationView {
 #[oai(deny_unknown_fields)]
 pub struct LodgeComplaintRequest {
     pub organisation_id: Uuid,
-    pub body: Text,
+    pub body: Words,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -546,7 +546,7 @@ pub enum ComplaintDecision {
 #[oai(deny_unknown_fields)]
 pub struct AnswerComplaintRequest {
     pub decision: ComplaintDecision,
-    pub answer: Text,
+    pub answer: Words,
 }
 
 #[derive(Object, Debug, Clone, Serialize, Deserialize)]
@@ -554,8 +554,8 @@ pub struct AnswerComplaintRequest {
 #[oai(deny_unknown_fields)]
 #[oai(rename = "ContractMilestoneInput")]
 pub struct MilestoneInput {
-    pub title: Text,
-    pub deliverable: Text,
+    pub title: Words,
+    pub deliverable: Words,
     pub due_date: NaiveDate,
     pub amount_fen: i64,
 }
@@ -642,7 +642,7 @@ pub struct ContractView {
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct ReportMilestoneRequest {
-    pub report: Text,
+    pub report: Words,
     #[oai(default)]
     pub files: Vec<FileUpload>,
 }
@@ -652,14 +652,14 @@ pub struct ReportMilestoneRequest {
 #[oai(deny_unknown_fields)]
 pub struct MilestoneDecisionRequest {
     pub accept: bool,
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Object, Debug)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(deny_unknown_fields)]
 pub struct AmendContractRequest {
-    pub reason: Text,
+    pub reason: Words,
     pub value_fen: Option<i64>,
     pub period_end: Option<NaiveDate>,
 }
@@ -670,5 +670,5 @@ pub struct AmendContractRequest {
 pub struct EvaluateContractRequest {
     /// 0 to 100.
     pub score: i32,
-    pub comment: Text,
+    pub comment: Words,
 }

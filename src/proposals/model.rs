@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -63,10 +63,10 @@ string_enum!(ModerationAction {
 pub struct CreateProposalRequest {
     pub community_id: Uuid,
     #[oai(validator(max_length = 120))]
-    pub title: Text,
+    pub title: Words,
     /// Plain text; blank lines separate paragraphs, lines starting with "- " are list items.
     #[oai(validator(max_length = 20000))]
-    pub body: Text,
+    pub body: Words,
     pub category: Category,
     /// The grid the matter concerns, if one.
     pub grid_id: Option<Uuid>,
@@ -186,7 +186,7 @@ pub struct ModerationRequest {
 #[oai(deny_unknown_fields)]
 pub struct ReasonRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Object, Debug)]
@@ -194,7 +194,7 @@ pub struct ReasonRequest {
 #[oai(deny_unknown_fields)]
 pub struct ReportRequest {
     #[oai(validator(max_length = 1000))]
-    pub reason: Text,
+    pub reason: Words,
     /// Report a comment of the proposal rather than the proposal itself.
     pub comment_id: Option<Uuid>,
 }
@@ -215,7 +215,7 @@ pub struct ReportView {
 #[oai(deny_unknown_fields)]
 pub struct CommentRequest {
     #[oai(validator(max_length = 4000))]
-    pub body: Text,
+    pub body: Words,
     /// Reply to this comment.
     pub parent_id: Option<Uuid>,
     /// Answer in the official capacity of an organisation you belong to.
@@ -227,7 +227,7 @@ pub struct CommentRequest {
 #[oai(deny_unknown_fields)]
 pub struct CommentEditRequest {
     #[oai(validator(max_length = 4000))]
-    pub body: Text,
+    pub body: Words,
 }
 
 string_enum!(CommentState {

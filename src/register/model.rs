@@ -6,7 +6,7 @@ use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 pub use crate::entities::register_kinds::{DocumentKind, HouseholdStatus, OwnerKind, PersonStatus};
 
 // ---------------------------------------------------------------- records
@@ -70,7 +70,7 @@ pub struct UnitOwnerRecord {
 #[oai(deny_unknown_fields)]
 pub struct CreatePersonRequest {
     #[oai(validator(max_length = 64))]
-    pub name: Text,
+    pub name: Words,
     /// The kind of identity document; with `document_number`.
     pub document_kind: Option<DocumentKind>,
     /// Kept only as a keyed hash and its last four characters; never stored or shown whole.
@@ -106,7 +106,7 @@ pub struct UpdatePersonRequest {
     pub household_id: MaybeUndefined<Uuid>,
     /// Why (moved in, moved out, died, corrected): kept with the version.
     #[oai(validator(max_length = 500))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Object, Debug)]
@@ -127,7 +127,7 @@ pub struct UpdateHouseholdRequest {
     pub label: Option<Text>,
     pub status: Option<HouseholdStatus>,
     #[oai(validator(max_length = 500))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Object, Debug)]
@@ -158,7 +158,7 @@ pub struct UpdateOwnerRequest {
     /// The co-owner who votes, or `null` for none named (then any of them may, once).
     pub representative_id: MaybeUndefined<Uuid>,
     #[oai(validator(max_length = 500))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Object, Debug)]
@@ -169,13 +169,14 @@ pub struct SetUnitOwnerRequest {
     #[oai(validator(max_length = 64))]
     pub certificate: Option<Text>,
     #[oai(validator(max_length = 500))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 // ---------------------------------------------------------------- views
 
 /// A person of the register, as those who keep it see them.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PersonView {
     pub id: Uuid,
     pub name: String,
@@ -194,6 +195,7 @@ pub struct PersonView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MemberRef {
     pub person_id: Uuid,
     pub name: String,
@@ -204,6 +206,7 @@ pub struct MemberRef {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HouseholdView {
     pub id: Uuid,
     pub unit_id: Uuid,
@@ -214,6 +217,7 @@ pub struct HouseholdView {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OwnedUnit {
     pub unit_id: Uuid,
     pub unit_label: String,
@@ -222,6 +226,7 @@ pub struct OwnedUnit {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OwnerView {
     pub id: Uuid,
     pub kind: OwnerKind,
@@ -235,6 +240,7 @@ pub struct OwnerView {
 
 /// Everything on the register at one version.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterSnapshot {
     /// The register version (its change number) this snapshot is.
     pub seq: i64,
@@ -245,6 +251,7 @@ pub struct RegisterSnapshot {
 
 /// One change of the register, with the object as it was after it.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterChangeView {
     pub seq: i64,
     /// `person`, `household`, `owner` or `unit_owner`.
@@ -276,6 +283,7 @@ pub enum AnomalyKind {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Anomaly {
     pub kind: AnomalyKind,
     /// What the committee sees, e.g. the names or units concerned.
@@ -299,6 +307,7 @@ pub enum RegisterElectorate {
 
 /// What an electorate drawn from the register now would be.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ElectoratePreview {
     pub electorate: RegisterElectorate,
     pub register_seq: i64,
@@ -318,12 +327,14 @@ pub struct RegisterImportForm {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterImportError {
     pub line: u64,
     pub message: String,
 }
 
 #[derive(Object, Debug, Clone, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterImportReport {
     pub persons_created: u64,
     pub persons_updated: u64,
@@ -358,7 +369,7 @@ pub struct CreateRegisterRequest {
     /// The paper the request rests on: a household register page, a death certificate, a
     /// property certificate, the person's signed consent.
     #[oai(validator(max_length = 120))]
-    pub reference: Text,
+    pub reference: Words,
     #[oai(validator(max_length = 500))]
     pub note: Option<Text>,
 }
@@ -374,6 +385,7 @@ pub struct DecideRegisterRequest {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterRequestView {
     pub id: Uuid,
     pub kind: RequestKind,
@@ -415,7 +427,7 @@ pub struct AssistRequest {
     pub person_id: Uuid,
     /// The signature sheet, paper form or recorded consent, e.g. "签到表 3 页 12 行".
     #[oai(validator(max_length = 120))]
-    pub reference: Text,
+    pub reference: Words,
 }
 
 #[derive(Object, Debug)]
@@ -423,7 +435,7 @@ pub struct AssistRequest {
 pub struct RejectAssistedActRequest {
     /// Why the act does not match the paper; the one who recorded it sees it.
     #[oai(validator(max_length = 500))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 /// Something a grid worker or committee member did for a person of the register.

@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{Enum, Multipart, Object};
@@ -110,7 +110,7 @@ pub enum ObjectionDecision {
 #[oai(deny_unknown_fields)]
 pub struct MilestoneInput {
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: Text,
+    pub title: Words,
     /// The day it is due (Asia/Shanghai); overdue after that day ends.
     pub deadline: NaiveDate,
 }
@@ -125,10 +125,10 @@ pub struct CreateResolutionRequest {
     pub session_id: Option<Uuid>,
     pub agenda_item_id: Option<Uuid>,
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub title: Text,
+    pub title: Words,
     /// What will be done.
     #[oai(validator(min_length = 1, max_length = 20000))]
-    pub body: Text,
+    pub body: Words,
     /// The organisation responsible for carrying it out.
     pub responsible_org_id: Option<Uuid>,
     pub deadline: Option<NaiveDate>,
@@ -165,7 +165,7 @@ pub struct UpdateResolutionRequest {
 #[oai(deny_unknown_fields)]
 pub struct CancelResolutionRequest {
     #[oai(validator(min_length = 1, max_length = 4000))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Object, Debug)]
@@ -175,7 +175,7 @@ pub struct ReviewRequest {
     pub decision: ReviewDecision,
     /// Written findings; required when returning.
     #[oai(default, validator(max_length = 20000))]
-    pub findings: Text,
+    pub findings: Words,
 }
 
 #[derive(Object, Debug)]
@@ -183,7 +183,7 @@ pub struct ReviewRequest {
 #[oai(deny_unknown_fields)]
 pub struct ObjectionRequest {
     #[oai(validator(min_length = 1, max_length = 4000))]
-    pub reasons: Text,
+    pub reasons: Words,
 }
 
 #[derive(Object, Debug)]
@@ -193,7 +193,7 @@ pub struct AnswerObjectionRequest {
     pub decision: ObjectionDecision,
     /// The committee's written answer, sent to the objector and shown publicly.
     #[oai(validator(min_length = 1, max_length = 4000))]
-    pub answer: Text,
+    pub answer: Words,
 }
 
 /// A progress update with evidence files (PNG, JPEG, WebP or PDF).
@@ -223,7 +223,7 @@ pub struct RatingRequest {
 #[oai(deny_unknown_fields)]
 pub struct CriterionScore {
     #[oai(validator(min_length = 1, max_length = 200))]
-    pub name: Text,
+    pub name: Words,
     /// Weight of this criterion; all weights sum to 100.
     #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     pub weight: i32,
@@ -239,7 +239,7 @@ pub struct EvaluationRequest {
     #[oai(validator(min_items = 1, max_items = 20))]
     pub criteria: Vec<CriterionScore>,
     #[oai(validator(min_length = 1, max_length = 50000))]
-    pub report: Text,
+    pub report: Words,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -498,7 +498,7 @@ pub struct AssistedRatingRequest {
     pub comment: Option<Text>,
     /// The paper or consent the rating rests on.
     #[oai(validator(max_length = 120))]
-    pub reference: Text,
+    pub reference: Words,
 }
 
 /// A grid worker lodges an objection for a person of the register.
@@ -507,8 +507,8 @@ pub struct AssistedRatingRequest {
 pub struct AssistedObjectionRequest {
     pub person_id: Uuid,
     #[oai(validator(min_length = 1, max_length = 4000))]
-    pub reasons: Text,
+    pub reasons: Words,
     /// The paper or consent the objection rests on.
     #[oai(validator(max_length = 120))]
-    pub reference: Text,
+    pub reference: Words,
 }

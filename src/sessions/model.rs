@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
@@ -74,7 +74,7 @@ pub struct AgendaItemInput {
     #[oai(validator(max_length = 120))]
     pub title: Option<Text>,
     #[oai(default, validator(max_length = 4000))]
-    pub description: Text,
+    pub description: Words,
 }
 
 #[derive(Object, Debug)]
@@ -83,9 +83,9 @@ pub struct AgendaItemInput {
 pub struct CreateSessionRequest {
     pub community_id: Uuid,
     #[oai(validator(max_length = 120))]
-    pub title: Text,
+    pub title: Words,
     #[oai(validator(max_length = 4000))]
-    pub purpose: Text,
+    pub purpose: Words,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// Where people meet in person; absent for an online-only session.
@@ -122,7 +122,7 @@ pub struct RescheduleRequest {
 #[oai(deny_unknown_fields)]
 pub struct CancelRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -145,7 +145,7 @@ pub struct RsvpRequest {
 pub struct CheckInRequest {
     /// The attendee's account email.
     #[oai(validator(max_length = 254))]
-    pub email: Text,
+    pub email: Words,
 }
 
 #[derive(Object, Debug)]
@@ -340,5 +340,5 @@ pub struct AssistedRsvpRequest {
     pub response: Rsvp,
     /// The paper or consent the answer rests on, e.g. "电话 12月7日 本人答复".
     #[oai(validator(max_length = 120))]
-    pub reference: Text,
+    pub reference: Words,
 }

@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::api::text::{Text, Words};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
@@ -91,9 +91,9 @@ pub struct CreatePollRequest {
     pub agenda_item_id: Option<Uuid>,
     pub proposal_id: Option<Uuid>,
     #[oai(validator(max_length = 200))]
-    pub question: Text,
+    pub question: Words,
     #[oai(default, validator(max_length = 4000))]
-    pub description: Text,
+    pub description: Words,
     pub kind: PollKind,
     /// Option labels (2 to 20) for single, multiple and ranked polls; none for yes/no.
     #[oai(default, validator(max_items = 20))]
@@ -232,7 +232,7 @@ pub struct VoterRecord {
 #[oai(deny_unknown_fields)]
 pub struct CancelPollRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -241,10 +241,10 @@ pub struct CancelPollRequest {
 pub struct CreateProxyRequest {
     /// The person who will vote on the owner's behalf.
     #[oai(validator(max_length = 254))]
-    pub proxy_email: Text,
+    pub proxy_email: Words,
     /// Reference of the signed paper authorisation (委托书).
     #[oai(validator(max_length = 120))]
-    pub reference: Text,
+    pub reference: Words,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -272,7 +272,7 @@ pub struct RecordAssistedBallotRequest {
     pub voter_email: Option<Text>,
     /// Reference of the paper ballot or record.
     #[oai(validator(max_length = 120))]
-    pub paper_reference: Text,
+    pub paper_reference: Words,
     #[oai(validator(max_items = 20))]
     pub choices: Vec<Text>,
 }
@@ -301,7 +301,7 @@ pub struct AssistedBallotView {
 #[oai(deny_unknown_fields)]
 pub struct RejectAssistedRequest {
     #[oai(validator(max_length = 2000))]
-    pub reason: Text,
+    pub reason: Words,
 }
 
 /// An electorate entry for the assisted-ballot form.

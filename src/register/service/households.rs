@@ -119,7 +119,7 @@ pub async fn create(
     req: CreateHouseholdRequest,
 ) -> Result<HouseholdView> {
     let label = label(req.label.as_deref())?;
-    let why_text = reason(req.reason.as_ref(), "household registered")?;
+    let why_text = reason(req.reason.as_deref(), "household registered")?;
     let txn = state.db.write().await?;
     community(&*txn, community_id).await?;
     may_edit(&*txn, actor, community_id).await?;

@@ -23,7 +23,6 @@ use uuid::Uuid;
 use super::documents::DocumentKey;
 use super::error::RegisterError as E;
 use super::history::{self, Why};
-use crate::api::text::Text;
 use crate::audit::{self, Change};
 use crate::entities::{building, place, unit};
 use crate::policy::{Action, Actor, PlaceScope, Role, allows};
@@ -134,7 +133,7 @@ pub fn document_key(state: &AppState) -> Result<DocumentKey> {
 }
 
 /// A reason as kept with a version: given, or the default for this kind of change.
-pub fn reason(raw: Option<&Text>, default: &str) -> Result<String> {
+pub fn reason(raw: Option<&str>, default: &str) -> Result<String> {
     match raw.map(|r| r.trim()).filter(|r| !r.is_empty()) {
         Some(r) if r.chars().any(char::is_control) => Err(E::Invalid(
             "invalid_reason",

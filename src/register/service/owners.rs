@@ -189,7 +189,7 @@ pub async fn create(
     let kind = req.kind.unwrap_or(OwnerKind::Persons);
     let requested = req.person_ids.clone().unwrap_or_default();
     check_shape(kind, &requested, req.representative_id)?;
-    let why_text = reason(req.reason.as_ref(), "owner registered")?;
+    let why_text = reason(req.reason.as_deref(), "owner registered")?;
     let txn = state.db.write().await?;
     community(&*txn, community_id).await?;
     may_edit(&*txn, actor, community_id).await?;
@@ -461,7 +461,7 @@ pub async fn clear_unit_owner(
     unit_id: Uuid,
     why_text: &str,
 ) -> Result<()> {
-    let why_text = reason(Some(&why_text.into()), "")?;
+    let why_text = reason(Some(why_text), "")?;
     let txn = state.db.write().await?;
     let u = crate::entities::unit::Entity::find_by_id(unit_id)
         .one(&*txn)

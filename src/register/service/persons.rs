@@ -158,7 +158,7 @@ pub async fn create(
     req: CreatePersonRequest,
 ) -> Result<PersonView> {
     let name = name(&req.name)?;
-    let why_text = reason(req.reason.as_ref(), "added to the register")?;
+    let why_text = reason(req.reason.as_deref(), "added to the register")?;
     let phone = req.phone.as_deref().map(phone).transpose()?;
     let birth = req.birth_date.map(birth_date).transpose()?;
     let adult = match birth {
