@@ -2,6 +2,7 @@
 //! organisations, attendees), exact counting rules, open and secret ballots with receipts,
 //! proxies, and assisted paper ballots under a two-person rule.
 
+mod answers;
 pub mod api;
 pub mod counting;
 pub mod demo;

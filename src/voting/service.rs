@@ -14,6 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::answers::{seal, unseal};
 use super::counting::{self, CountedBallot, yes_no_options};
 use super::error::VotingError as E;
 use super::model::*;
@@ -1494,38 +1495,6 @@ fn key_hash(poll_id: Uuid, user: Uuid, key: &str) -> String {
     h.update(user.as_bytes());
     h.update(key.as_bytes());
     hex::encode(h.finalize())
-}
-
-/// XORs `data` with a SHA-256 keystream derived from the idempotency key, which only the
-/// client holds: the stored answer links voter and receipt only for someone with the key.
-fn keystream_xor(poll_id: Uuid, user: Uuid, key: &str, data: &[u8]) -> Vec<u8> {
-    data.chunks(32)
-        .enumerate()
-        .flat_map(|(i, chunk)| {
-            let mut h = Sha256::new();
-            h.update(b"yishi-ballot-seal\0");
-            h.update(poll_id.as_bytes());
-            h.update(user.as_bytes());
-            h.update(key.as_bytes());
-            h.update((i as u64).to_be_bytes());
-            let block = h.finalize();
-            chunk
-                .iter()
-                .zip(block)
-                .map(|(a, b)| a ^ b)
-                .collect::<Vec<u8>>()
-        })
-        .collect()
-}
-
-fn seal(poll_id: Uuid, user: Uuid, key: &str, answer: &BallotReceipt) -> String {
-    let plain = serde_json::to_vec(answer).unwrap_or_default();
-    hex::encode(keystream_xor(poll_id, user, key, &plain))
-}
-
-fn unseal(poll_id: Uuid, user: Uuid, key: &str, sealed: &str) -> Option<BallotReceipt> {
-    let bytes = hex::decode(sealed).ok()?;
-    serde_json::from_slice(&keystream_xor(poll_id, user, key, &bytes)).ok()
 }
 
 async fn replayed<C: ConnectionTrait>(
