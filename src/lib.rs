@@ -39,4 +39,5 @@ pub mod sessions;
 pub mod spreadsheet;
 pub mod startup;
 pub mod state;
+pub mod text;
 pub mod voting;

@@ -3,7 +3,6 @@
 pub mod health;
 pub mod problems;
 pub mod spec;
-pub mod text;
 
 use poem::Request;
 use poem_openapi::auth::Bearer;

@@ -1,4 +1,4 @@
-use crate::api::text::{Text, Words};
+use crate::text::{Text, Words};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;

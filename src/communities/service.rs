@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::error::CommunitiesError as E;
 use super::model::*;
 use super::register::{parse_units_csv, valid_credit_code};
-use crate::api::text::Text;
 use crate::audit::{self, Change};
 use crate::clock;
 use crate::entities::{
@@ -22,6 +21,7 @@ use crate::policy::{Action, Actor, PlaceScope, Role, authorize};
 use crate::register::history::Why;
 use crate::register::service::links;
 use crate::state::AppState;
+use crate::text::Text;
 
 type Result<T> = std::result::Result<T, E>;
 

@@ -1,4 +1,4 @@
-use crate::api::text::Text;
+use crate::text::Text;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use uuid::Uuid;

@@ -6,8 +6,8 @@ use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::text::{Text, Words};
 pub use crate::entities::register_kinds::{DocumentKind, HouseholdStatus, OwnerKind, PersonStatus};
+use crate::text::{Text, Words};
 
 // ---------------------------------------------------------------- records
 

@@ -1,7 +1,7 @@
 //! Polls: creation, opening (freezing the electorate), ballots, proxies, assisted ballots and
 //! closing (counting once, publishing, recording, mailing).
 
-use crate::api::text::Text;
+use crate::text::Text;
 use std::collections::{HashMap, HashSet};
 
 use rand::RngCore;
