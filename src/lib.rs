@@ -17,7 +17,6 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod group_commit;
-pub mod handover;
 pub mod in_flight;
 pub mod keys;
 pub mod memo;

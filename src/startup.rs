@@ -338,7 +338,7 @@ pub async fn run(
     });
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?state.db.backend(), mail = if settings.smtp_url.is_some() { "smtp" } else { "files" }, "Yishi is serving");
-    let acceptor = crate::handover::Listener::new(listener, state.handover.clone())?;
+    let acceptor = crate::realtime::handover::Listener::new(listener, state.handover.clone())?;
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build_app(&state), shutdown, Some(Duration::from_secs(10)))
         .await;

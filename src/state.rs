@@ -50,7 +50,7 @@ pub struct AppState {
     /// The API requests being answered (`max_in_flight`); none when unlimited.
     pub in_flight: Option<Arc<crate::in_flight::InFlight>>,
     /// The connections this process accepted, which a live room's upgrade takes over.
-    pub handover: Arc<crate::handover::Handover>,
+    pub handover: Arc<crate::realtime::handover::Handover>,
     /// On PostgreSQL, whether this process is listening for the other processes' notices (room
     /// events, revoked access, feed hints, list changes); until it is, it is not ready.
     pub listening: Arc<std::sync::atomic::AtomicBool>,

@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod fanout;
+pub mod handover;
 pub mod live;
 pub mod protocol;
 pub mod replies;

@@ -13,7 +13,7 @@ use tokio_util::either::Either;
 use super::protocol::MAX_FRAME_BYTES;
 use crate::error::ApiError;
 
-/// A room's socket: the TCP stream itself once taken over from poem (see `crate::handover`),
+/// A room's socket: the TCP stream itself once taken over from poem (see `crate::realtime::handover`),
 /// or poem's upgraded connection when the listener was not this process's own.
 pub type Socket = WebSocketStream<Either<TcpStream, poem::Upgraded>>;
 
@@ -66,7 +66,7 @@ pub fn check(req: &Request) -> Result<HeaderValue, ApiError> {
 /// Answers 101 and, once the connection is handed over, runs `serve` on the socket.
 pub fn upgrade<F, Fut>(
     req: &Request,
-    handover: &crate::handover::Handover,
+    handover: &crate::realtime::handover::Handover,
     accept: HeaderValue,
     serve: F,
 ) -> Response
