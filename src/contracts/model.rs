@@ -124,7 +124,7 @@ pub struct UpdateBidderProfileRequest {
     pub credit_code: Words,
     pub service_areas: Vec<ServiceCategory>,
     #[oai(default)]
-    pub description: Words,
+    pub description: Text,
 }
 
 #[derive(Object, Debug)]
@@ -371,7 +371,7 @@ pub struct TeamMember {
     pub role: Words,
     #[oai(default)]
     #[serde(default)]
-    pub qualification: Words,
+    pub qualification: Text,
 }
 
 #[derive(Object, Debug)]

@@ -175,7 +175,7 @@ pub struct ReviewRequest {
     pub decision: ReviewDecision,
     /// Written findings; required when returning.
     #[oai(default, validator(max_length = 20000))]
-    pub findings: Words,
+    pub findings: Text,
 }
 
 #[derive(Object, Debug)]

@@ -74,7 +74,7 @@ pub struct AgendaItemInput {
     #[oai(validator(max_length = 120))]
     pub title: Option<Text>,
     #[oai(default, validator(max_length = 4000))]
-    pub description: Words,
+    pub description: Text,
 }
 
 #[derive(Object, Debug)]

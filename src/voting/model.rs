@@ -93,7 +93,7 @@ pub struct CreatePollRequest {
     #[oai(validator(max_length = 200))]
     pub question: Words,
     #[oai(default, validator(max_length = 4000))]
-    pub description: Words,
+    pub description: Text,
     pub kind: PollKind,
     /// Option labels (2 to 20) for single, multiple and ranked polls; none for yes/no.
     #[oai(default, validator(max_items = 20))]
