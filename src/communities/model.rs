@@ -383,5 +383,5 @@ pub struct ImportUnitsRequest {
     /// CSV text with the header `building,number,area_m2,registered_owner,developer_held`
     /// (the last two optional); area in square metres with at most two decimals.
     #[oai(validator(max_length = 1000000))]
-    pub csv: Words,
+    pub csv: Text,
 }

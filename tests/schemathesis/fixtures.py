@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Path parameters for the fuzzer: a real demo object for every `{..._id}` of the spec, read
 from the demo database, so that operations reach their logic instead of answering 404 to a
-random id (the same choices as the role matrix, tests/api/matrix.rs). `user_id` and the ids of
-things the demo has none of are left to the fuzzer and its stateful phase (a member removed is
-the one just added). Prints schemathesis
+random id (the same choices as the role matrix, tests/api/matrix.rs). Ids of things the fuzzer
+adds and removes under a fixed parent (`user_id` of a member, `qualification_id`) and of things
+the demo has none of are left to the fuzzer and its stateful phase, so that what it removes is
+what it just added. Prints schemathesis
 configuration (TOML) to append to schemathesis.toml.
 
     fixtures.py DEMO_SQLITE_FILE
@@ -55,7 +56,6 @@ def main():
         "contract_id": contract,
         "file_id": one("SELECT id FROM procurement_files"),
         "organisation_id": one("SELECT id FROM organisations WHERE name = ?", "锦绣物业服务有限公司（桂花社区项目）"),
-        "qualification_id": one("SELECT id FROM qualifications"),
         "membership_id": one("SELECT id FROM memberships WHERE community_id = ? ORDER BY created_at", guihua),
         "grant_id": one("SELECT id FROM role_grants WHERE place_id = ?", guihua),
         "person_id": one("SELECT id FROM register_persons WHERE community_id = ?", guihua),
