@@ -103,6 +103,19 @@ async fn queue_waiting(app: &TestApp, to: (Uuid, &str), category: &str, subject:
     id
 }
 
+/// The RFC 8058 request: a form-encoded POST to the link, no sign-in; its status.
+async fn one_click(app: &TestApp, url: &str) -> u16 {
+    app.client
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Waits until the worker has dealt with a queued message (sent it or given it up).
 async fn wait_until_settled(app: &TestApp, id: Uuid) -> outbox::Model {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -504,15 +517,7 @@ async fn one_click_unsubscribe_works_and_forged_links_are_refused() {
     // A message of that kind queued before the unsubscribe and not yet due.
     let waiting = queue_waiting(&app, (id, &email), "resolutions", "排队中的消息").await;
     // The RFC 8058 request: a form-encoded POST to the header's URL, no sign-in.
-    let done = app
-        .client
-        .post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 200);
+    assert_eq!(one_click(&app, &url).await, 200);
     let prefs = app
         .get("/accounts/me/notification-preferences", Some(&token))
         .await;
@@ -839,15 +844,7 @@ async fn a_digest_leaves_out_what_was_turned_off_and_stops_after_its_unsubscribe
     let link = header(&digest[0], "List-Unsubscribe").expect("a digest is unsubscribable");
     let url = link.trim_matches(|c| c == '<' || c == '>').to_string();
     let waiting = queue_waiting(&app, (id, &email), "digests", "排队中的摘要").await;
-    let done = app
-        .client
-        .post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 200);
+    assert_eq!(one_click(&app, &url).await, 200);
     let given_up = wait_until_settled(&app, waiting).await;
     assert_eq!(given_up.status, "dead");
     assert!(given_up.last_error.unwrap_or_default().contains("turned"));
