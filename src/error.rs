@@ -337,3 +337,9 @@ pub fn problem_response(problem: Problem) -> Response {
     }
     response
 }
+
+impl From<crate::policy::Refused> for ApiError {
+    fn from(refused: crate::policy::Refused) -> Self {
+        ApiError::forbidden(refused.to_string())
+    }
+}

@@ -5,7 +5,6 @@
 use uuid::Uuid;
 
 use crate::entities::user;
-use crate::error::ApiError;
 
 /// Roles a person holds, each scoped to a place (or, for the administrator, the platform).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, poem_openapi::Enum, serde::Serialize)]
@@ -165,6 +164,8 @@ pub enum Action {
     EvaluateResolution,
     /// See a community's (or several communities') dashboard.
     ViewDashboard,
+    /// Run the platform itself: the outbox, the suppression list, every community.
+    OperatePlatform,
 }
 
 /// The whole rule table. `scope` is the place the object lives in.
@@ -203,6 +204,7 @@ pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool
         }
         Action::ReviewResolution => over(Role::LegalReviewer),
         Action::EvaluateResolution => over(Role::Evaluator),
+        Action::OperatePlatform => false, // administrators only, allowed above
         Action::ViewDashboard => {
             committee()
                 || over(Role::GovernmentOfficer)
@@ -212,19 +214,17 @@ pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool
     }
 }
 
-/// `allows`, as a 403 problem when refused.
-pub fn authorize(
-    actor: &Actor,
-    action: Action,
-    scope: Option<&PlaceScope>,
-) -> Result<(), ApiError> {
+/// An action `allows` refused, with the words that say which one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("You may not {0} here.")]
+pub struct Refused(pub &'static str);
+
+/// `allows`, as an error when refused; each context maps it to its own `Forbidden`.
+pub fn authorize(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> Result<(), Refused> {
     if allows(actor, action, scope) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(format!(
-            "You may not {} here.",
-            describe(action)
-        )))
+        Err(Refused(describe(action)))
     }
 }
 
@@ -247,5 +247,6 @@ fn describe(action: Action) -> &'static str {
         Action::ReviewResolution => "review resolutions here (a legal reviewer's role)",
         Action::EvaluateResolution => "evaluate resolutions here (an evaluator's role)",
         Action::ViewDashboard => "see this dashboard",
+        Action::OperatePlatform => "run the platform (an administrator's work)",
     }
 }

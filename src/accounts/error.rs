@@ -24,6 +24,9 @@ pub enum AccountsError {
     SessionNotFound,
     #[error("Your email is already verified.")]
     AlreadyVerified,
+    /// No valid sign-in behind a bearer token or a websocket ticket; the text says which.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
     #[error(transparent)]
     Register(#[from] crate::register::error::RegisterError),
     #[error(transparent)]
@@ -55,6 +58,7 @@ impl From<AccountsError> for ApiError {
             }
             AccountsError::SessionNotFound => ApiError::not_found("session_not_found", detail),
             AccountsError::AlreadyVerified => ApiError::conflict("already_verified", detail),
+            AccountsError::Unauthenticated(_) => ApiError::unauthorized(detail),
             AccountsError::Register(e) => e.into(),
             AccountsError::Db(e) => e.into(),
             AccountsError::Internal(e) => ApiError::internal(e),

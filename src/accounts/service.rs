@@ -20,7 +20,6 @@ use crate::entities::{
     audit_entry, auth_session, membership, one_time_token, organisation, organisation_member,
     place, role_grant, user,
 };
-use crate::error::ApiError;
 use crate::notifications::{self, templates};
 use crate::policy::{Actor, Role};
 use crate::state::AppState;
@@ -300,9 +299,11 @@ pub async fn resend_verification(state: &AppState, actor: &Actor) -> Result<()> 
 }
 
 /// Resolves a bearer token to the actor behind it.
-pub async fn authenticate(state: &AppState, token: &str) -> std::result::Result<Actor, ApiError> {
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Actor> {
     let unauthorized = || {
-        ApiError::unauthorized("Sign in first: the bearer token is missing, expired or revoked.")
+        AccountsError::Unauthenticated(
+            "Sign in first: the bearer token is missing, expired or revoked.",
+        )
     };
     if token.is_empty() || token.len() > 128 {
         return Err(unauthorized());
@@ -965,9 +966,10 @@ pub async fn consume_live_ticket(
     state: &AppState,
     ticket: &str,
     scope: Uuid,
-) -> std::result::Result<(Uuid, Uuid), ApiError> {
-    let refused =
-        || ApiError::unauthorized("The ticket is unknown, used or expired; ask for a new one.");
+) -> Result<(Uuid, Uuid)> {
+    let refused = || {
+        AccountsError::Unauthenticated("The ticket is unknown, used or expired; ask for a new one.")
+    };
     let key = state.keys.tickets()?;
     let claims = super::tickets::verify(&key, ticket, scope, clock::now()).ok_or_else(refused)?;
     if !sign_in_alive(&state.db.conn, claims.sign_in).await? {
@@ -1033,19 +1035,15 @@ pub async fn sign_in_alive<C: ConnectionTrait>(
 }
 
 /// The actor behind a user id (for a websocket opened with a ticket).
-pub async fn actor_for(
-    state: &AppState,
-    user_id: Uuid,
-    sign_in: Uuid,
-) -> std::result::Result<Actor, ApiError> {
+pub async fn actor_for(state: &AppState, user_id: Uuid, sign_in: Uuid) -> Result<Actor> {
     // The person and their access in one read.
     let person = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
         .into_query();
     let rows = state.db.conn.query_all(&with_access(person)).await?;
-    let first = rows
-        .first()
-        .ok_or_else(|| ApiError::unauthorized("The account no longer exists."))?;
+    let first = rows.first().ok_or(AccountsError::Unauthenticated(
+        "The account no longer exists.",
+    ))?;
     let user = user::Model::from_query_result(first, "")?;
     let (grants, affiliations, grid_communities) = read_access(&rows)?;
     Ok(Actor {

@@ -65,7 +65,7 @@ pub struct BearerAuth(pub Bearer);
 
 impl BearerAuth {
     pub async fn actor(&self, state: &AppState) -> ApiResult<Actor> {
-        crate::accounts::service::authenticate(state, &self.0.token).await
+        Ok(crate::accounts::service::authenticate(state, &self.0.token).await?)
     }
 }
 
@@ -93,9 +93,9 @@ pub async fn optional_actor(state: &AppState, req: &Request) -> ApiResult<Option
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
         {
-            Some(token) => crate::accounts::service::authenticate(state, token.trim())
-                .await
-                .map(Some),
+            Some(token) => Ok(Some(
+                crate::accounts::service::authenticate(state, token.trim()).await?,
+            )),
             None => Err(ApiError::unauthorized(
                 "Use a bearer token: `Authorization: Bearer <token>`.",
             )),

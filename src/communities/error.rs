@@ -28,10 +28,10 @@ pub enum CommunitiesError {
     State(&'static str, String),
     #[error("Verify your email address first.")]
     EmailUnverified,
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Register(#[from] crate::register::error::RegisterError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
@@ -67,9 +67,15 @@ impl From<CommunitiesError> for ApiError {
                     detail,
                 )))
             }
+            CommunitiesError::Forbidden(_) => ApiError::forbidden(detail),
             CommunitiesError::Register(e) => e.into(),
-            CommunitiesError::Api(e) => e,
             CommunitiesError::Db(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::policy::Refused> for CommunitiesError {
+    fn from(refused: crate::policy::Refused) -> Self {
+        CommunitiesError::Forbidden(refused.to_string())
     }
 }

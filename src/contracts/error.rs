@@ -14,8 +14,9 @@ pub enum ContractsError {
     StorageFull(String),
     #[error("The evidence store failed: {0}")]
     Storage(std::io::Error),
-    #[error(transparent)]
-    Api(#[from] ApiError),
+    /// A bid could not be sealed or opened: a server fault, never the bidder's.
+    #[error("Sealed bids: {0}")]
+    Sealing(String),
     #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
@@ -39,9 +40,15 @@ impl From<ContractsError> for ApiError {
             ContractsError::Forbidden(_) => ApiError::forbidden(detail),
             ContractsError::StorageFull(_) => ApiError::storage_full(detail),
             ContractsError::Storage(e) => ApiError::internal(e),
-            ContractsError::Api(e) => e,
+            ContractsError::Sealing(e) => ApiError::internal(e),
             ContractsError::Communities(e) => e.into(),
             ContractsError::Db(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::policy::Refused> for ContractsError {
+    fn from(refused: crate::policy::Refused) -> Self {
+        ContractsError::Forbidden(refused.to_string())
     }
 }

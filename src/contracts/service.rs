@@ -1119,8 +1119,7 @@ pub async fn submit_bid(
         team: req.team,
         documents: documents.iter().map(SealedDocument::from_checked).collect(),
     };
-    let plain =
-        serde_json::to_vec(&contents).map_err(|e| E::Api(crate::error::ApiError::internal(e)))?;
+    let plain = serde_json::to_vec(&contents).map_err(|e| E::Sealing(e.to_string()))?;
     let digest = hex::encode(Sha256::digest(&plain));
 
     let txn = state.db.write().await?;
@@ -1254,23 +1253,22 @@ pub async fn withdraw_bid(
 }
 
 fn sealing_key(state: &AppState) -> Result<&crate::sealing::SealingKey> {
-    state.sealing.key().map_err(|e| {
-        E::Api(crate::error::ApiError::internal(format!(
-            "sealing key: {e}"
-        )))
-    })
+    state
+        .sealing
+        .key()
+        .map_err(|e| E::Sealing(format!("sealing key: {e}")))
 }
 
 fn open_contents(state: &AppState, b: &bid::Model) -> Result<BidContents> {
     let plain = sealing_key(state)?
         .open(b.tender_id, b.organisation_id, &b.sealed)
         .ok_or_else(|| {
-            E::Api(crate::error::ApiError::internal(format!(
+            E::Sealing(format!(
                 "bid {} cannot be opened with this server's sealing key",
                 b.id
-            )))
+            ))
         })?;
-    serde_json::from_slice(&plain).map_err(|e| E::Api(crate::error::ApiError::internal(e)))
+    serde_json::from_slice(&plain).map_err(|e| E::Sealing(e.to_string()))
 }
 
 fn bid_view(state: &AppState, b: &bid::Model, org_name: String) -> Result<BidView> {

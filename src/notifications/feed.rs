@@ -172,7 +172,7 @@ pub async fn feed_socket(
     .await
     {
         Ok(v) => v,
-        Err(e) => return e.into_response(),
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
     let state = state.clone();
     ws.on_upgrade(move |socket| serve(socket, state, user, sign_in))

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod catalogue;
 pub mod digest;
+pub mod error;
 pub mod feed;
 pub mod heads;
 pub mod keys;

@@ -9,6 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::catalogue::{CATALOGUE, Category, Mode};
+use super::error::NotificationsError as E;
 use super::keys;
 use super::model::*;
 use super::notify::modes_for;
@@ -17,11 +18,10 @@ use crate::clock;
 use crate::entities::{
     notification_preference, notification_setting, outbox, suppressed_address, user,
 };
-use crate::error::ApiError;
-use crate::policy::Actor;
+use crate::policy::{Action, Actor};
 use crate::state::AppState;
 
-type Result<T> = std::result::Result<T, ApiError>;
+type Result<T> = std::result::Result<T, E>;
 
 /// 08:00 in Asia/Shanghai.
 pub const DEFAULT_DIGEST_MINUTE: i32 = 8 * 60;
@@ -145,9 +145,9 @@ pub async fn update_preferences(
         .iter()
         .any(|c| !c.category.mutable() && c.mode != Mode::Immediate)
     {
-        return Err(ApiError::unprocessable(
+        return Err(E::Invalid(
             "security_not_mutable",
-            "Security messages (sign-in, verification, password) are always sent at once.",
+            "Security messages (sign-in, verification, password) are always sent at once.".into(),
         ));
     }
     let txn = state.db.write().await?;
@@ -186,10 +186,10 @@ fn email_hint(email: &str) -> String {
     }
 }
 
-fn invalid_link() -> ApiError {
-    ApiError::unprocessable(
+fn invalid_link() -> E {
+    E::Invalid(
         "invalid_unsubscribe_link",
-        "This unsubscribe link is not valid; use the link from the email as it is.",
+        "This unsubscribe link is not valid; use the link from the email as it is.".into(),
     )
 }
 
@@ -280,11 +280,7 @@ pub async fn outbox_page(
     limit: u64,
     offset: u64,
 ) -> Result<OutboxPage> {
-    if !actor.is_admin() {
-        return Err(ApiError::forbidden(
-            "Only platform administrators see the outbox.",
-        ));
-    }
+    crate::policy::authorize(actor, Action::OperatePlatform, None)?;
     let db = &state.db.conn;
     let count = |s: &'static str| {
         outbox::Entity::find()

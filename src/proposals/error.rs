@@ -20,8 +20,6 @@ pub enum ProposalsError {
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
     Register(#[from] crate::register::error::RegisterError),
@@ -42,10 +40,15 @@ impl From<ProposalsError> for ApiError {
             ProposalsError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             ProposalsError::Conflict(code, _) => ApiError::conflict(code, detail),
             ProposalsError::Forbidden(_) => ApiError::forbidden(detail),
-            ProposalsError::Api(e) => e,
             ProposalsError::Communities(e) => e.into(),
             ProposalsError::Register(e) => e.into(),
             ProposalsError::Db(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::policy::Refused> for ProposalsError {
+    fn from(refused: crate::policy::Refused) -> Self {
+        ProposalsError::Forbidden(refused.to_string())
     }
 }

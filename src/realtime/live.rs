@@ -55,7 +55,7 @@ impl Member {
     }
 
     async fn actor(&self, state: &AppState) -> Result<Actor, ApiError> {
-        crate::accounts::service::actor_for(state, self.id, self.sign_in).await
+        Ok(crate::accounts::service::actor_for(state, self.id, self.sign_in).await?)
     }
 }
 

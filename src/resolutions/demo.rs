@@ -47,7 +47,7 @@ pub(crate) async fn actor(state: &AppState, email: &str) -> Result<Actor> {
         .ok_or_else(|| format!("demo account {email} is missing"))?;
     crate::accounts::service::actor_for(state, u.id, Uuid::nil())
         .await
-        .map_err(|e| e.problem().detail.clone())
+        .map_err(|e| e.to_string())
 }
 
 /// The organisation of `kind` in `community` that `who` belongs to.
@@ -178,7 +178,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
         residents.push(
             crate::accounts::service::actor_for(state, g.user_id, Uuid::nil())
                 .await
-                .map_err(|e| e.problem().detail.clone())?,
+                .map_err(|e| e.to_string())?,
         );
     }
     let held = session::Entity::find()

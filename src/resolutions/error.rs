@@ -23,8 +23,6 @@ pub enum ResolutionsError {
     #[error("The evidence store failed: {0}")]
     Storage(std::io::Error),
     #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
     Register(#[from] crate::register::error::RegisterError),
@@ -52,10 +50,15 @@ impl From<ResolutionsError> for ApiError {
             }
             ResolutionsError::StorageFull(_) => ApiError::storage_full(detail),
             ResolutionsError::Storage(e) => ApiError::internal(e),
-            ResolutionsError::Api(e) => e,
             ResolutionsError::Communities(e) => e.into(),
             ResolutionsError::Register(e) => e.into(),
             ResolutionsError::Db(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::policy::Refused> for ResolutionsError {
+    fn from(refused: crate::policy::Refused) -> Self {
+        ResolutionsError::Forbidden(refused.to_string())
     }
 }

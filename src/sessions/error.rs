@@ -13,8 +13,6 @@ pub enum SessionsError {
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
     Register(#[from] crate::register::error::RegisterError),
@@ -33,10 +31,15 @@ impl From<SessionsError> for ApiError {
             SessionsError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             SessionsError::Conflict(code, _) => ApiError::conflict(code, detail),
             SessionsError::Forbidden(_) => ApiError::forbidden(detail),
-            SessionsError::Api(e) => e,
             SessionsError::Communities(e) => e.into(),
             SessionsError::Register(e) => e.into(),
             SessionsError::Db(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::policy::Refused> for SessionsError {
+    fn from(refused: crate::policy::Refused) -> Self {
+        SessionsError::Forbidden(refused.to_string())
     }
 }

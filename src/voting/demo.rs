@@ -22,7 +22,7 @@ async fn actor(state: &AppState, email: &str) -> Result<Actor> {
         .ok_or_else(|| format!("demo account {email} is missing"))?;
     crate::accounts::service::actor_for(state, u.id, Uuid::nil())
         .await
-        .map_err(|e| e.problem().detail.clone())
+        .map_err(|e| e.to_string())
 }
 
 fn req(
@@ -160,7 +160,7 @@ pub async fn load(state: &AppState, slug: &str) -> Result<()> {
         residents.push(
             crate::accounts::service::actor_for(state, g.user_id, Uuid::nil())
                 .await
-                .map_err(|e| e.problem().detail.clone())?,
+                .map_err(|e| e.to_string())?,
         );
     }
 

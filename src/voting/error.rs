@@ -15,8 +15,6 @@ pub enum VotingError {
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
     Communities(#[from] crate::communities::error::CommunitiesError),
     #[error(transparent)]
     Sessions(#[from] crate::sessions::error::SessionsError),
@@ -40,11 +38,16 @@ impl From<VotingError> for ApiError {
             VotingError::Invalid(code, _) => ApiError::unprocessable(code, detail),
             VotingError::Conflict(code, _) => ApiError::conflict(code, detail),
             VotingError::Forbidden(_) => ApiError::forbidden(detail),
-            VotingError::Api(e) => e,
             VotingError::Communities(e) => e.into(),
             VotingError::Sessions(e) => e.into(),
             VotingError::Register(e) => e.into(),
             VotingError::Db(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::policy::Refused> for VotingError {
+    fn from(refused: crate::policy::Refused) -> Self {
+        VotingError::Forbidden(refused.to_string())
     }
 }
