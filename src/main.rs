@@ -163,22 +163,22 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         }
         Command::Demo => {
             let db = connect(&settings).await?;
-            let accounts = yishi::admin::load_demo(&db)
+            let accounts = yishi::demo::load_demo(&db)
                 .await
                 .map_err(|e| e.to_string())?;
             let state = yishi::state::AppState::new(db, std::sync::Arc::new(settings.clone()));
-            yishi::voting::demo::load(&state, "guihua")
+            yishi::demo::polls::load(&state, "guihua")
                 .await
                 .map_err(|e| format!("demo polls: {e}"))?;
-            yishi::resolutions::demo::load(&state, "guihua")
+            yishi::demo::resolutions::load(&state, "guihua")
                 .await
                 .map_err(|e| format!("demo resolutions: {e}"))?;
-            yishi::contracts::demo::load(&state, "guihua")
+            yishi::demo::procurement::load(&state, "guihua")
                 .await
                 .map_err(|e| format!("demo procurements: {e}"))?;
             println!(
                 "Demo loaded. Every demo account's password is {}",
-                yishi::admin::DEMO_PASSWORD
+                yishi::demo::DEMO_PASSWORD
             );
             for (email, name) in accounts {
                 println!("  {email:<45} {name}");

@@ -5,7 +5,6 @@
 
 pub mod api;
 pub mod delivery;
-pub mod demo;
 pub mod error;
 pub mod files;
 pub mod model;

@@ -5,7 +5,6 @@
 pub mod api;
 pub mod assisted;
 pub mod dashboard;
-pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod model;

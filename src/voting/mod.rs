@@ -5,7 +5,6 @@
 mod answers;
 pub mod api;
 pub mod counting;
-pub mod demo;
 pub mod disclosure;
 pub mod error;
 pub mod live;

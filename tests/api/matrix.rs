@@ -37,7 +37,7 @@ pub const ROLES: [&str; 9] = [
     "anonymous",
 ];
 
-const DEMO: &str = yishi::admin::DEMO_PASSWORD;
+const DEMO: &str = yishi::demo::DEMO_PASSWORD;
 const ADMIN_EMAIL: &str = "matrix-admin@example.org";
 
 fn demo_email(role: &str) -> Option<&'static str> {

@@ -10,19 +10,19 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::model::*;
-use super::{delivery, service};
+use super::resolutions::{actor, db};
 use crate::clock;
+use crate::contracts::model::*;
+use crate::contracts::{delivery, service};
 use crate::entities::{organisation, place, resolution, tender};
 use crate::policy::Actor;
-use crate::resolutions::demo::{actor, db};
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, String>;
 
 const PLAN: &[u8] = b"%PDF-1.4\n% Yishi demo tender document\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
-fn e(err: super::error::ContractsError) -> String {
+fn e(err: crate::contracts::error::ContractsError) -> String {
     err.to_string()
 }
 

@@ -5,11 +5,11 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::model::*;
-use super::service;
 use crate::entities::{poll_voter, poll_voter_person, role_grant, session, user};
 use crate::policy::{Actor, Role};
 use crate::state::AppState;
+use crate::voting::model::*;
+use crate::voting::service;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -92,7 +92,7 @@ async fn vote_everyone(
     paper: &Paper<'_>,
     choose: impl Fn(usize) -> Option<Vec<&'static str>>,
 ) -> Result<()> {
-    let err = |e: super::error::VotingError| e.to_string();
+    let err = |e: crate::voting::error::VotingError| e.to_string();
     let mut entities = poll_voter::Entity::find()
         .filter(poll_voter::Column::PollId.eq(poll))
         .all(&state.db.conn)
@@ -138,7 +138,7 @@ async fn vote_everyone(
 }
 
 pub async fn load(state: &AppState, slug: &str) -> Result<()> {
-    let err = |e: super::error::VotingError| e.to_string();
+    let err = |e: crate::voting::error::VotingError| e.to_string();
     let committee = actor(state, &format!("committee@{slug}.demo.yishi.localhost")).await?;
     let secretary = actor(state, &format!("secretary@{slug}.demo.yishi.localhost")).await?;
     let grid = actor(state, &format!("grid@{slug}.demo.yishi.localhost")).await?;

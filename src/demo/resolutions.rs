@@ -8,13 +8,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::model::*;
-use super::service::{self, IncomingFile, today};
 use crate::clock;
 use crate::entities::{
     agenda_item, organisation, organisation_member, poll, resolution, role_grant, session, user,
 };
 use crate::policy::{Actor, Role};
+use crate::resolutions::model::*;
+use crate::resolutions::service::{self, IncomingFile, today};
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, String>;
@@ -29,7 +29,7 @@ const PHOTO: &[u8] = &[
 ];
 const NOTICE: &[u8] = b"%PDF-1.4\n% Yishi demo notice\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
-fn e(err: super::error::ResolutionsError) -> String {
+fn e(err: crate::resolutions::error::ResolutionsError) -> String {
     err.to_string()
 }
 
