@@ -1,19 +1,13 @@
 //! What an operator watches: request counts and latencies by operation, live sockets and the
-//! ones dropped for falling behind, ballots, the mail outbox and the database pool, served as
-//! Prometheus text at `GET /metrics`; and the request id that ties a problem body to its logs.
+//! ones dropped for falling behind, ballots, rendered as Prometheus text (served, with the mail
+//! outbox and the database pool, by `api::observe`); and the request id that ties a problem
+//! body to its logs.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-use poem::http::{HeaderValue, StatusCode};
-use poem::{Endpoint, IntoResponse, Request, Response};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use tracing::Instrument;
-
-use crate::state::AppState;
+use std::time::Duration;
 
 tokio::task_local! {
     /// The id of the request being served, for problem bodies.
@@ -27,6 +21,11 @@ pub struct Shed;
 /// The id of the request this task is serving, if any.
 pub fn request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Runs `work` as serving the request `id` (what `request_id` answers inside it).
+pub async fn serving<F: std::future::Future>(id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(id, work).await
 }
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
@@ -93,7 +92,9 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (version 0.0.4).
-    pub async fn render(&self, state: &AppState) -> String {
+    /// The Prometheus text, with `read` (figures the caller read elsewhere: the outbox, the
+    /// pool) after this process's counters, each as (name, type, help, value).
+    pub fn render(&self, read: &[(&str, &str, &str, String)]) -> String {
         let mut out = String::new();
         out.push_str("# HELP yishi_http_requests_total HTTP requests answered, by operation and status.\n# TYPE yishi_http_requests_total counter\n");
         let mut requests: Vec<_> = self
@@ -167,36 +168,9 @@ impl Metrics {
             "Ballots written by this process (rate() gives ballots per second).",
             self.ballots.load(Ordering::Relaxed).to_string(),
         );
-        let (pending, dead) = outbox_depth(state).await;
-        gauge(
-            &mut out,
-            "yishi_outbox_pending",
-            "gauge",
-            "Messages waiting in the mail outbox (all processes).",
-            pending,
-        );
-        gauge(
-            &mut out,
-            "yishi_outbox_failed",
-            "gauge",
-            "Messages the outbox gave up on after its retries (all processes).",
-            dead,
-        );
-        let (size, idle) = pool_use(state);
-        gauge(
-            &mut out,
-            "yishi_db_pool_connections",
-            "gauge",
-            "Database connections open in this process's pool.",
-            size.to_string(),
-        );
-        gauge(
-            &mut out,
-            "yishi_db_pool_idle",
-            "gauge",
-            "Open database connections not in use.",
-            idle.to_string(),
-        );
+        for (name, kind, help, value) in read {
+            gauge(&mut out, name, kind, help, value.clone());
+        }
         out
     }
 }
@@ -213,143 +187,4 @@ fn render_histogram(out: &mut String, name: &str, label: &str, value: &str, h: &
         "{name}_bucket{{{label}=\"{value}\",le=\"+Inf\"}} {}\n{name}_sum{{{label}=\"{value}\"}} {}\n{name}_count{{{label}=\"{value}\"}} {}",
         h.count, h.sum, h.count
     );
-}
-
-async fn outbox_depth(state: &AppState) -> (String, String) {
-    use crate::entities::outbox;
-    use crate::notifications::outbox::{DEAD, PENDING, SENDING};
-    let count = |statuses: &'static [&'static str]| async move {
-        outbox::Entity::find()
-            .filter(outbox::Column::Status.is_in(statuses.iter().copied()))
-            .count(&state.db.conn)
-            .await
-            // NaN tells the scraper the figure could not be read, without failing the scrape.
-            .map_or_else(|_| "NaN".to_string(), |n| n.to_string())
-    };
-    (count(&[PENDING, SENDING]).await, count(&[DEAD]).await)
-}
-
-fn pool_use(state: &AppState) -> (u32, usize) {
-    match state.db.backend() {
-        sea_orm::DbBackend::Postgres => {
-            let p = state.db.conn.get_postgres_connection_pool();
-            (p.size(), p.num_idle())
-        }
-        _ => {
-            let p = state.db.conn.get_sqlite_connection_pool();
-            (p.size(), p.num_idle())
-        }
-    }
-}
-
-/// A request id from the client is kept if it is short and plain; otherwise one is made.
-fn request_id_of(req: &Request) -> String {
-    req.header("x-request-id")
-        .filter(|v| {
-            (1..=64).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
-}
-
-/// What a request was, for the metrics, when it is not an API operation.
-fn route_of(path: &str) -> &'static str {
-    if path.starts_with("/api/v1/sessions/") && path.ends_with("/live") {
-        "liveRoom"
-    } else if path == "/api/v1/accounts/me/feed" {
-        "feedSocket"
-    } else if path.starts_with("/api/") {
-        "api"
-    } else if path.starts_with("/docs") {
-        "docs"
-    } else if path == "/metrics" || path == "/healthz" || path == "/readyz" {
-        "operations"
-    } else {
-        "web"
-    }
-}
-
-/// Gives every request an id (the `x-request-id` header both ways, the log span and problem
-/// bodies), logs it without its query string (tickets travel there), and counts it.
-pub async fn observe<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let id = request_id_of(&req);
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let state = req.data::<AppState>().cloned();
-    let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
-    let result = REQUEST_ID
-        .scope(id.clone(), next.call(req).instrument(span.clone()))
-        .await;
-    let mut resp = match result {
-        Ok(r) => r.into_response(),
-        Err(e) => {
-            REQUEST_ID
-                .scope(id.clone(), crate::error::problem_from_poem_error(e))
-                .await
-        }
-    };
-    let operation = resp
-        .data::<poem_openapi::OperationId>()
-        .map(|o| o.0)
-        .unwrap_or_else(|| route_of(&path));
-    let status = resp.status();
-    let took = started.elapsed();
-    if let Some(state) = &state {
-        state.metrics.record(operation, status.as_u16(), took);
-    }
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    span.in_scope(|| {
-        let ms = took.as_secs_f64() * 1000.0;
-        if resp.extensions().get::<Shed>().is_some() {
-            // Counted above; the load shedder itself warns once a second.
-            tracing::debug!(status = status.as_u16(), operation, ms, "shed");
-        } else if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), operation, ms, "answered");
-        } else {
-            tracing::info!(status = status.as_u16(), operation, ms, "answered");
-        }
-    });
-    Ok(resp)
-}
-
-/// Compares without stopping at the first difference, so timing says nothing of the token.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `GET /metrics`: to loopback callers (a reverse proxy in front must not pass it on), or to
-/// anyone with `Authorization: Bearer <YISHI_METRICS_TOKEN>` when that is set (then only them).
-#[poem::handler]
-pub async fn metrics(req: &Request, state: poem::web::Data<&AppState>) -> Response {
-    let allowed = match &state.settings.metrics_token {
-        Some(token) => req
-            .header("authorization")
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .is_some_and(|given| same(given.as_bytes(), token.expose().as_bytes())),
-        None => req
-            .remote_addr()
-            .as_socket_addr()
-            .is_some_and(|a| a.ip().is_loopback()),
-    };
-    if !allowed {
-        let mut refused = crate::error::problem_response(crate::error::Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "metrics_not_allowed",
-            "Metrics are for loopback callers, or need the metrics token.",
-        ));
-        refused.headers_mut().insert(
-            poem::http::header::WWW_AUTHENTICATE,
-            poem::http::HeaderValue::from_static("Bearer realm=\"yishi metrics\""),
-        );
-        return refused;
-    }
-    let body = state.metrics.render(&state).await;
-    Response::builder()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(body)
 }

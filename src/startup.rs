@@ -242,7 +242,7 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
         )
         .at(
             "/api/v1/accounts/me/feed",
-            get(crate::notifications::feed::feed_socket),
+            get(crate::notifications::api::socket::feed_socket),
         )
         .nest(
             "/api/v1",
@@ -256,7 +256,7 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
         .at("/problems/", get(crate::api::problems::index))
         .at("/problems/:code", get(crate::api::problems::problem))
         .at("/healthz", get(health::healthz))
-        .at("/metrics", get(crate::metrics::metrics))
+        .at("/metrics", get(crate::api::observe::metrics))
         .at("/readyz", get(health::readyz))
         .nest("/", EmbeddedFilesEndpoint::<WebAssets>::new())
         .around(limit_writes)
@@ -274,7 +274,7 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
             },
         ))
         .around(security_headers)
-        .around(crate::metrics::observe)
+        .around(crate::api::observe::observe)
         .data(state.clone())
         .data(routes)
 }

@@ -1,6 +1,7 @@
 //! The OpenAPI surface: every context's API struct, tags, the bearer scheme, shared responses.
 
 pub mod health;
+pub mod observe;
 pub mod problems;
 pub mod spec;
 

@@ -1,5 +1,6 @@
 //! Demo data, apart from the rules: what `yishi demo` puts in a fresh database.
 
+pub mod mail;
 mod people;
 pub mod polls;
 pub mod procurement;

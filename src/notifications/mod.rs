@@ -14,7 +14,6 @@ pub mod keys;
 pub mod model;
 pub mod notify;
 pub mod outbox;
-pub mod samples;
 pub mod service;
 pub mod templates;
 pub mod worker;

@@ -11,7 +11,7 @@ use sea_orm::EntityTrait;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::events::FANOUT_CHANNEL;
+use crate::sessions::events::FANOUT_CHANNEL;
 
 /// The PostgreSQL channel on which processes announce people whose access changed.
 pub const REVOCATION_CHANNEL: &str = "yishi_revocations";

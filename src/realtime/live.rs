@@ -16,7 +16,6 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use uuid::Uuid;
 
-use super::events::{self, RoomEvent};
 use super::protocol::*;
 use super::replies;
 use super::room::{Frame, Room};
@@ -25,6 +24,7 @@ use crate::clock;
 use crate::entities::{agenda_item, session};
 use crate::error::ApiError;
 use crate::policy::Actor;
+use crate::sessions::events::{self, RoomEvent};
 use crate::sessions::model::SessionStatus;
 use crate::state::AppState;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

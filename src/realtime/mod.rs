@@ -2,7 +2,6 @@
 //! sequence number before it is broadcast; the room's state (presence, hands, speaker, current
 //! item, mutes) is a fold over those events, so a process can rebuild it at any time.
 
-pub mod events;
 pub mod fanout;
 pub mod handover;
 pub mod live;

@@ -8,8 +8,8 @@ use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use super::events::{self, RoomEvent};
 use crate::entities::session;
+use crate::sessions::events::{self, RoomEvent};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize)]

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use sea_orm::{DbErr, EntityTrait};
 use uuid::Uuid;
 
-use super::events::{self, RoomEvent};
 use super::room::Room;
 use crate::entities::session_event;
 use crate::group_commit::GroupCommit;
+use crate::sessions::events::{self, RoomEvent};
 use crate::state::AppState;
 
 /// Most events in one transaction.

@@ -8,5 +8,6 @@ pub mod dashboard;
 pub mod error;
 pub mod evidence;
 pub mod model;
+pub mod procurement;
 pub mod service;
 pub mod states;

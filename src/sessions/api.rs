@@ -367,7 +367,7 @@ impl SessionsApi {
         let actor = auth.actor(&self.state).await?;
         service::load_visible(&self.state.db.conn, &actor, session_id.0).await?;
         let events =
-            crate::realtime::events::after(&self.state.db.conn, session_id.0, after.0, limit.0)
+            crate::sessions::events::after(&self.state.db.conn, session_id.0, after.0, limit.0)
                 .await?;
         Ok(Json(
             events

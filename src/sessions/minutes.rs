@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::error::SessionsError as E;
 use super::model::*;
 use crate::entities::{agenda_item, place, poll, resolution, session, user};
-use crate::realtime::events;
+use crate::sessions::events;
 use crate::voting::counting::{Outcome, PollOption};
 
 async fn votes<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<Vec<MinutesVote>, E> {

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assisted;
 pub mod error;
+pub mod events;
 pub mod ics;
 pub mod minutes;
 pub mod model;

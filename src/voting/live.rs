@@ -74,7 +74,7 @@ async fn push(state: &AppState, poll_id: Uuid) -> Result<(), super::error::Votin
     }
     let outcome = super::service::tally(&state.db.conn, &p).await?;
     let txn = state.db.write().await?;
-    crate::realtime::events::append(
+    crate::sessions::events::append(
         &*txn,
         session_id,
         "poll.tally",

@@ -9,9 +9,10 @@ use futures_util::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
+use yishi::demo::mail as samples;
 use yishi::entities::{outbox, user};
+use yishi::notifications::Kind;
 use yishi::notifications::catalogue::{CATALOGUE, Category};
-use yishi::notifications::{Kind, samples};
 
 use crate::smtp::Received;
 use crate::support::{Options, TestApp, spawn_app, spawn_app_at, spawn_app_with};

@@ -159,7 +159,9 @@ pub(super) async fn timeline_of<C: ConnectionTrait>(
         out.push(entry(first.created_at, "rating.first", None));
     }
     // The procurement that carries the resolution out, and its contract's milestones.
-    for (at, event, detail) in crate::contracts::delivery::resolution_timeline(db, r.id).await? {
+    for (at, event, detail) in
+        crate::resolutions::procurement::resolution_timeline(db, r.id).await?
+    {
         out.push(entry(at, event, detail));
     }
     out.sort_by_key(|e| e.at);

@@ -29,10 +29,10 @@ use crate::entities::{
 };
 use crate::notifications::{self, templates};
 use crate::policy::{Action, Actor, Role, allows};
-use crate::realtime::events;
 use crate::register::history::At as RegisterAt;
 use crate::register::model::RegisterElectorate;
 use crate::register::service::electorate::{self as register_electorate, Head as RegisterHead};
+use crate::sessions::events;
 use crate::sessions::model::{InvitedGroups, SessionStatus};
 use crate::state::AppState;
 

@@ -1,3 +1,5 @@
+pub mod socket;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;

@@ -4,9 +4,9 @@
 use chrono::TimeZone;
 use uuid::Uuid;
 
-use super::catalogue::Kind;
-use super::templates::{self, Mail};
 use crate::entities::session;
+use crate::notifications::catalogue::Kind;
+use crate::notifications::templates::{self, Mail};
 use crate::state::AppState;
 
 pub fn sample(state: &AppState, kind: Kind, language: &str) -> Mail {

@@ -1,3 +1,6 @@
+//! A session's event log: what happened in its room, appended in the transaction of the
+//! change and read back by the live room (`realtime`) and the minutes.
+
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
