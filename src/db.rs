@@ -191,7 +191,7 @@ impl Db {
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<u64, String> {
         if self.backend() != DbBackend::Sqlite {
             return Err(
-                "on PostgreSQL, back up with pg_dump (see README, Backups); this command copies SQLite databases"
+                "on PostgreSQL, back up with pg_dump (see docs/operations.md, Backups); this command copies SQLite databases"
                     .into(),
             );
         }
