@@ -166,6 +166,9 @@ pub enum Action {
     ViewDashboard,
     /// Run the platform itself: the outbox, the suppression list, every community.
     OperatePlatform,
+    /// Buy services for a place: tenders, evaluation, award and contracts (a government
+    /// officer of the buying place or above it).
+    Procure,
 }
 
 /// The whole rule table. `scope` is the place the object lives in.
@@ -205,6 +208,7 @@ pub fn allows(actor: &Actor, action: Action, scope: Option<&PlaceScope>) -> bool
         Action::ReviewResolution => over(Role::LegalReviewer),
         Action::EvaluateResolution => over(Role::Evaluator),
         Action::OperatePlatform => false, // administrators only, allowed above
+        Action::Procure => over(Role::GovernmentOfficer),
         Action::ViewDashboard => {
             committee()
                 || over(Role::GovernmentOfficer)
@@ -248,5 +252,6 @@ fn describe(action: Action) -> &'static str {
         Action::EvaluateResolution => "evaluate resolutions here (an evaluator's role)",
         Action::ViewDashboard => "see this dashboard",
         Action::OperatePlatform => "run the platform (an administrator's work)",
+        Action::Procure => "buy services for this place (a government officer's work)",
     }
 }

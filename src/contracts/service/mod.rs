@@ -29,7 +29,7 @@ use crate::entities::{
     tender_criterion, tender_resolution, user,
 };
 use crate::notifications::{self, templates};
-use crate::policy::{Actor, PlaceScope, Role};
+use crate::policy::{Actor, PlaceScope};
 use crate::state::AppState;
 
 mod award;
@@ -111,7 +111,7 @@ async fn load_org<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<organisation::
 
 /// The officer responsible: a government officer at the buying place or above it.
 pub fn is_officer(actor: &Actor, scope: &PlaceScope) -> bool {
-    actor.is_admin() || actor.holds_over(Role::GovernmentOfficer, scope)
+    crate::policy::allows(actor, crate::policy::Action::Procure, Some(scope))
 }
 
 async fn require_officer<C: ConnectionTrait>(

@@ -29,7 +29,7 @@ pub async fn profile(
         Ratio::new(i128::from(scored.iter().sum::<i64>()), scored.len() as i128).to_fixed2()
     });
     let editable = match actor {
-        Some(a) => a.is_admin() || represents(db, a, org_id).await?,
+        Some(a) => operates(a) || represents(db, a, org_id).await?,
         None => false,
     };
     Ok(BidderProfileView {
@@ -94,7 +94,7 @@ pub async fn update_profile(
     areas.dedup();
     let txn = state.db.write().await?;
     let org = load_org(&*txn, org_id).await?;
-    if !actor.is_admin() {
+    if !operates(actor) {
         require_representative(&*txn, actor, org_id).await?;
     }
     if org.kind != "social_organisation" {
@@ -158,7 +158,7 @@ pub async fn add_qualification(
     let number = clean("number_required", &req.number, 100, "certificate number")?;
     let txn = state.db.write().await?;
     load_org(&*txn, org_id).await?;
-    if !actor.is_admin() {
+    if !operates(actor) {
         require_representative(&*txn, actor, org_id).await?;
     }
     let id = Uuid::new_v4();
@@ -194,7 +194,7 @@ pub async fn remove_qualification(
     qualification_id: Uuid,
 ) -> Result<BidderProfileView> {
     let txn = state.db.write().await?;
-    if !actor.is_admin() {
+    if !operates(actor) {
         require_representative(&*txn, actor, org_id).await?;
     }
     let done = qualification::Entity::delete_many()
@@ -256,4 +256,9 @@ pub(super) async fn ineligibility<C: ConnectionTrait>(
         }
     }
     Ok(None)
+}
+
+/// Administrators keep every organisation's profile; anyone else only their own.
+fn operates(actor: &Actor) -> bool {
+    crate::policy::allows(actor, crate::policy::Action::OperatePlatform, None)
 }
