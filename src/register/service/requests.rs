@@ -415,7 +415,9 @@ pub async fn decide(
         .await?
         .ok_or(E::RequestNotFound)?;
     may_edit(&*txn, actor, r.community_id).await?;
-    if r.requested_by == actor.id() && !actor.is_admin() {
+    if r.requested_by == actor.id()
+        && !crate::policy::allows(actor, crate::policy::Action::OperatePlatform, None)
+    {
         return Err(E::Conflict(
             "second_person_required",
             "A change you asked for is confirmed by another member of the committee.".into(),

@@ -78,7 +78,7 @@ pub(super) fn require_responsible(actor: &Actor, r: &resolution::Model) -> Resul
     let ok = r
         .responsible_org_id
         .is_some_and(|org| actor.affiliations.iter().any(|a| a.organisation_id == org));
-    if ok || actor.is_admin() {
+    if ok || allows(actor, Action::OperatePlatform, None) {
         Ok(())
     } else {
         Err(E::Forbidden(
